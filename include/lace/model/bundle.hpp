@@ -1,0 +1,52 @@
+#pragma once
+// A loaded model bundle: the manifest plus its TorchScript generator and latent classifier,
+// checked against each other, on one device.
+
+#include <filesystem>
+#include <memory>
+
+#include <torch/types.h>
+
+#include "lace/model/manifest.hpp"
+
+namespace torch::jit {
+struct Module;
+}
+
+namespace lace::model {
+
+class Bundle {
+ public:
+  // Loads <dir>/lace.json and the files it names onto `device`, then probes every module with a
+  // batch of one and checks the output shapes against the manifest. Throws BundleError.
+  static Bundle load(const std::filesystem::path& dir, torch::Device device);
+
+  Bundle(Bundle&&) noexcept;
+  Bundle& operator=(Bundle&&) noexcept;
+  ~Bundle();
+
+  const Manifest& manifest() const { return manifest_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  torch::Device device() const { return device_; }
+  const torch::Tensor& w_avg() const { return w_avg_; }  // [w_dim]
+
+  torch::Tensor mapping(const torch::Tensor& z) const;          // [B, z_dim] -> [B, w_dim]
+  torch::Tensor truncate(const torch::Tensor& w, double psi) const;  // w_avg + psi (w - w_avg)
+  torch::Tensor broadcast_ws(const torch::Tensor& w) const;     // [B, w_dim] -> [B, num_ws, w_dim]
+  torch::Tensor synthesis(const torch::Tensor& ws) const;       // [B, num_ws, w_dim] -> [B, C, R, R] in [-1, 1]
+  torch::Tensor classify(const torch::Tensor& w) const;         // [B, w_dim] -> [B, num_logits]
+
+  // The files that make up the bundle (manifest first), e.g. for hashing.
+  std::vector<std::filesystem::path> files() const;
+
+ private:
+  Bundle() = default;
+  std::filesystem::path dir_;
+  Manifest manifest_;
+  torch::Device device_ = torch::kCPU;
+  std::unique_ptr<torch::jit::Module> generator_;
+  std::unique_ptr<torch::jit::Module> classifier_;
+  torch::Tensor w_avg_;
+};
+
+}  // namespace lace::model

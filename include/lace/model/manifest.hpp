@@ -1,0 +1,62 @@
+#pragma once
+// The bundle manifest (lace.json): what a model folder holds and the shapes lace expects of it.
+// Format documented in docs/bundle-format.md.
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lace/model/attribute.hpp"
+
+namespace lace::model {
+
+// Anything wrong with a bundle: a missing file, a bad manifest, a module of the wrong shape.
+// The message names the file and the mismatch.
+class BundleError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kManifestVersion = 1;
+
+struct GeneratorSpec {
+  std::string file;  // TorchScript module with methods mapping(z) and synthesis(ws)
+  int64_t z_dim = 0;
+  int64_t w_dim = 0;
+  int64_t num_ws = 0;      // copies of w that synthesis takes, one per layer
+  int64_t resolution = 0;  // synthesis returns [B, channels, resolution, resolution]
+  int64_t channels = 3;
+};
+
+// Where the mean w (the centre of truncation) comes from.
+struct WAvgSpec {
+  enum class Source { Buffer, Estimate } source = Source::Buffer;
+  std::string name = "w_avg";  // Buffer: attribute of the generator module
+  int64_t samples = 10000;     // Estimate: mean of mapping(z) over this many z
+  uint64_t seed = 0;
+};
+
+struct ClassifierSpec {
+  std::string file;  // TorchScript module: forward(w [B, w_dim]) -> logits [B, num_logits]
+  int64_t num_logits = 0;
+};
+
+struct Manifest {
+  int version = kManifestVersion;
+  std::string name;
+  std::string description;
+  GeneratorSpec generator;
+  double default_truncation = 1.0;
+  WAvgSpec w_avg;
+  ClassifierSpec classifier;
+  std::vector<Attribute> attributes;
+
+  const Attribute* find(const std::string& attribute_name) const;
+};
+
+// Reads and validates <dir>/lace.json. Throws BundleError("<path>: <field>: <problem>").
+Manifest read_manifest(const std::filesystem::path& dir);
+
+}  // namespace lace::model

@@ -1,0 +1,37 @@
+#pragma once
+// The energy of a latent z under a condition: E(c | z) = energy(classifier(truncate(mapping(z)))).
+// Its gradient with respect to z (torch autograd through the TorchScript mapping and classifier) is
+// what every sampler follows. The synthesis network is not involved.
+
+#include <torch/types.h>
+
+#include "lace/energy/energy.hpp"
+#include "lace/model/bundle.hpp"
+
+namespace lace::sampling {
+
+struct EnergyAndGradient {
+  torch::Tensor energy;    // [B]
+  torch::Tensor gradient;  // [B, z_dim], dE/dz
+};
+
+class LatentEnergy {
+ public:
+  LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation);
+
+  torch::Tensor w(const torch::Tensor& z) const;        // truncated w, [B, w_dim]
+  torch::Tensor logits(const torch::Tensor& z) const;   // classifier logits of the truncated w
+  torch::Tensor energy(const torch::Tensor& z) const;   // [B], no gradient
+  EnergyAndGradient energy_and_gradient(const torch::Tensor& z) const;
+
+  const model::Bundle& bundle() const { return bundle_; }
+  const energy::Energy& condition() const { return condition_; }
+  double truncation() const { return truncation_; }
+
+ private:
+  const model::Bundle& bundle_;
+  energy::Energy condition_;
+  double truncation_;
+};
+
+}  // namespace lace::sampling

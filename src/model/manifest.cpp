@@ -1,0 +1,200 @@
+#include "lace/model/manifest.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace lace::model {
+namespace {
+
+using nlohmann::json;
+
+// Field access that reports the JSON path of whatever is missing or of the wrong type.
+class Reader {
+ public:
+  Reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw BundleError(file_ + ": " + field + ": " + problem);
+  }
+
+  const json& member(const json& obj, const std::string& path, const std::string& key) const {
+    if (!obj.contains(key)) fail(join(path, key), "missing");
+    return obj.at(key);
+  }
+  const json& object(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_object()) fail(join(path, key), "must be an object");
+    return v;
+  }
+  std::string string(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_string() || v.get<std::string>().empty()) fail(join(path, key), "must be a non-empty string");
+    return v.get<std::string>();
+  }
+  double number(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_number()) fail(join(path, key), "must be a number");
+    return v.get<double>();
+  }
+  int64_t positive_int(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0) fail(join(path, key), "must be a positive integer");
+    return v.get<int64_t>();
+  }
+  std::vector<int64_t> int_list(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_array()) fail(join(path, key), "must be a list of integers");
+    std::vector<int64_t> out;
+    for (const auto& x : v) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0) fail(join(path, key), "must be a list of non-negative integers");
+      out.push_back(x.get<int64_t>());
+    }
+    return out;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+ private:
+  std::string file_;
+};
+
+Attribute read_attribute(const Reader& r, const json& a, const std::string& path) {
+  if (!a.is_object()) r.fail(path, "must be an object");
+  Attribute attr;
+  attr.name = r.string(a, path, "name");
+  const auto& n = attr.name;
+  if (!(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_') ||
+      !std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+    r.fail(Reader::join(path, "name"), "'" + n + "' is not a valid name (letters, digits, '_'; not starting with a digit)");
+  const std::string kind = r.string(a, path, "kind");
+  attr.columns = r.int_list(a, path, "columns");
+  if (kind == "binary") {
+    attr.kind = AttributeKind::Binary;
+    if (attr.columns.size() != 1) r.fail(Reader::join(path, "columns"), "a binary attribute has exactly 1 column");
+  } else if (kind == "categorical") {
+    attr.kind = AttributeKind::Categorical;
+    const json& classes = r.member(a, path, "classes");
+    if (!classes.is_array() || classes.size() < 2) r.fail(Reader::join(path, "classes"), "must list at least 2 class names");
+    for (const auto& c : classes) {
+      if (!c.is_string() || c.get<std::string>().empty()) r.fail(Reader::join(path, "classes"), "class names must be non-empty strings");
+      attr.classes.push_back(c.get<std::string>());
+    }
+    if (std::set<std::string>(attr.classes.begin(), attr.classes.end()).size() != attr.classes.size())
+      r.fail(Reader::join(path, "classes"), "class names must be unique");
+    if (attr.columns.size() != attr.classes.size())
+      r.fail(Reader::join(path, "columns"), "needs one column per class (" + std::to_string(attr.classes.size()) +
+                                                "), found " + std::to_string(attr.columns.size()));
+  } else if (kind == "continuous") {
+    attr.kind = AttributeKind::Continuous;
+    if (attr.columns.size() != 1) r.fail(Reader::join(path, "columns"), "a continuous attribute has exactly 1 column");
+    const json& range = r.member(a, path, "range");
+    if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
+        !(range[0].get<double>() < range[1].get<double>()))
+      r.fail(Reader::join(path, "range"), "must be [min, max] with min < max");
+    attr.range_min = range[0].get<double>();
+    attr.range_max = range[1].get<double>();
+    attr.sigma = r.number(a, path, "sigma");
+    if (!(attr.sigma > 0)) r.fail(Reader::join(path, "sigma"), "must be positive");
+  } else {
+    r.fail(Reader::join(path, "kind"), "'" + kind + "' is not one of binary, categorical, continuous");
+  }
+  if (a.contains("layers")) attr.layers = r.int_list(a, path, "layers");
+  return attr;
+}
+
+}  // namespace
+
+const Attribute* Manifest::find(const std::string& attribute_name) const {
+  for (const auto& a : attributes)
+    if (a.name == attribute_name) return &a;
+  return nullptr;
+}
+
+Manifest read_manifest(const std::filesystem::path& dir) {
+  const auto path = dir / "lace.json";
+  const std::string file = path.string();
+  if (!std::filesystem::is_directory(dir)) throw BundleError(dir.string() + ": model folder not found");
+  std::ifstream in(path);
+  if (!in) throw BundleError(file + ": cannot open the manifest (is this a lace model folder?)");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message holds the line and column of the syntax error.
+    std::string what = e.what();
+    const auto pos = what.find("parse error");
+    throw BundleError(file + ": not valid JSON: " + (pos == std::string::npos ? what : what.substr(pos)));
+  }
+  Reader r(file);
+  if (!j.is_object()) r.fail("(top level)", "must be an object");
+
+  Manifest m;
+  if (r.string(j, "", "format") != "lace-bundle") r.fail("format", "must be \"lace-bundle\"");
+  m.version = static_cast<int>(r.positive_int(j, "", "version"));
+  if (m.version > kManifestVersion)
+    r.fail("version", std::to_string(m.version) + " is newer than this lace understands (" +
+                          std::to_string(kManifestVersion) + "); upgrade lace");
+  m.name = r.string(j, "", "name");
+  if (j.contains("description") && j["description"].is_string()) m.description = j["description"];
+
+  const json& g = r.object(j, "", "generator");
+  m.generator.file = r.string(g, "generator", "file");
+  m.generator.z_dim = r.positive_int(g, "generator", "z_dim");
+  m.generator.w_dim = r.positive_int(g, "generator", "w_dim");
+  m.generator.num_ws = r.positive_int(g, "generator", "num_ws");
+  m.generator.resolution = r.positive_int(g, "generator", "resolution");
+  if (g.contains("channels")) m.generator.channels = r.positive_int(g, "generator", "channels");
+  if (m.generator.channels != 1 && m.generator.channels != 3) r.fail("generator.channels", "must be 1 or 3");
+
+  const json& t = r.object(j, "", "truncation");
+  m.default_truncation = r.number(t, "truncation", "default");
+  const json& wa = r.object(t, "truncation", "w_avg");
+  const std::string source = r.string(wa, "truncation.w_avg", "source");
+  if (source == "buffer") {
+    m.w_avg.source = WAvgSpec::Source::Buffer;
+    m.w_avg.name = r.string(wa, "truncation.w_avg", "name");
+  } else if (source == "estimate") {
+    m.w_avg.source = WAvgSpec::Source::Estimate;
+    m.w_avg.samples = r.positive_int(wa, "truncation.w_avg", "samples");
+    if (wa.contains("seed")) m.w_avg.seed = static_cast<uint64_t>(r.number(wa, "truncation.w_avg", "seed"));
+  } else {
+    r.fail("truncation.w_avg.source", "'" + source + "' is not one of buffer, estimate");
+  }
+
+  const json& c = r.object(j, "", "classifier");
+  m.classifier.file = r.string(c, "classifier", "file");
+  m.classifier.num_logits = r.positive_int(c, "classifier", "num_logits");
+
+  const json& attrs = r.member(j, "", "attributes");
+  if (!attrs.is_array() || attrs.empty()) r.fail("attributes", "must be a non-empty list");
+  std::set<std::string> names;
+  std::vector<int> owner(static_cast<size_t>(m.classifier.num_logits), -1);
+  for (size_t i = 0; i < attrs.size(); ++i) {
+    const std::string path = "attributes[" + std::to_string(i) + "]";
+    Attribute a = read_attribute(r, attrs[i], path);
+    if (!names.insert(a.name).second) r.fail(path + ".name", "'" + a.name + "' appears twice");
+    for (int64_t col : a.columns) {
+      if (col >= m.classifier.num_logits)
+        r.fail(path + ".columns", "column " + std::to_string(col) + " is past classifier.num_logits (" +
+                                      std::to_string(m.classifier.num_logits) + ")");
+      if (owner[col] >= 0)
+        r.fail(path + ".columns", "column " + std::to_string(col) + " already belongs to '" +
+                                      m.attributes[owner[col]].name + "'");
+      owner[col] = static_cast<int>(i);
+    }
+    for (int64_t layer : a.layers)
+      if (layer >= m.generator.num_ws)
+        r.fail(path + ".layers", "layer " + std::to_string(layer) + " is past generator.num_ws (" +
+                                     std::to_string(m.generator.num_ws) + ")");
+    m.attributes.push_back(std::move(a));
+  }
+  return m;
+}
+
+}  // namespace lace::model

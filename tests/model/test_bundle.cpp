@@ -1,0 +1,167 @@
+// The bundle loader accepts the tiny bundle and rejects each kind of broken bundle with a message
+// that names the file and the mismatch.
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "lace/model/bundle.hpp"
+
+namespace fs = std::filesystem;
+using lace::model::Bundle;
+using lace::model::BundleError;
+using nlohmann::json;
+
+namespace {
+
+class BundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lace_bundle_test_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+    for (const auto& e : fs::directory_iterator(LACE_TINY_BUNDLE)) fs::copy(e.path(), dir_ / e.path().filename());
+    std::ifstream in(dir_ / "lace.json");
+    manifest_ = json::parse(in);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write_manifest(const json& j) { std::ofstream(dir_ / "lace.json") << j.dump(2); }
+
+  // Loads the bundle expecting failure; returns the message.
+  std::string load_error() {
+    try {
+      Bundle::load(dir_, torch::kCPU);
+    } catch (const BundleError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "bundle loaded although it is broken";
+    return "";
+  }
+
+  fs::path dir_;
+  json manifest_;
+};
+
+#define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)
+
+TEST_F(BundleTest, LoadsTinyBundleAndRunsEachModule) {
+  Bundle b = Bundle::load(dir_, torch::kCPU);
+  const auto& m = b.manifest();
+  EXPECT_EQ(m.name, "tiny");
+  ASSERT_EQ(m.attributes.size(), 4u);
+  EXPECT_EQ(m.attributes[2].classes, (std::vector<std::string>{"black", "blonde", "red"}));
+  EXPECT_EQ(m.attributes[3].kind, lace::model::AttributeKind::Continuous);
+  auto z = torch::randn({5, m.generator.z_dim});
+  auto w = b.mapping(z);
+  EXPECT_EQ(w.sizes(), (c10::IntArrayRef{5, m.generator.w_dim}));
+  EXPECT_EQ(b.classify(w).sizes(), (c10::IntArrayRef{5, m.classifier.num_logits}));
+  auto img = b.synthesis(b.broadcast_ws(w));
+  EXPECT_EQ(img.sizes(), (c10::IntArrayRef{5, 3, 16, 16}));
+  EXPECT_LE(img.abs().max().item<float>(), 1.0f);
+  // Truncation: psi = 0 gives w_avg, psi = 1 leaves w alone.
+  EXPECT_TRUE(torch::allclose(b.truncate(w, 0.0), b.w_avg().expand_as(w)));
+  EXPECT_TRUE(torch::equal(b.truncate(w, 1.0), w));
+}
+
+TEST_F(BundleTest, EstimatedMeanMatchesTheStoredBuffer) {
+  manifest_["truncation"]["w_avg"] = {{"source", "estimate"}, {"samples", 50000}, {"seed", 3}};
+  write_manifest(manifest_);
+  Bundle estimated = Bundle::load(dir_, torch::kCPU);
+  // The tiny bundle's buffer is the mean over 200k latents: 50k agree to a few hundredths.
+  std::ifstream in(fs::path(LACE_TINY_BUNDLE) / "lace.json");
+  Bundle stored = Bundle::load(LACE_TINY_BUNDLE, torch::kCPU);
+  EXPECT_LT((estimated.w_avg() - stored.w_avg()).abs().max().item<float>(), 0.05f);
+}
+
+TEST_F(BundleTest, MissingFolderOrManifest) {
+  fs::remove(dir_ / "lace.json");
+  EXPECT_HAS(load_error(), "lace.json");
+  EXPECT_THROW(Bundle::load(dir_ / "nope", torch::kCPU), BundleError);
+}
+
+TEST_F(BundleTest, ManifestNotJson) {
+  std::ofstream(dir_ / "lace.json") << "{ \"format\": \"lace-bundle\", ";
+  EXPECT_HAS(load_error(), "not valid JSON");
+}
+
+TEST_F(BundleTest, ManifestFieldsAreChecked) {
+  struct Case {
+    std::function<void(json&)> edit;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {[](json& j) { j["format"] = "other"; }, "format"},
+      {[](json& j) { j["version"] = 99; }, "newer than this lace"},
+      {[](json& j) { j["generator"].erase("z_dim"); }, "generator.z_dim: missing"},
+      {[](json& j) { j["generator"]["w_dim"] = -3; }, "generator.w_dim: must be a positive integer"},
+      {[](json& j) { j["attributes"][0]["kind"] = "ternary"; }, "attributes[0].kind"},
+      {[](json& j) { j["attributes"][1]["name"] = "smile"; }, "appears twice"},
+      {[](json& j) { j["attributes"][1]["columns"] = {0}; }, "already belongs to 'smile'"},
+      {[](json& j) { j["attributes"][2]["classes"] = {"black", "blonde"}; }, "one column per class"},
+      {[](json& j) { j["attributes"][3]["columns"] = {6}; }, "past classifier.num_logits"},
+      {[](json& j) { j["attributes"][3]["sigma"] = 0; }, "sigma: must be positive"},
+      {[](json& j) { j["attributes"][3]["range"] = {1, 0}; }, "min < max"},
+      {[](json& j) { j["attributes"][0]["layers"] = {9}; }, "past generator.num_ws"},
+      {[](json& j) { j["attributes"][0]["name"] = "two words"; }, "not a valid name"},
+      {[](json& j) { j["truncation"]["w_avg"]["source"] = "magic"; }, "truncation.w_avg.source"},
+  };
+  for (const auto& c : cases) {
+    json j = manifest_;
+    c.edit(j);
+    write_manifest(j);
+    const std::string msg = load_error();
+    EXPECT_HAS(msg, c.expect);
+    EXPECT_HAS(msg, "lace.json");
+  }
+}
+
+TEST_F(BundleTest, ModuleFileMissingOrNotTorchScript) {
+  fs::remove(dir_ / "classifier.pt");
+  EXPECT_HAS(load_error(), "classifier.pt: file not found");
+  std::ofstream(dir_ / "classifier.pt") << "this is not a zip archive";
+  EXPECT_HAS(load_error(), "classifier.pt: not a loadable TorchScript module");
+}
+
+TEST_F(BundleTest, ShapesAreCheckedAgainstTheManifest) {
+  json j = manifest_;
+  j["generator"]["w_dim"] = 9;  // the probe with z of 8 gives w of 8
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "generator.pt: mapping(z) returned shape [1, 8], the manifest implies [1, 9]");
+
+  j = manifest_;
+  j["generator"]["z_dim"] = 5;  // the mapping's first Linear wants 8 inputs
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "generator.pt: mapping() failed on input of shape [1, 5]");
+
+  j = manifest_;
+  j["classifier"]["num_logits"] = 7;
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "classifier.pt: forward(w) returned shape [1, 6], the manifest implies [1, 7]");
+
+  j = manifest_;
+  j["generator"]["resolution"] = 32;  // synthesis is checked on every call
+  write_manifest(j);
+  Bundle b = Bundle::load(dir_, torch::kCPU);
+  try {
+    b.synthesis(b.broadcast_ws(b.mapping(torch::zeros({2, 8}))));
+    ADD_FAILURE() << "wrong resolution not detected";
+  } catch (const BundleError& e) {
+    EXPECT_HAS(e.what(), "synthesis(ws) returned shape [2, 3, 16, 16], the manifest implies [2, 3, 32, 32]");
+  }
+}
+
+TEST_F(BundleTest, GeneratorWithoutMappingOrMeanIsRejected) {
+  json j = manifest_;
+  j["generator"]["file"] = "classifier.pt";
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "classifier.pt: has no method mapping()");
+
+  j = manifest_;
+  j["truncation"]["w_avg"]["name"] = "mean_w";
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "has no attribute 'mean_w'");
+}
+
+}  // namespace
