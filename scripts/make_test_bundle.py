@@ -7,6 +7,8 @@ PNG) in seconds. Biases are set so each attribute has a known base rate under z 
 card records those rates, measured on 200,000 latents, for the tests to compare against.
 
 Run with Debian's interpreter (it has python3-torch):  /usr/bin/python3 scripts/make_test_bundle.py
+`--size bench` builds the same kind of bundle at the latent sizes of a real face model (z and w of 512,
+an 8-layer mapping network, LACE's 512-256-128 classifier MLP) for benchmarks; it is not committed.
 """
 import argparse
 import json
@@ -15,7 +17,12 @@ import os
 import torch
 from torch import nn
 
-Z_DIM, W_DIM, NUM_WS, RESOLUTION = 8, 8, 4, 16
+SIZES = {
+    # z_dim, w_dim, num_ws, resolution, mapping layers, classifier hidden widths
+    "tiny": (8, 8, 4, 16, 2, [16]),
+    "bench": (512, 512, 16, 64, 8, [512, 256, 128]),
+}
+Z_DIM, W_DIM, NUM_WS, RESOLUTION, MAPPING_LAYERS, HIDDEN = SIZES["tiny"]
 ATTRIBUTES = [
     {"name": "smile", "kind": "binary", "columns": [0], "layers": [2, 3], "base_rate": 0.30},
     {"name": "glasses", "kind": "binary", "columns": [1], "layers": [0, 1], "base_rate": 0.20},
@@ -31,7 +38,10 @@ class TinyGenerator(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.mapping_net = nn.Sequential(nn.Linear(Z_DIM, W_DIM), nn.LeakyReLU(0.2), nn.Linear(W_DIM, W_DIM))
+        layers = [nn.Linear(Z_DIM, W_DIM)]
+        for _ in range(MAPPING_LAYERS - 1):
+            layers += [nn.LeakyReLU(0.2), nn.Linear(W_DIM, W_DIM)]
+        self.mapping_net = nn.Sequential(*layers)
         self.to_rgb = nn.Linear(W_DIM, 3 * RESOLUTION)  # one row of colours per w layer band
         self.register_buffer("w_avg", torch.zeros(W_DIM))
         self.num_ws, self.resolution = NUM_WS, RESOLUTION
@@ -58,8 +68,12 @@ class TinyClassifier(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(W_DIM, 16), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(16, NUM_LOGITS)
+        layers, width = [], W_DIM
+        for hidden in HIDDEN:
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, NUM_LOGITS)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         out = self.head(self.body(w))
@@ -104,7 +118,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "models", "tiny"))
     parser.add_argument("--samples", type=int, default=200_000, help="latents used to measure base rates")
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     args = parser.parse_args()
+    global Z_DIM, W_DIM, NUM_WS, RESOLUTION, MAPPING_LAYERS, HIDDEN
+    Z_DIM, W_DIM, NUM_WS, RESOLUTION, MAPPING_LAYERS, HIDDEN = SIZES[args.size]
     torch.manual_seed(0)
     gen, clf = TinyGenerator().eval(), TinyClassifier().eval()
     rates = calibrate(gen, clf, args.samples)
@@ -115,7 +132,7 @@ def main():
     manifest = {
         "format": "lace-bundle",
         "version": 1,
-        "name": "tiny",
+        "name": args.size,
         "description": "Random test networks with calibrated base rates; for tests, not for pictures.",
         "generator": {"file": "generator.pt", "z_dim": Z_DIM, "w_dim": W_DIM, "num_ws": NUM_WS,
                       "resolution": RESOLUTION, "channels": 3},

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "lace/ode/integrate.hpp"
 #include "lace/sampling/seeds.hpp"
 
 namespace lace::sampling {
@@ -31,7 +32,7 @@ SampleResult sample_langevin(const LatentEnergy& energy, const torch::Tensor& z0
     const auto grad = energy.energy_and_gradient(z).gradient;
     z = z - options.step_size * (grad + z) + options.noise * xi.to(z.device());
     if (!torch::isfinite(z).all().item<bool>())
-      throw std::runtime_error("ld: state is not finite after step " + std::to_string(step + 1) +
+      throw ode::SolverError("ld: state is not finite after step " + std::to_string(step + 1) +
                                " (lower the step size)");
     stats.calls += 1;
     stats.accepted += 1;

@@ -1,0 +1,32 @@
+#pragma once
+// The record that travels with every image: enough to reproduce it exactly and to read what the
+// latent classifier saw. Written into the PNG (iTXt "lace") and beside it as JSON.
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "lace/io/image.hpp"
+#include "lace/io/files.hpp"
+#include "lace/io/naming.hpp"
+#include "lace/io/record.hpp"
+#include "lace/model/bundle.hpp"
+
+namespace lace::jobs {
+
+// SHA-256 over the bundle's files (manifest, generator, classifier), so a record names the exact model.
+std::string bundle_hash(const model::Bundle& bundle);
+
+// The classifier's reading of one row of logits, by attribute: binary -> p(present),
+// categorical -> {class: p}, continuous -> value.
+nlohmann::json attribute_readings(const model::Manifest& manifest, const torch::Tensor& logits_row);
+
+// A float32 vector as a JSON array; float -> double -> shortest text round-trips exactly.
+nlohmann::json tensor_to_json(const torch::Tensor& row);
+torch::Tensor tensor_from_json(const nlohmann::json& array);
+
+// Writes image `index` and its record under the namer's current run. If another process has taken
+// that name meanwhile, moves to the next free run instead of overwriting. Returns the PNG's path.
+std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::Image& image,
+                                             const nlohmann::json& record);
+
+}  // namespace lace::jobs

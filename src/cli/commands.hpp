@@ -1,0 +1,25 @@
+#pragma once
+// Each subcommand registers its flags on the app and returns the action to run once parsing succeeded.
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace lace::cli {
+
+struct GlobalOptions {
+  std::string device = "cpu";
+  int threads = 0;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+using Action = std::function<void()>;
+
+Action add_sample_command(CLI::App& app, const GlobalOptions& global);
+Action add_info_command(CLI::App& app, const GlobalOptions& global);
+
+// --model's default: $LACE_MODEL if set, else the bundle this build was configured with.
+std::string default_model_dir();
+
+}  // namespace lace::cli

@@ -1,0 +1,86 @@
+// `lace info`: what a bundle holds, as text or JSON.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/runtime.hpp"
+#include "lace/jobs/record.hpp"
+#include "lace/model/bundle.hpp"
+
+namespace lace::cli {
+namespace {
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+std::string join(const std::vector<int64_t>& parts) {
+  std::vector<std::string> s;
+  for (auto p : parts) s.push_back(std::to_string(p));
+  return join(s, ",");
+}
+
+}  // namespace
+
+Action add_info_command(CLI::App& app, const GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("info", "describe a model bundle: sizes and attributes");
+  auto model = std::make_shared<std::string>(default_model_dir());
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("-m,--model", *model, "model bundle folder")->capture_default_str();
+  cmd->add_flag("--json", *as_json, "print JSON instead of text");
+  return [model, as_json, &global] {
+    // Loading runs every check, so `lace info` doubles as a bundle validator.
+    const auto bundle = model::Bundle::load(*model, resolve_device(global.device));
+    const auto& m = bundle.manifest();
+    const auto hash = jobs::bundle_hash(bundle);
+    if (*as_json) {
+      nlohmann::json j;
+      j["name"] = m.name;
+      j["description"] = m.description;
+      j["path"] = *model;
+      j["sha256"] = hash;
+      j["generator"] = {{"z_dim", m.generator.z_dim}, {"w_dim", m.generator.w_dim}, {"num_ws", m.generator.num_ws},
+                        {"resolution", m.generator.resolution}, {"channels", m.generator.channels}};
+      j["truncation"] = m.default_truncation;
+      j["attributes"] = nlohmann::json::array();
+      for (const auto& a : m.attributes) {
+        nlohmann::json x = {{"name", a.name}, {"kind", model::to_string(a.kind)}, {"columns", a.columns}, {"layers", a.layers}};
+        if (a.kind == model::AttributeKind::Categorical) x["classes"] = a.classes;
+        if (a.kind == model::AttributeKind::Continuous) {
+          x["range"] = {a.range_min, a.range_max};
+          x["sigma"] = a.sigma;
+        }
+        j["attributes"].push_back(x);
+      }
+      std::cout << j.dump(2) << std::endl;
+      return;
+    }
+    std::cout << "model       " << m.name << "  (" << *model << ")\n";
+    if (!m.description.empty()) std::cout << "            " << m.description << "\n";
+    std::cout << "sha256      " << hash << "\n"
+              << "generator   z " << m.generator.z_dim << ", w " << m.generator.w_dim << " x " << m.generator.num_ws
+              << " layers, " << m.generator.resolution << "x" << m.generator.resolution << " pixels, "
+              << m.generator.channels << " channel(s)\n"
+              << "truncation  " << m.default_truncation << " by default\n"
+              << "attributes  " << m.attributes.size() << "\n";
+    for (const auto& a : m.attributes) {
+      std::string values;
+      switch (a.kind) {
+        case model::AttributeKind::Binary: values = a.name + " | NOT " + a.name; break;
+        case model::AttributeKind::Categorical: values = a.name + "=" + join(a.classes, "|"); break;
+        case model::AttributeKind::Continuous:
+          values = a.name + "=<" + std::to_string(a.range_min).substr(0, 4) + ".." +
+                   std::to_string(a.range_max).substr(0, 4) + ">  sigma " + std::to_string(a.sigma).substr(0, 5);
+          break;
+      }
+      std::cout << "  " << a.name << std::string(a.name.size() < 12 ? 12 - a.name.size() : 1, ' ')
+                << model::to_string(a.kind) << std::string(13 - std::string(model::to_string(a.kind)).size(), ' ')
+                << values << (a.layers.empty() ? "" : "   layers " + join(a.layers)) << "\n";
+    }
+  };
+}
+
+}  // namespace lace::cli

@@ -1,0 +1,72 @@
+// `lace sample`: flags -> jobs::SampleJob -> jobs::run_sample.
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/progress_bar.hpp"
+#include "cli/runtime.hpp"
+#include "lace/jobs/sample_job.hpp"
+
+namespace lace::cli {
+
+Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("sample", "sample images that satisfy an attribute expression");
+  struct Flags {
+    jobs::SampleJob job;
+    std::string model = default_model_dir();
+    std::string operators = "exact";
+    std::string error_norm = "per-sample";
+    std::string out = "outputs";
+    double truncation = -1;
+    int64_t steps = 100;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto& j = flags->job;
+  cmd->add_option("-m,--model", flags->model, "model bundle folder (default: $LACE_MODEL or the built-in bundle)")
+      ->capture_default_str();
+  cmd->add_option("-a,--attrs", j.attrs, "condition, e.g. \"smile AND glasses AND NOT beard\" (docs/expressions.md); empty: unconditional");
+  cmd->add_option("--operators", flags->operators, "exact (probabilistic AND/OR/NOT) or lace (the authors' heuristics)")
+      ->check(CLI::IsMember({"exact", "lace"}))
+      ->capture_default_str();
+  cmd->add_option("-n,--count", j.count, "number of images")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-b,--batch-size", j.batch_size, "images solved together")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-s,--seed", j.seed, "random seed; image i's start depends only on (seed, i)")->capture_default_str();
+  cmd->add_option("--start-index", j.first_index, "index of the first image (redo image i of a run with -n 1)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--solver", j.solver, "dopri5 (adaptive), euler, heun, rk4 (fixed steps) or ld (Langevin)")
+      ->check(CLI::IsMember(jobs::solver_names()))
+      ->capture_default_str();
+  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--error-norm", flags->error_norm, "per-sample (each image its own step size) or batch")
+      ->check(CLI::IsMember({"per-sample", "batch"}))
+      ->capture_default_str();
+  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--steps", flags->steps, "steps for euler, heun, rk4 and ld")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--ld-step", j.langevin.step_size, "Langevin step size eta")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the bundle's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
+  cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
+
+  return [flags, &global] {
+    auto& job = flags->job;
+    job.model_dir = flags->model;
+    job.out_dir = flags->out;
+    job.operators = energy::operators_from_string(flags->operators);
+    job.ode.adaptive.norm = flags->error_norm == "batch" ? ode::ErrorNorm::Batch : ode::ErrorNorm::PerSample;
+    job.ode.steps = job.langevin.steps = flags->steps;
+    if (flags->truncation >= 0) job.truncation = flags->truncation;
+    job.device = resolve_device(global.device);
+
+    ProgressBar bar(!global.quiet && stderr_is_terminal());
+    const auto report = jobs::run_sample(job, bar);
+    spdlog::info("wrote {} image(s) to {} in {:.2f} s ({} vector-field evaluations per image on average)",
+                 report.images.size(), job.out_dir.string(), report.seconds,
+                 report.nfe_total / static_cast<int64_t>(report.images.size()));
+    for (const auto& p : report.images) spdlog::debug("  {}", p.string());
+    if (!report.grid.empty()) spdlog::info("contact sheet: {}", report.grid.string());
+  };
+}
+
+}  // namespace lace::cli

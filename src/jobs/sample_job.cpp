@@ -1,0 +1,166 @@
+#include "lace/jobs/sample_job.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "lace/io/io.hpp"
+#include "lace/jobs/record.hpp"
+#include "lace/model/bundle.hpp"
+#include "lace/ode/tableau.hpp"
+#include "lace/sampling/latent_energy.hpp"
+#include "lace/sampling/seeds.hpp"
+
+#ifndef LACE_VERSION
+#define LACE_VERSION "dev"
+#endif
+
+namespace lace::jobs {
+namespace {
+
+void check_options(const SampleJob& job) {
+  if (job.count < 1) throw std::invalid_argument("-n must be at least 1");
+  if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
+  if (job.first_index < 0) throw std::invalid_argument("--start-index must not be negative");
+  const auto names = solver_names();
+  if (std::find(names.begin(), names.end(), job.solver) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown solver '" + job.solver + "'; known: " + known);
+  }
+  if (!(job.ode.adaptive.atol > 0) || !(job.ode.adaptive.rtol > 0))
+    throw std::invalid_argument("--atol and --rtol must be positive");
+  if (job.ode.steps < 1 || job.langevin.steps < 1) throw std::invalid_argument("--steps must be at least 1");
+  if (job.truncation && !(std::isfinite(*job.truncation) && *job.truncation >= 0))
+    throw std::invalid_argument("--truncation must be a non-negative number");
+}
+
+// The sampler's settings as they go into every record.
+nlohmann::json sampler_record(const SampleJob& job) {
+  nlohmann::json s;
+  s["method"] = job.solver;
+  if (job.solver == "ld") {
+    s["step_size"] = job.langevin.step_size;
+    s["noise"] = job.langevin.noise;
+    s["steps"] = job.langevin.steps;
+    return s;
+  }
+  const auto& sch = job.ode.schedule;
+  s["schedule"] = {{"beta_min", sch.beta_min}, {"beta_max", sch.beta_max}, {"t_start", sch.t_start}, {"t_end", sch.t_end}};
+  if (ode::tableau_by_name(job.solver).adaptive()) {
+    s["atol"] = job.ode.adaptive.atol;
+    s["rtol"] = job.ode.adaptive.rtol;
+    s["error_norm"] = job.ode.adaptive.norm == ode::ErrorNorm::PerSample ? "per-sample" : "batch";
+  } else {
+    s["steps"] = job.ode.steps;
+  }
+  return s;
+}
+
+// The command line that redoes image `index` alone.
+std::string reproduce_command(const SampleJob& job, double truncation, int64_t index) {
+  std::ostringstream c;
+  c << "lace sample --model '" << job.model_dir.string() << "'";
+  if (!job.attrs.empty()) c << " --attrs '" << job.attrs << "' --operators " << energy::to_string(job.operators);
+  c << " --seed " << job.seed << " --start-index " << index << " -n 1 --solver " << job.solver;
+  if (job.solver == "ld")
+    c << " --ld-step " << job.langevin.step_size << " --ld-noise " << job.langevin.noise << " --steps " << job.langevin.steps;
+  else if (ode::tableau_by_name(job.solver).adaptive())
+    c << " --atol " << job.ode.adaptive.atol << " --rtol " << job.ode.adaptive.rtol << " --error-norm "
+      << (job.ode.adaptive.norm == ode::ErrorNorm::PerSample ? "per-sample" : "batch");
+  else
+    c << " --steps " << job.ode.steps;
+  c << " --truncation " << truncation;
+  return c.str();
+}
+
+}  // namespace
+
+std::vector<std::string> solver_names() {
+  auto names = ode::tableau_names();
+  names.push_back("ld");
+  return names;
+}
+
+SampleReport run_sample(const SampleJob& job, Progress& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  check_options(job);
+  // Cheap checks first, so a typo fails before any model is loaded: manifest, expression, folder.
+  const model::Manifest manifest = model::read_manifest(job.model_dir);
+  energy::Energy condition = energy::compile(job.attrs, manifest.attributes, job.operators);
+  io::ensure_writable_dir(job.out_dir);
+
+  const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
+  const double psi = job.truncation.value_or(manifest.default_truncation);
+  const sampling::LatentEnergy latent_energy(bundle, condition, psi);
+  // log p(c | z) in the exact semantics is reported whatever operators guided the sampler.
+  const energy::Energy exact = job.operators == energy::Operators::Exact
+                                   ? condition
+                                   : energy::compile(job.attrs, manifest.attributes, energy::Operators::Exact);
+
+  nlohmann::json base;
+  base["lace_version"] = LACE_VERSION;
+  base["command"] = "sample";
+  base["model"] = {{"name", manifest.name}, {"path", job.model_dir.string()}, {"sha256", bundle_hash(bundle)}};
+  base["condition"] = {{"expression", job.attrs}, {"canonical", condition.canonical()},
+                       {"operators", energy::to_string(job.operators)}};
+  base["seed"] = job.seed;
+  base["truncation"] = psi;
+  base["sampler"] = sampler_record(job);
+  base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
+
+  sampling::VpOdeOptions ode_options = job.ode;
+  ode_options.method = job.solver;
+  io::OutputNamer namer(job.out_dir);
+  SampleReport report;
+  std::vector<io::Image> sheet;
+  progress.begin(job.count);
+  for (int64_t done = 0; done < job.count;) {
+    const int64_t n = std::min(job.batch_size, job.count - done);
+    const int64_t first = job.first_index + done;
+    progress.batch(first, n);
+    const auto z0 = sampling::initial_latents(job.seed, first, n, manifest.generator.z_dim).to(job.device);
+    const sampling::SampleResult result =
+        job.solver == "ld" ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, first, &progress)
+                           : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
+
+    torch::NoGradGuard no_grad;
+    const auto w = latent_energy.w(result.z);
+    const auto logits = bundle.classify(w);
+    const auto log_p = -exact(logits);
+    const auto images = bundle.synthesis(bundle.broadcast_ws(w)).to(torch::kCPU);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t index = first + i;
+      nlohmann::json record = base;
+      record["index"] = index;
+      record["stats"] = {{"nfe", result.stats.nfe[i].item<int64_t>()},
+                         {"accepted", result.stats.accepted_steps[i].item<int64_t>()},
+                         {"rejected", result.stats.rejected_steps[i].item<int64_t>()}};
+      record["log_p"] = log_p[i].item<double>();
+      record["attributes"] = attribute_readings(manifest, logits[i]);
+      record["z0"] = tensor_to_json(z0[i]);
+      record["z"] = tensor_to_json(result.z[i]);
+      record["reproduce"] = reproduce_command(job, psi, index);
+      io::Image image = io::image_from_tensor(images[i]);
+      report.images.push_back(write_image_and_record(namer, index, image, record));
+      report.nfe_total += result.stats.nfe[i].item<int64_t>();
+      progress.written(report.images.back());
+      if (job.grid) sheet.push_back(std::move(image));
+    }
+    done += n;
+  }
+  if (job.grid) {
+    const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(sheet.size()))));
+    report.grid = namer.grid();
+    io::write_file_atomic(report.grid, io::encode_png(io::contact_sheet(sheet, columns)));
+  }
+  progress.end();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace lace::jobs
