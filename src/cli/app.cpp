@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/progress_bar.hpp"
 #include "cli/runtime.hpp"
 #include "lace/energy/errors.hpp"
 #include "lace/io/error.hpp"
@@ -41,6 +42,8 @@ int run_action(const Action& action) {
   try {
     action();
     return kOk;
+  } catch (const Interrupted& e) {
+    return fail(kInterrupted, e.what());
   } catch (const energy::ParseError& e) {
     return fail(kExpressionError, std::string("--attrs: ") + e.what());
   } catch (const energy::ExpressionError& e) {
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("lace: %v");
   spdlog::set_level(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::info);
 
+  install_interrupt_handler();
   return run_action([&] {
     configure_threads(global.threads);
     for (auto* sub : app.get_subcommands()) {

@@ -2,9 +2,32 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <string>
 
 namespace lace::cli {
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+void on_interrupt(int) {
+  if (interrupted.exchange(true)) _exit(130);  // second Ctrl-C: stop now
+}
+
+}  // namespace
+
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+
+void ProgressBar::stop_if_interrupted() const {
+  if (interrupted.load())
+    throw Interrupted("interrupted after " + std::to_string(done_) + " of " + std::to_string(total_) +
+                      " images; those written are complete");
+}
 
 bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -17,18 +40,23 @@ void ProgressBar::begin(int64_t total_images) {
 }
 
 void ProgressBar::batch(int64_t /*first*/, int64_t count) {
+  stop_if_interrupted();
   batch_count_ = count;
   draw(0.0, 0);
 }
 
 void ProgressBar::on_step(const ode::StepEvent& event) {
+  stop_if_interrupted();
   // Redraw at most 10 times a second: drawing is not free on a slow terminal.
   const auto now = std::chrono::steady_clock::now();
   if (now - last_draw_ < std::chrono::milliseconds(100)) return;
   draw(event.progress, event.stats.calls);
 }
 
-void ProgressBar::written(const std::filesystem::path& /*image*/) { ++done_; }
+void ProgressBar::written(const std::filesystem::path& /*image*/) {
+  ++done_;
+  stop_if_interrupted();
+}
 
 void ProgressBar::end() {
   if (!enabled_) return;

@@ -4,10 +4,19 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 
 #include "lace/jobs/progress.hpp"
 
 namespace lace::cli {
+
+// Thrown from the progress callbacks after Ctrl-C, between two images or solver steps, so the job
+// stops at a clean point: every image already written is complete. A second Ctrl-C exits at once.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+void install_interrupt_handler();
 
 class ProgressBar : public jobs::Progress {
  public:
@@ -20,6 +29,7 @@ class ProgressBar : public jobs::Progress {
 
  private:
   void draw(double batch_progress, int64_t nfe);
+  void stop_if_interrupted() const;
   bool enabled_;
   int64_t total_ = 0, done_ = 0, batch_count_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;

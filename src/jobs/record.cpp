@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "lace/io/error.hpp"
 #include "lace/io/sha256.hpp"
 
 namespace lace::jobs {
@@ -39,27 +40,26 @@ nlohmann::json attribute_readings(const model::Manifest& manifest, const torch::
 
 nlohmann::json tensor_to_json(const torch::Tensor& row) {
   const auto v = row.detach().to(torch::kCPU, torch::kFloat).contiguous().reshape(-1);
-  nlohmann::json out = nlohmann::json::array();
-  const float* p = v.data_ptr<float>();
-  for (int64_t i = 0; i < v.numel(); ++i) out.push_back(static_cast<double>(p[i]));
-  return out;
+  return io::float_array(std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel()));
 }
 
 torch::Tensor tensor_from_json(const nlohmann::json& array) {
-  std::vector<float> values;
-  for (const auto& x : array) values.push_back(static_cast<float>(x.get<double>()));
-  return torch::tensor(values, torch::kFloat);
+  return torch::tensor(io::floats_from_json(array), torch::kFloat);
 }
 
 std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::Image& image,
-                                             const nlohmann::json& record) {
+                                             const nlohmann::json& record, bool claims_run) {
+  // Only the run's first image may move the run: a concurrent process that took this run number
+  // first keeps it, and this run moves to the next free one. Later images never move, so one run
+  // stays under one number; a collision there is an error rather than an overwrite.
   for (int attempt = 0;; ++attempt) {
-    if (attempt < 100 && (std::filesystem::exists(namer.image(index)) || std::filesystem::exists(namer.record(index)))) {
+    try {
+      io::write_image_with_record(namer.image(index), namer.record(index), image, record);
+      return namer.image(index);
+    } catch (const io::OutputExists&) {
+      if (!claims_run || attempt >= 100) throw;
       namer.bump();
-      continue;
     }
-    io::write_image_with_record(namer.image(index), namer.record(index), image, record);
-    return namer.image(index);
   }
 }
 

@@ -146,7 +146,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["z"] = tensor_to_json(result.z[i]);
       record["reproduce"] = reproduce_command(job, psi, index);
       io::Image image = io::image_from_tensor(images[i]);
-      report.images.push_back(write_image_and_record(namer, index, image, record));
+      report.images.push_back(write_image_and_record(namer, index, image, record, report.images.empty()));
       report.nfe_total += result.stats.nfe[i].item<int64_t>();
       progress.written(report.images.back());
       if (job.grid) sheet.push_back(std::move(image));

@@ -1,0 +1,52 @@
+#pragma once
+// A compiled condition: maps the latent classifier's logits to E = -log p(condition | z).
+// compile() resolves an expression against a bundle's attributes; Energy evaluates it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "lace/energy/errors.hpp"
+#include "lace/energy/expression.hpp"
+#include "lace/energy/operators.hpp"
+#include "lace/model/attribute.hpp"
+
+namespace lace::energy {
+
+namespace detail {
+struct Node;  // the resolved tree (energy.cpp)
+}
+
+class Energy {
+ public:
+  Energy();  // unconditional
+
+  // logits: [B, num_logits], any floating dtype and device -> energy [B], differentiable w.r.t. logits.
+  // Half and bfloat16 are computed, and returned, in float32. Throws std::invalid_argument on a bad shape.
+  torch::Tensor operator()(const torch::Tensor& logits) const;
+
+  bool unconditional() const;                          // empty expression
+  const std::string& canonical() const;                // e.g. "(smile AND glasses) AND NOT beard"
+  std::vector<std::string> attribute_names() const;    // attributes mentioned, in order of first use
+  Operators operators() const { return ops_; }
+  const ExprPtr& expression() const { return expr_; }  // the resolved tree canonical() prints; null if unconditional
+
+ private:
+  friend Energy compile(const std::string&, const std::vector<lace::model::Attribute>&, Operators);
+
+  std::shared_ptr<const detail::Node> root_;
+  ExprPtr expr_;
+  std::string canonical_;
+  std::vector<std::string> names_;
+  Operators ops_ = Operators::Exact;
+  int64_t min_logits_ = 0;  // 1 + the largest column used
+};
+
+// Parses and resolves the expression. Terms are normalised (smile=1 and smile=true print as smile,
+// smile=false as smile=0) and NOT NOT x becomes x. Throws ParseError or ExpressionError.
+Energy compile(const std::string& expression, const std::vector<lace::model::Attribute>& attributes,
+               Operators ops = Operators::Exact);
+
+}  // namespace lace::energy

@@ -1,0 +1,25 @@
+#pragma once
+// Energies E = -log p(term | z) of single attribute terms, from the classifier's logits.
+// Every function returns shape [B] and is differentiable with respect to its input.
+
+#include <cstdint>
+
+#include <torch/types.h>
+
+namespace lace::energy {
+
+// stable_softplus(x) = log(1 + exp(x)), exact for any x (no threshold cut-off) and with a correct gradient at 0.
+torch::Tensor stable_softplus(const torch::Tensor& x);
+
+// Binary attribute with logit l [B]: present -> -log sigmoid(l) = softplus(-l); absent -> softplus(l).
+torch::Tensor binary_energy(const torch::Tensor& logit, bool present);
+
+// Categorical attribute with class logits [B, K]: -log softmax(logits)[k].
+torch::Tensor categorical_energy(const torch::Tensor& class_logits, int64_t k);
+// Its complement, -log(1 - p_k) = logsumexp(all) - logsumexp(all but k), stable for any logits.
+torch::Tensor categorical_not_energy(const torch::Tensor& class_logits, int64_t k);
+
+// Continuous attribute with regression output f [B]: (f - target)^2 / (2 sigma^2).
+torch::Tensor continuous_energy(const torch::Tensor& value, double target, double sigma);
+
+}  // namespace lace::energy
