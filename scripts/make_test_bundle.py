@@ -23,6 +23,9 @@ SIZES = {
     "bench": (512, 512, 16, 64, 8, [512, 256, 128]),
 }
 Z_DIM, W_DIM, NUM_WS, RESOLUTION, MAPPING_LAYERS, HIDDEN = SIZES["tiny"]
+# Logit scale of the random heads: confident, like a classifier trained with cross-entropy. The ODE
+# moves the logit by about 5 |grad_z logit|^2, so a soft classifier could not be steered at all.
+LOGIT_STD = 6.0
 ATTRIBUTES = [
     {"name": "smile", "kind": "binary", "columns": [0], "layers": [2, 3], "base_rate": 0.30},
     {"name": "glasses", "kind": "binary", "columns": [1], "layers": [0, 1], "base_rate": 0.20},
@@ -82,7 +85,7 @@ class TinyClassifier(nn.Module):
 
 
 def calibrate(gen, clf, n):
-    """Standardise every head (mean 0, std 2 before any sigmoid) so each class and the whole continuous
+    """Standardise every head (mean 0, std LOGIT_STD before any sigmoid) so each class and the whole continuous
     range are reachable, shift the binary biases so P(logit > 0) hits each base rate, then measure all
     rates on a second, held-out set of latents."""
     with torch.no_grad():
@@ -90,7 +93,7 @@ def calibrate(gen, clf, n):
         w = gen.mapping(z)
         gen.w_avg.copy_(w.mean(0))
         pre = clf.head(clf.body(w))
-        scale = 2.0 / pre.std(0)
+        scale = LOGIT_STD / pre.std(0)
         clf.head.weight.mul_(scale[:, None])
         clf.head.bias.copy_((clf.head.bias - pre.mean(0)) * scale)
         raw = clf(w)

@@ -21,7 +21,9 @@ SampleResult sample_langevin(const LatentEnergy& energy, const torch::Tensor& z0
   for (int64_t i = 0; i < batch; ++i) streams.push_back(image_stream(seed, first_index + i, kLangevinNoise));
 
   ode::SolveStats stats;
-  stats.nfe = stats.accepted_steps = stats.rejected_steps = torch::zeros({batch}, torch::kLong);
+  stats.nfe = torch::zeros({batch}, torch::kLong);
+  stats.accepted_steps = torch::zeros({batch}, torch::kLong);
+  stats.rejected_steps = torch::zeros({batch}, torch::kLong);
   auto t = torch::zeros({batch}, torch::kDouble);
   auto z = z0;
   auto xi = torch::empty({batch, dim}, torch::kFloat);

@@ -19,7 +19,9 @@ SampleResult sample_vp_ode(const LatentEnergy& energy, const torch::Tensor& z0, 
   if (energy.condition().unconditional()) {
     // Nothing to follow: the field is zero and z(T) is already a sample of the prior.
     ode::SolveStats stats;
-    stats.nfe = stats.accepted_steps = stats.rejected_steps = torch::zeros({z0.size(0)}, torch::kLong);
+    stats.nfe = torch::zeros({z0.size(0)}, torch::kLong);
+    stats.accepted_steps = torch::zeros({z0.size(0)}, torch::kLong);
+    stats.rejected_steps = torch::zeros({z0.size(0)}, torch::kLong);
     return {z0, stats};
   }
   const auto field = vp_ode_field(energy, options.schedule);

@@ -92,8 +92,9 @@ torch::Tensor classifier_probability(const std::vector<fs::path>& records, int64
   auto bundle = lace::model::Bundle::load(LACE_TINY_BUNDLE, torch::kCPU);
   std::vector<torch::Tensor> zs;
   for (const auto& r : records) {
+    const json record = read_json(r);
     std::vector<float> z;
-    for (const auto& x : read_json(r)["z"]) z.push_back(x.get<float>());
+    for (const auto& x : record["z"]) z.push_back(x.get<float>());
     zs.push_back(torch::tensor(z));
   }
   torch::NoGradGuard no_grad;
