@@ -1,0 +1,114 @@
+"""Image attribute classifiers for the rendered faces: the labeler and the evaluator.
+
+Both read images as the generator writes them ([B, 3, 64, 64] floats in [-1, 1]) and return the 11
+outputs of render.LABEL_COLUMNS: 4 binary logits (smile, glasses, beard, hat), 5 hair-colour logits,
+and the two continuous attributes (age, yaw) as regressions on their own scales.
+
+- The labeler pseudo-labels generated samples; the latent classifier learns from its labels.
+- The evaluator only scores samples, never guides them. To keep its errors independent of the
+  labeler's it has another architecture (residual blocks, GroupNorm, global average pooling instead of
+  a strided conv stack with a dense head), another initialisation seed and another slice of the data.
+"""
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS
+
+NUM_BINARY, NUM_HAIR, NUM_CONT = len(BINARY), len(HAIR_CLASSES), len(CONTINUOUS)
+NUM_OUTPUTS = len(LABEL_COLUMNS)
+
+
+class Labeler(nn.Module):
+    """Strided conv stack 64 -> 4, then a dense layer and one linear layer for every output."""
+
+    def __init__(self, width=32):
+        super().__init__()
+        w = width
+        layers, cin = [], 3
+        for cout in (w, 2 * w, 4 * w, 4 * w):  # 64 -> 32 -> 16 -> 8 -> 4
+            layers += [nn.Conv2d(cin, cout, 3, 2, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2),
+                       nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(cin * 16, 256), nn.LeakyReLU(0.2), nn.Linear(256, NUM_OUTPUTS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.body = nn.Sequential(nn.GroupNorm(8, cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, 1, 1),
+                                  nn.GroupNorm(8, cout), nn.SiLU(), nn.Conv2d(cout, cout, 3, 1, 1))
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(self.skip(x) + self.body(x), 2)
+
+
+class Evaluator(nn.Module):
+    """Residual blocks with GroupNorm and SiLU, average pooling, global pooling, one linear layer."""
+
+    def __init__(self, width=24):
+        super().__init__()
+        w = width
+        self.stem = nn.Conv2d(3, w, 3, 1, 1)
+        self.blocks = nn.Sequential(ResBlock(w, 2 * w), ResBlock(2 * w, 4 * w), ResBlock(4 * w, 8 * w),
+                                    ResBlock(8 * w, 8 * w))  # 64 -> 4
+        self.norm = nn.GroupNorm(8, 8 * w)
+        self.out = nn.Linear(8 * w, NUM_OUTPUTS)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features: what the Frechet distance between sample sets is computed on."""
+        return F.silu(self.norm(self.blocks(self.stem(x)))).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x))
+
+
+ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator}
+
+
+def to_input(images_uint8):
+    """uint8 [n, 64, 64, 3] (numpy or tensor) -> float [n, 3, 64, 64] in [-1, 1], as the generator writes."""
+    x = torch.as_tensor(np.asarray(images_uint8)).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def loss(outputs, labels):
+    """Sum of the three kinds of loss; labels are render.label_matrix rows."""
+    b = F.binary_cross_entropy_with_logits(outputs[:, :NUM_BINARY], labels[:, :NUM_BINARY])
+    hair = labels[:, NUM_BINARY:NUM_BINARY + NUM_HAIR].argmax(1)
+    h = F.cross_entropy(outputs[:, NUM_BINARY:NUM_BINARY + NUM_HAIR], hair)
+    c = F.mse_loss(outputs[:, -NUM_CONT:], labels[:, -NUM_CONT:])
+    return b + h + 10.0 * c  # continuous errors are small numbers: weight them up to matter
+
+
+def predictions(outputs):
+    """Decisions from outputs: {binary name: 0/1, 'hair': class index, continuous name: value} as numpy."""
+    o = outputs.detach().cpu()
+    out = {name: (o[:, i] > 0).numpy().astype(np.uint8) for i, name in enumerate(BINARY)}
+    out["hair"] = o[:, NUM_BINARY:NUM_BINARY + NUM_HAIR].argmax(1).numpy()
+    for j, name in enumerate(CONTINUOUS):
+        out[name] = o[:, NUM_BINARY + NUM_HAIR + j].numpy()
+    return out
+
+
+def metrics(pred, attrs):
+    """Held-out agreement per attribute: accuracy for discrete ones, mean absolute error and the share
+    within 0.1 for continuous ones (on the attribute's own scale)."""
+    m = {name: float((pred[name] == attrs[name]).mean()) for name in BINARY}
+    m["hair"] = float((pred["hair"] == attrs["hair"]).mean())
+    for name in CONTINUOUS:
+        err = np.abs(pred[name] - attrs[name])
+        m[name] = {"mae": float(err.mean()), "within_0.1": float((err < 0.1).mean())}
+    return m
+
+
+@torch.no_grad()
+def classify(model, images_uint8, batch=500):
+    model.eval()
+    return torch.cat([model(to_input(images_uint8[i:i + batch])) for i in range(0, len(images_uint8), batch)])

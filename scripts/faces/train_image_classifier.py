@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Train the labeler or the evaluator on rendered faces and export it as TorchScript.
+
+  /usr/bin/python3 scripts/faces/train_image_classifier.py --role labeler   --out DIR
+  /usr/bin/python3 scripts/faces/train_image_classifier.py --role evaluator --out DIR
+
+Writes DIR/<role>.pt (TorchScript: forward(x [B,3,64,64] in [-1,1]) -> [B, 11] outputs in the order of
+render.LABEL_COLUMNS; the evaluator also exports features(x)) and DIR/<role>.json (the column names,
+training settings and held-out agreement per attribute). Each role trains on its own slice of rendered
+data, with its own seed; both are tested on the same held-out slice.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from render import LABEL_COLUMNS, label_matrix, render_many  # noqa: E402
+import image_classifiers as ic  # noqa: E402
+
+DATA_SEEDS = {"labeler": 1000, "evaluator": 2000}  # training data: a different slice per role
+TEST_SEED = 3000                                   # held-out images, shared by both roles
+INIT_SEEDS = {"labeler": 1, "evaluator": 2}
+
+
+def augment(x, gen):
+    """Small shifts and pixel noise, so the classifier also reads the generator's imperfect images."""
+    dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
+    x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    return x + 0.04 * torch.randn(x.shape, generator=gen)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--role", choices=sorted(ic.ARCHITECTURES), required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--train", type=int, default=60_000, help="training images")
+    ap.add_argument("--test", type=int, default=10_000, help="held-out images")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(INIT_SEEDS[args.role])
+    gen = torch.Generator().manual_seed(INIT_SEEDS[args.role])
+
+    t0 = time.time()
+    images, attrs = render_many(args.train, seed=DATA_SEEDS[args.role])
+    labels = torch.from_numpy(label_matrix(attrs))
+    test_images, test_attrs = render_many(args.test, seed=TEST_SEED)
+    print(f"rendered {args.train} + {args.test} images in {time.time() - t0:.0f} s", flush=True)
+
+    model = ic.ARCHITECTURES[args.role]()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps = args.epochs * (args.train // args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
+    step = 0
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(args.train, generator=gen)
+        for i in range(0, args.train - args.batch + 1, args.batch):
+            idx = order[i:i + args.batch]
+            x = augment(ic.to_input(images[idx.numpy()]), gen)
+            loss = ic.loss(model(x), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 100 == 0:
+                print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f} s", flush=True)
+        held_out = ic.metrics(ic.predictions(ic.classify(model, test_images)), test_attrs)
+        print(f"epoch {epoch}: held-out {json.dumps(held_out)}", flush=True)
+
+    model.eval()
+    os.makedirs(args.out, exist_ok=True)
+    scripted = torch.jit.script(model)
+    path = os.path.join(args.out, f"{args.role}.pt")
+    scripted.save(path + ".tmp")
+    os.replace(path + ".tmp", path)
+    card = {"role": args.role, "columns": LABEL_COLUMNS, "architecture": type(model).__name__,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "train": {"images": args.train, "data_seed": DATA_SEEDS[args.role], "epochs": args.epochs,
+                      "batch": args.batch, "lr": args.lr, "init_seed": INIT_SEEDS[args.role],
+                      "seconds": round(time.time() - t0)},
+            "held_out": {"images": args.test, "data_seed": TEST_SEED, "metrics": held_out}}
+    with open(os.path.join(args.out, f"{args.role}.json"), "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()
