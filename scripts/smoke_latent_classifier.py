@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""CI smoke test of train_latent_classifier.py: pairs labelled by the tiny bundle's own classifier,
+a new classifier trained on them and installed into a copy of the bundle, which lace must then load.
+
+  /usr/bin/python3 scripts/smoke_latent_classifier.py WORKDIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+here = os.path.dirname(os.path.abspath(__file__))
+work = sys.argv[1]
+bundle = os.path.join(work, "bundle")
+shutil.copytree(os.path.join(here, "..", "models", "tiny"), bundle)
+gen = torch.jit.load(os.path.join(bundle, "generator.pt"))
+clf = torch.jit.load(os.path.join(bundle, "classifier.pt"))
+with torch.no_grad():
+    w = gen.mapping(torch.randn(4000, 8, generator=torch.Generator().manual_seed(0)))
+    logits = clf(w)
+np.savez(os.path.join(work, "pairs.npz"), w=w.numpy(), smile=(logits[:, 0] > 0).numpy().astype(np.uint8),
+         hair=logits[:, 2:5].argmax(1).numpy(), age=logits[:, 5].numpy())
+spec = [{"name": "smile", "kind": "binary"},
+        {"name": "hair", "kind": "categorical", "classes": ["black", "blonde", "red"]},
+        {"name": "age", "kind": "continuous", "range": [0, 1], "sigma": 0.1, "layers": [1, 2]}]
+with open(os.path.join(work, "attrs.json"), "w") as f:
+    json.dump(spec, f)
+subprocess.run([sys.executable, os.path.join(here, "train_latent_classifier.py"), "--pairs",
+                os.path.join(work, "pairs.npz"), "--attributes", os.path.join(work, "attrs.json"), "--bundle", bundle,
+                "--epochs", "30", "--lr", "1e-3"], check=True, stdout=subprocess.DEVNULL)
+card = json.load(open(os.path.join(bundle, "classifier.json")))
+agreement = card["agreement"]
+print(json.dumps(agreement))
+# The teacher is a small network of the same inputs: the student must learn it well.
+assert agreement["smile"] > 0.9 and agreement["hair"] > 0.85 and agreement["age"]["within_sigma"] > 0.8, agreement
+manifest = json.load(open(os.path.join(bundle, "lace.json")))
+assert [a["columns"] for a in manifest["attributes"]] == [[0], [1, 2, 3], [4]]
+assert manifest["classifier"]["num_logits"] == 5
