@@ -25,6 +25,23 @@
 
 namespace lace::cli {
 
+namespace {
+CLI::Validator number_check(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& value) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(value, x)) return "'" + value + "' is not a number";
+        if (x < 0 || (!allow_zero && x == 0))
+          return "must be " + std::string(allow_zero ? "zero or more" : "greater than zero") + ", got " + value;
+        return "";
+      },
+      allow_zero ? "NUMBER>=0" : "NUMBER>0");
+}
+}  // namespace
+
+const CLI::Validator kPositive = number_check(false);
+const CLI::Validator kNonNegative = number_check(true);
+
 std::string default_model_dir() {
   const char* env = std::getenv("LACE_MODEL");
   return env && *env ? env : LACE_DEFAULT_MODEL_DIR;
@@ -77,7 +94,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags may also follow the subcommand: `lace sample --device cuda`
   GlobalOptions global;
   app.add_option("--device", global.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-  app.add_option("--threads", global.threads, "CPU threads (0: measured default)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", global.threads, "CPU threads (0: measured default)")->check(kNonNegative);
   app.add_flag("-q,--quiet", global.quiet, "only errors on stderr");
   app.add_flag("-v,--verbose", global.verbose, "debug logging");
 

@@ -19,6 +19,10 @@ using Action = std::function<void()>;
 Action add_sample_command(CLI::App& app, const GlobalOptions& global);
 Action add_info_command(CLI::App& app, const GlobalOptions& global);
 
+// Flag value checks with short messages (CLI11's own print the whole range of a double).
+extern const CLI::Validator kPositive;     // > 0
+extern const CLI::Validator kNonNegative;  // >= 0
+
 // --model's default: $LACE_MODEL if set, else the bundle this build was configured with.
 std::string default_model_dir();
 

@@ -27,25 +27,25 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--operators", flags->operators, "exact (probabilistic AND/OR/NOT) or lace (the authors' heuristics)")
       ->check(CLI::IsMember({"exact", "lace"}))
       ->capture_default_str();
-  cmd->add_option("-n,--count", j.count, "number of images")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("-b,--batch-size", j.batch_size, "images solved together")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-n,--count", j.count, "number of images")->check(kPositive)->capture_default_str();
+  cmd->add_option("-b,--batch-size", j.batch_size, "images solved together")->check(kPositive)->capture_default_str();
   cmd->add_option("-s,--seed", j.seed, "random seed; image i's start depends only on (seed, i)")->capture_default_str();
   cmd->add_option("--start-index", j.first_index, "index of the first image (redo image i of a run with -n 1)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(kNonNegative)
       ->capture_default_str();
   cmd->add_option("--solver", j.solver, "dopri5 (adaptive), euler, heun, rk4 (fixed steps) or ld (Langevin)")
       ->check(CLI::IsMember(jobs::solver_names()))
       ->capture_default_str();
-  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(kPositive)->capture_default_str();
+  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(kPositive)->capture_default_str();
   cmd->add_option("--error-norm", flags->error_norm, "per-sample (each image its own step size) or batch")
       ->check(CLI::IsMember({"per-sample", "batch"}))
       ->capture_default_str();
-  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--steps", flags->steps, "steps for euler, heun, rk4 and ld")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--ld-step", j.langevin.step_size, "Langevin step size eta")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the bundle's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(kPositive)->capture_default_str();
+  cmd->add_option("--steps", flags->steps, "steps for euler, heun, rk4 and ld")->check(kPositive)->capture_default_str();
+  cmd->add_option("--ld-step", j.langevin.step_size, "Langevin step size eta")->check(kPositive)->capture_default_str();
+  cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(kNonNegative)->capture_default_str();
+  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the bundle's)")->check(kNonNegative);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
 
