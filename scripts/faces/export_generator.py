@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Export a training checkpoint's G_ema as lace's generator.pt (TorchScript: mapping, synthesis, w_avg).
+
+    /usr/bin/python3 scripts/faces/export_generator.py /work/lace-training/faces/checkpoint.pt generator.pt
+
+Takes a full checkpoint (train_gan.py's checkpoint.pt) or a snapshot (RUN_DIR/snapshots/g_ema-*.pt).
+w_avg is measured again on G_ema's own mapping network (the training loop tracks it on G), from a fixed
+seed, so the exported file depends only on the weights.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stylegan  # noqa: E402
+
+
+def export_generator(checkpoint, out_path, w_avg_samples=100_000):
+    """Write G_ema as TorchScript to out_path; returns the sizes lace.json needs."""
+    ck = torch.load(checkpoint, map_location="cpu")
+    gan = ck["train_config"]["gan"] if "train_config" in ck else ck["gan"]
+    cfg = stylegan.Config.from_dict(gan)
+    G = stylegan.Generator(cfg)
+    G.load_state_dict(ck["G_ema"])
+    G.eval().requires_grad_(False)
+    with torch.no_grad():
+        z = torch.randn(w_avg_samples, cfg.z_dim, generator=torch.Generator().manual_seed(2021))
+        G.w_avg.copy_(torch.cat([G.mapping(c) for c in z.split(10_000)]).mean(0))
+    scripted = torch.jit.script(G)
+    tmp = out_path + ".tmp"
+    torch.jit.save(scripted, tmp)
+    os.replace(tmp, out_path)
+    return {"z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "num_ws": cfg.num_ws, "resolution": cfg.resolution,
+            "channels": 3, "step": ck.get("step")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("--w-avg-samples", type=int, default=100_000)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    print(json.dumps(export_generator(args.checkpoint, args.out, args.w_avg_samples)))
+
+
+if __name__ == "__main__":
+    main()

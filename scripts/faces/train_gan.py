@@ -1,0 +1,499 @@
+#!/usr/bin/env python3
+"""Train the unconditional StyleGAN2 face generator on rendered faces (issue 3, item 2), on a CPU.
+
+Start:   /usr/bin/python3 scripts/faces/train_gan.py --run-dir /work/lace-training/faces
+Resume:  the same command with --resume (continues from RUN_DIR/checkpoint.pt with its own settings)
+Monitor: RUN_DIR/stdout.log (a line every --print-every steps), RUN_DIR/log.jsonl (one JSON line per
+         snapshot), RUN_DIR/samples/*.png (8x8 G_ema samples with fixed z at every snapshot)
+Stop:    kill -TERM PID: it writes a checkpoint and exits
+Smoke:   --smoke: tiny networks, ~20 steps in a temporary folder: rendering, training, checkpoint, resume,
+         snapshot, labeler hook and TorchScript export end to end, in seconds
+
+The loop is StyleGAN2's: non-saturating logistic loss, lazy R1 on reals, Adam (0, 0.99), an EMA copy of
+G (G_ema: what gets exported), w_avg tracking, style mixing. No path length regularization (it would
+cost about a quarter more per step). See docs/faces-data-card.md for the design and the measured speed.
+"""
+import os
+
+# Before numpy/torch load: one OpenBLAS thread and two torch threads halve the step time on 2 cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import copy
+import json
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import render  # noqa: E402
+import stylegan  # noqa: E402
+from export_generator import export_generator  # noqa: E402
+
+DEFAULT_RUN_DIR = "/work/lace-training/faces"
+
+
+@dataclass
+class TrainConfig:
+    gan: dict = field(default_factory=lambda: stylegan.Config().to_dict())
+    batch: int = 16
+    lr_g: float = 0.002
+    lr_d: float = 0.002
+    r1_gamma: float = 0.05          # StyleGAN2-ADA's rule 0.0002 * res^2 / batch at 64x64, batch 16
+    r1_every: int = 16              # lazy R1: every 16 D steps, scaled up by 16
+    ema_half_life: float = 10_000   # images
+    ema_rampup: float = 0.05        # early on, half-life at most this fraction of the images seen
+    mixing_prob: float = 0.9
+    w_avg_beta: float = 0.995
+    pool: int = 100_000             # rendered training images, kept in memory as uint8
+    data_seed: int = 0              # render seed of the pool (use other seeds for labeler / evaluator)
+
+
+def smoke_config():
+    gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
+                          d_channels=None)
+    return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+
+class Pool:
+    """A fixed set of rendered faces in memory; batches are drawn uniformly with replacement."""
+
+    def __init__(self, n, seed, workers=2):
+        t0 = time.perf_counter()
+        self.images, self.attrs = render.render_many(n, seed, workers)
+        self.seconds = time.perf_counter() - t0
+
+    def batch(self, rng, size):
+        idx = rng.integers(0, len(self.images), size)
+        return to_tensor(self.images[idx])
+
+
+def to_tensor(images):
+    """uint8 [B, H, W, 3] -> float [B, 3, H, W] in [-1, 1]"""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x):
+    return ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+# ----------------------------------------------------------------------------------------------
+# Training state
+
+class Trainer:
+    def __init__(self, tc: TrainConfig):
+        self.tc = tc
+        self.cfg = stylegan.Config.from_dict(tc.gan)
+        self.G = stylegan.Generator(self.cfg)
+        self.D = stylegan.Discriminator(self.cfg)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
+        c = tc.r1_every / (tc.r1_every + 1)  # lazy regularization: StyleGAN2's Adam adjustment
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+        self.step = 0
+        self.nimg = 0
+        self.train_seconds = 0.0
+        self.data_rng = np.random.default_rng([tc.data_seed, 12345])
+
+    # --- one step -------------------------------------------------------------------------------
+    def ws(self, batch):
+        """Latents for a batch: w repeated over the layers, with style mixing at a random cutoff."""
+        G, n = self.G, self.cfg.num_ws
+        w = G.mapping(torch.randn(batch, self.cfg.z_dim))
+        with torch.no_grad():
+            G.w_avg.copy_(w.detach().mean(0).lerp(G.w_avg, self.tc.w_avg_beta))
+        ws = w.unsqueeze(1).repeat(1, n, 1)
+        if random.random() < self.tc.mixing_prob:
+            cutoff = random.randint(1, n - 1)
+            ws2 = G.mapping(torch.randn(batch, self.cfg.z_dim))
+            ws = torch.cat([ws[:, :cutoff], ws2.unsqueeze(1).repeat(1, n - cutoff, 1)], 1)
+        return ws
+
+    def train_step(self, pool):
+        tc, G, D = self.tc, self.G, self.D
+        stats = {}
+        # D: fakes are scored without building G's graph; R1 on reals every r1_every steps.
+        real = pool.batch(self.data_rng, tc.batch)
+        r1_now = self.step % tc.r1_every == 0
+        with torch.no_grad():
+            fake = G.synthesize(self.ws(tc.batch), True)
+        D.requires_grad_(True)
+        real.requires_grad_(r1_now)
+        logits_real = D(real)
+        loss_d = F.softplus(D(fake)).mean() + F.softplus(-logits_real).mean()
+        stats["loss_d"] = loss_d.item()
+        if r1_now:
+            (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+            r1 = grad.square().sum([1, 2, 3]).mean()
+            loss_d = loss_d + r1 * (tc.r1_gamma / 2) * tc.r1_every
+            stats["r1"] = r1.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        stats["d_real"] = logits_real.detach().mean().item()
+
+        # G: D's weights need no gradients here, which saves a third of D's backward pass.
+        D.requires_grad_(False)
+        logits_fake = D(G.synthesize(self.ws(tc.batch), True))
+        loss_g = F.softplus(-logits_fake).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        stats["loss_g"] = loss_g.item()
+        stats["d_fake"] = logits_fake.detach().mean().item()
+
+        # G_ema: half-life in images, shorter early on so that early samples are not stale.
+        self.nimg += tc.batch
+        half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup)
+        beta = 0.5 ** (tc.batch / max(half_life, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1.0 - beta)
+            for b_ema, b in zip(self.G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
+        self.step += 1
+        return stats
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def state(self):
+        return {
+            "format": "lace-faces-gan-checkpoint", "version": 1,
+            "train_config": asdict(self.tc), "step": self.step, "nimg": self.nimg,
+            "train_seconds": self.train_seconds,
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": self.data_rng.bit_generator.state,
+                    "python": random.getstate()},
+        }
+
+    def save(self, path):
+        """Atomic: a reader (or a crash) never sees half a checkpoint."""
+        tmp = path + ".tmp"
+        torch.save(self.state(), tmp)
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path):
+        ck = torch.load(path, map_location="cpu")
+        t = Trainer(TrainConfig(**ck["train_config"]))
+        t.G.load_state_dict(ck["G"])
+        t.D.load_state_dict(ck["D"])
+        t.G_ema.load_state_dict(ck["G_ema"])
+        t.opt_g.load_state_dict(ck["opt_g"])
+        t.opt_d.load_state_dict(ck["opt_d"])
+        t.step, t.nimg, t.train_seconds = ck["step"], ck["nimg"], ck["train_seconds"]
+        torch.set_rng_state(ck["rng"]["torch"])
+        t.data_rng.bit_generator.state = ck["rng"]["numpy"]
+        random.setstate(ck["rng"]["python"])
+        return t
+
+
+# ----------------------------------------------------------------------------------------------
+# Snapshots: samples, and the labeler's attribute frequencies when a labeler exists
+
+@torch.no_grad()
+def generate(G, n, seed, batch=100):
+    """n images (uint8) from fixed z (seed), with the deterministic synthesis that is exported."""
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    out = []
+    for i in range(0, n, batch):
+        w = G.mapping(z[i:i + batch])
+        out.append(G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)))
+    return torch.cat(out)
+
+
+def frequencies(outputs):
+    """Attribute rates from a labeler's outputs in render.LABEL_COLUMNS order."""
+    out, nb, nh = {}, len(render.BINARY), len(render.HAIR_CLASSES)
+    for i, name in enumerate(render.BINARY):
+        out[name] = round(float((outputs[:, i] > 0).float().mean()), 4)
+    hair = outputs[:, nb:nb + nh].argmax(1)
+    out["hair"] = {c: round(float((hair == k).float().mean()), 4) for k, c in enumerate(render.HAIR_CLASSES)}
+    for j, name in enumerate(render.CONTINUOUS):
+        v = outputs[:, nb + nh + j]
+        out[name] = {"mean": round(float(v.mean()), 4), "std": round(float(v.std()), 4),
+                     "p05": round(float(v.quantile(0.05)), 4), "p95": round(float(v.quantile(0.95)), 4)}
+    return out
+
+
+class LabelerHook:
+    """Optional: if the labeler file exists (it may appear while training runs, or be replaced), score
+    1,000 G_ema samples and 1,000 training images with it. The labeler is TorchScript:
+    forward(images [B, 3, 64, 64] in [-1, 1]) -> [B, len(render.LABEL_COLUMNS)] (binary logits, hair
+    logits, age, yaw)."""
+
+    def __init__(self, path, pool, n=1000):
+        self.path, self.pool, self.n = path, pool, n
+        self.model, self.mtime = None, None
+
+    def __call__(self, G_ema):
+        if not self.path or not os.path.exists(self.path):
+            return None
+        try:
+            mtime = os.path.getmtime(self.path)
+            if mtime != self.mtime:
+                self.model, self.mtime = torch.jit.load(self.path, map_location="cpu").eval(), mtime
+            with torch.no_grad():
+                fake = generate(G_ema, self.n, seed=777)
+                real = to_tensor(self.pool.images[:self.n])
+                lab = lambda x: torch.cat([self.model(x[i:i + 100]) for i in range(0, len(x), 100)])  # noqa: E731
+                return {"labeler": self.path, "samples": frequencies(lab(fake)), "data": frequencies(lab(real))}
+        except Exception as e:  # a broken labeler must not stop a long training run
+            return {"labeler": self.path, "error": repr(e)}
+
+
+def save_sheet(images_uint8, path, cols=8):
+    tmp = path + ".tmp.png"
+    render.contact_sheet(images_uint8, cols).save(tmp)
+    os.replace(tmp, path)
+
+
+def snapshot(trainer, run_dir, hook, window):
+    """Contact sheet of G_ema on fixed z, a copy of G_ema's weights, and a log line."""
+    os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
+    tag = f"{trainer.step:07d}"
+    sheet = to_uint8(generate(trainer.G_ema, 64, seed=123))
+    save_sheet(sheet, os.path.join(run_dir, "samples", f"samples-{tag}.png"))
+    shutil.copyfile(os.path.join(run_dir, "samples", f"samples-{tag}.png"), os.path.join(run_dir, "samples-latest.png"))
+    os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
+    tmp = os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt.tmp")
+    torch.save({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()}, tmp)
+    os.replace(tmp, tmp[:-4])
+    line = {"step": trainer.step, "kimg": round(trainer.nimg / 1000, 2), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "train_hours": round(trainer.train_seconds / 3600, 3)}
+    line.update(window.summary())
+    freq = hook(trainer.G_ema)
+    if freq is not None:
+        line["frequencies"] = freq
+    with open(os.path.join(run_dir, "log.jsonl"), "a") as f:
+        f.write(json.dumps(line) + "\n")
+    return line
+
+
+class Window:
+    """Running means of the step statistics since the last snapshot."""
+
+    def __init__(self):
+        self.sums, self.counts, self.count, self.seconds, self.images = {}, {}, 0, 0.0, 0
+
+    def add(self, stats, seconds, images):
+        for k, v in stats.items():  # r1 only comes every r1_every steps: each key has its own count
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
+        self.count, self.seconds, self.images = self.count + 1, self.seconds + seconds, self.images + images
+
+    def summary(self):
+        out = {k: round(v / self.counts[k], 4) for k, v in self.sums.items()}
+        out["s_per_step"] = round(self.seconds / max(self.count, 1), 3)
+        out["images_per_s"] = round(self.images / max(self.seconds, 1e-9), 1)
+        self.__init__()
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+def train(trainer, pool, run_dir, args, stop):
+    """Steps until stop['flag'] (a signal), --max-steps or --max-hours; checkpoints and snapshots by wall time."""
+    hook = LabelerHook(args.labeler, pool, args.labeler_samples)
+    ck_path = os.path.join(run_dir, "checkpoint.pt")
+    last_ck = last_snap = time.monotonic()
+    window, printed = Window(), Window()
+    start_step = trainer.step
+    while not stop["flag"]:
+        t0 = time.perf_counter()
+        stats = trainer.train_step(pool)
+        dt = time.perf_counter() - t0
+        trainer.train_seconds += dt
+        window.add(stats, dt, trainer.tc.batch)
+        printed.add(stats, dt, trainer.tc.batch)
+        if trainer.step % args.print_every == 0:
+            s = printed.summary()
+            print(f"step {trainer.step} kimg {trainer.nimg / 1000:.1f} " +
+                  " ".join(f"{k} {v}" for k, v in s.items()), flush=True)
+        done = (args.max_steps and trainer.step - start_step >= args.max_steps) or \
+               (args.max_hours and trainer.train_seconds >= args.max_hours * 3600)
+        now = time.monotonic()
+        if now - last_snap >= args.snapshot_minutes * 60 or done:
+            line = snapshot(trainer, run_dir, hook, window)
+            print("snapshot", json.dumps(line), flush=True)
+            last_snap = now
+        if now - last_ck >= args.checkpoint_minutes * 60 or done:
+            trainer.save(ck_path)
+            print(f"checkpoint step {trainer.step} -> {ck_path}", flush=True)
+            last_ck = now
+        if done:
+            return
+    trainer.save(ck_path)
+    print(f"stopped by signal: checkpoint step {trainer.step} -> {ck_path}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help="checkpoints, samples and logs (outside the repo)")
+    ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt with its settings")
+    ap.add_argument("--smoke", action="store_true", help="tiny end-to-end check in a temporary folder (seconds)")
+    ap.add_argument("--labeler", help="TorchScript labeler; its frequencies are logged at snapshots once it exists")
+    ap.add_argument("--labeler-samples", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--nice", type=int, default=10, help="lower the priority so the machine stays usable")
+    ap.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    ap.add_argument("--snapshot-minutes", type=float, default=30.0)
+    ap.add_argument("--print-every", type=int, default=100)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (0: never)")
+    ap.add_argument("--max-hours", type=float, default=0.0, help="stop at this much total training time (0: never)")
+    ap.add_argument("--render-workers", type=int, default=2)
+    # New runs only (a resumed run keeps the settings in its checkpoint):
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--pool", type=int)
+    ap.add_argument("--channels", help='generator widths, e.g. "4:256,8:256,16:128,32:96,64:32"')
+    ap.add_argument("--d-channels", help="discriminator widths, same form")
+    ap.add_argument("--z-dim", type=int)
+    ap.add_argument("--mapping-layers", type=int)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.nice:
+        os.nice(args.nice)
+    if args.smoke:
+        return smoke(args)
+
+    os.makedirs(args.run_dir, exist_ok=True)
+    ck_path = os.path.join(args.run_dir, "checkpoint.pt")
+    if args.resume:
+        trainer = Trainer.load(ck_path)
+        print(f"resumed {ck_path} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg, "
+              f"{trainer.train_seconds / 3600:.2f} h of training)", flush=True)
+    else:
+        if os.path.exists(ck_path):
+            sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
+        tc = new_config(args)
+        torch.manual_seed(tc.data_seed)
+        random.seed(tc.data_seed)
+        trainer = Trainer(tc)
+    tc = trainer.tc
+    print("config", json.dumps(asdict(tc)), flush=True)
+    print(f"G {count(trainer.G) / 1e6:.2f}M parameters, D {count(trainer.D) / 1e6:.2f}M, num_ws {trainer.cfg.num_ws}",
+          flush=True)
+    pool = Pool(tc.pool, tc.data_seed, args.render_workers)
+    print(f"rendered the pool: {tc.pool} images in {pool.seconds:.1f} s", flush=True)
+    if not os.path.exists(os.path.join(args.run_dir, "reals.png")):
+        save_sheet(pool.images[:64], os.path.join(args.run_dir, "reals.png"))
+        with open(os.path.join(args.run_dir, "data_rates.json"), "w") as f:
+            json.dump(render.rates(pool.attrs), f, indent=1)
+
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        print(f"signal {signum}: finishing the step, then checkpointing", flush=True)
+        stop["flag"] = True
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    train(trainer, pool, args.run_dir, args, stop)
+
+
+def parse_widths(text):
+    return {int(k): int(v) for k, v in (kv.split(":") for kv in text.split(","))}
+
+
+def new_config(args):
+    tc = TrainConfig()
+    gan = stylegan.Config.from_dict(tc.gan)
+    if args.channels:
+        gan.channels = parse_widths(args.channels)
+    if args.d_channels:
+        gan.d_channels = parse_widths(args.d_channels)
+    if args.z_dim:
+        gan.z_dim = gan.w_dim = args.z_dim
+    if args.mapping_layers:
+        gan.mapping_layers = args.mapping_layers
+    tc.gan = gan.to_dict()
+    if args.batch:
+        tc.batch = args.batch
+        tc.r1_gamma = 0.0002 * gan.resolution ** 2 / tc.batch
+    if args.pool:
+        tc.pool = args.pool
+    return tc
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+# ----------------------------------------------------------------------------------------------
+# Smoke test: every piece once, tiny and fast (CI runs this)
+
+def smoke(args):
+    t_start = time.perf_counter()
+    run_dir = tempfile.mkdtemp(prefix="lace-gan-smoke-")
+    try:
+        torch.manual_seed(0)
+        tc = smoke_config()
+        pool = Pool(tc.pool, tc.data_seed, workers=1)
+        images, attrs = pool.images, pool.attrs
+        assert images.shape == (tc.pool, 64, 64, 3) and images.dtype == np.uint8
+        again, _ = render.render(10, tc.data_seed, start=5)
+        assert np.array_equal(again, images[5:15]), "rendering must depend only on (seed, index)"
+        assert set(attrs) == set(render.ATTRIBUTES)
+
+        # a stand-in labeler, so that the hook runs
+        labeler_path = os.path.join(run_dir, "labeler.pt")
+        lab = torch.nn.Sequential(torch.nn.AvgPool2d(8), torch.nn.Flatten(),
+                                  torch.nn.Linear(192, len(render.LABEL_COLUMNS)))
+        torch.jit.save(torch.jit.script(lab), labeler_path)
+        args.labeler = labeler_path
+        args.snapshot_minutes = args.checkpoint_minutes = 1e9  # only at the end of each leg
+        args.print_every = 5
+        args.labeler_samples = 200
+
+        trainer = Trainer(tc)
+        args.max_steps = 10
+        train(trainer, pool, run_dir, args, {"flag": False})
+        ck = os.path.join(run_dir, "checkpoint.pt")
+        assert os.path.exists(ck) and trainer.step == 10
+
+        # resume: a fresh trainer from the checkpoint continues exactly where the first one stopped
+        resumed = Trainer.load(ck)
+        assert resumed.step == 10 and resumed.nimg == trainer.nimg
+        for a, b in zip(resumed.G_ema.state_dict().values(), trainer.G_ema.state_dict().values()):
+            assert torch.equal(a, b)
+        s1 = trainer.train_step(pool)
+        resumed2 = Trainer.load(ck)
+        s2 = resumed2.train_step(pool)
+        assert abs(s1["loss_d"] - s2["loss_d"]) < 1e-4 and abs(s1["loss_g"] - s2["loss_g"]) < 1e-4, (s1, s2)
+        train(resumed2, pool, run_dir, args, {"flag": False})
+        assert resumed2.step == 21
+
+        log = [json.loads(x) for x in open(os.path.join(run_dir, "log.jsonl"))]
+        assert len(log) == 2 and "samples" in log[-1]["frequencies"], log[-1]
+        assert os.path.exists(os.path.join(run_dir, "samples-latest.png"))
+
+        # export: TorchScript with mapping, synthesis and w_avg, deterministic
+        out = os.path.join(run_dir, "generator.pt")
+        info = export_generator(ck, out, w_avg_samples=1000)
+        g = torch.jit.load(out)
+        z = torch.randn(3, info["z_dim"])
+        w = g.mapping(z)
+        ws = w.unsqueeze(1).repeat(1, info["num_ws"], 1)
+        img = g.synthesis(ws)
+        assert w.shape == (3, info["w_dim"]) and img.shape == (3, 3, 64, 64)
+        assert img.min() >= -1 and img.max() <= 1 and torch.equal(img, g.synthesis(ws))
+        assert g.w_avg.shape == (info["w_dim"],)
+        print(f"smoke test passed in {time.perf_counter() - t_start:.1f} s ({run_dir})")
+    finally:
+        if not os.environ.get("LACE_KEEP_SMOKE"):
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
