@@ -15,7 +15,8 @@ cost about a quarter more per step). See docs/faces-data-card.md for the design 
 """
 import os
 
-# Before numpy/torch load: one OpenBLAS thread and two torch threads halve the step time on 2 cores.
+# Before numpy/torch load: one OpenBLAS thread (with two torch threads a step of the issue's trial model took
+# 0.52 s on this 2-core machine, 0.87 s with OpenBLAS's default); the torch thread count is tuned at run time.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
@@ -301,6 +302,50 @@ class Window:
         return out
 
 
+class ThreadTuner:
+    """Picks the torch thread count by measuring it. Two threads halve the step time on an idle 2-core
+    machine, but when another process holds a core they wait on each other at every parallel region and a
+    step becomes several times slower than with one thread. So every `period` seconds the loop runs a few
+    steps with each choice and keeps the faster one."""
+
+    def __init__(self, choices, period=600.0, probe_steps=6):
+        self.choices, self.period, self.probe_steps = list(choices), period, probe_steps
+        self.threads = self.choices[-1]
+        self.times = {}          # threads -> step times during the current probe
+        self.next_probe = 0.0    # monotonic time of the next probe (0: right away)
+        self.probing = None      # the choice being measured, or None
+
+    def before_step(self):
+        if len(self.choices) == 1:
+            return
+        if self.probing is None and time.monotonic() >= self.next_probe:
+            self.times, self.probing = {}, self.choices[0]
+            self._set(self.probing)
+
+    def after_step(self, seconds):
+        if self.probing is None:
+            return None
+        times = self.times.setdefault(self.probing, [])
+        times.append(seconds)
+        best = min([float(np.median(v[1:])) for t, v in self.times.items() if t != self.probing] or [np.inf])
+        hopeless = len(times) >= 2 and times[-1] > 2 * best  # don't spend minutes confirming a bad choice
+        if len(times) < self.probe_steps + 1 and not hopeless:  # the first step after a switch is a warm-up
+            return None
+        i = self.choices.index(self.probing)
+        if i + 1 < len(self.choices):
+            self.probing = self.choices[i + 1]
+            self._set(self.probing)
+            return None
+        median = {t: float(np.median(v[1:])) for t, v in self.times.items()}
+        self.probing, self.next_probe = None, time.monotonic() + self.period
+        self._set(min(median, key=median.get))
+        return {"threads": self.threads, "probe_s_per_step": {str(t): round(m, 3) for t, m in median.items()}}
+
+    def _set(self, n):
+        self.threads = n
+        torch.set_num_threads(n)
+
+
 # ----------------------------------------------------------------------------------------------
 # The loop
 
@@ -310,17 +355,22 @@ def train(trainer, pool, run_dir, args, stop):
     ck_path = os.path.join(run_dir, "checkpoint.pt")
     last_ck = last_snap = time.monotonic()
     window, printed = Window(), Window()
+    tuner = ThreadTuner([1, 2] if args.threads == 0 else [args.threads])
     start_step = trainer.step
     while not stop["flag"]:
+        tuner.before_step()
         t0 = time.perf_counter()
         stats = trainer.train_step(pool)
         dt = time.perf_counter() - t0
+        choice = tuner.after_step(dt)
+        if choice:
+            print("torch threads", json.dumps(choice), flush=True)
         trainer.train_seconds += dt
         window.add(stats, dt, trainer.tc.batch)
         printed.add(stats, dt, trainer.tc.batch)
         if trainer.step % args.print_every == 0:
             s = printed.summary()
-            print(f"step {trainer.step} kimg {trainer.nimg / 1000:.1f} " +
+            print(f"step {trainer.step} kimg {trainer.nimg / 1000:.1f} threads {tuner.threads} " +
                   " ".join(f"{k} {v}" for k, v in s.items()), flush=True)
         done = (args.max_steps and trainer.step - start_step >= args.max_steps) or \
                (args.max_hours and trainer.train_seconds >= args.max_hours * 3600)
@@ -346,7 +396,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny end-to-end check in a temporary folder (seconds)")
     ap.add_argument("--labeler", help="TorchScript labeler; its frequencies are logged at snapshots once it exists")
     ap.add_argument("--labeler-samples", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads; 0: measure 1 and 2 every 10 minutes and use the faster")
     ap.add_argument("--nice", type=int, default=10, help="lower the priority so the machine stays usable")
     ap.add_argument("--checkpoint-minutes", type=float, default=10.0)
     ap.add_argument("--snapshot-minutes", type=float, default=30.0)
@@ -362,7 +413,7 @@ def main():
     ap.add_argument("--z-dim", type=int)
     ap.add_argument("--mapping-layers", type=int)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or 2)
     if args.nice:
         os.nice(args.nice)
     if args.smoke:
@@ -455,6 +506,8 @@ def smoke(args):
         args.snapshot_minutes = args.checkpoint_minutes = 1e9  # only at the end of each leg
         args.print_every = 5
         args.labeler_samples = 200
+        args.threads = 1  # tiny networks: a second thread only adds waiting
+        torch.set_num_threads(1)
 
         trainer = Trainer(tc)
         args.max_steps = 10
