@@ -41,6 +41,11 @@ class Config:
     lr_mapping: float = 0.01       # mapping network learning-rate multiplier (StyleGAN2's)
     mbstd_group: int = 4           # minibatch standard deviation group size
     noise_seed: int = 0            # seed of the fixed noise buffers used by synthesis()
+    # Imported checkpoints (scripts/import_stylegan2.py): whose arithmetic to reproduce where the two public
+    # ports differ. "rosinality": demodulation epsilon added to the scaled weights (the default, also for
+    # training here); "nvlabs" (stylegan2-ada-pytorch): epsilon added to the raw weights.
+    layout: str = "rosinality"
+    conv_clamp: Optional[float] = None  # stylegan2-ada-pytorch clamps conv outputs to +-256 in its own runs
 
     @property
     def num_ws(self) -> int:
@@ -152,11 +157,13 @@ class ModulatedConv2d(nn.Module):
     result as per-sample weights, and one large convolution is faster on a CPU than a grouped one."""
 
     def __init__(self, in_ch: int, out_ch: int, k: int, w_dim: int, demodulate: bool = True, upsample: bool = False,
-                 blur_kernel: List[float] = (1, 3, 3, 1)):
+                 blur_kernel: List[float] = (1, 3, 3, 1), layout: str = "rosinality"):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, k, k))
         self.modulation = EqualLinear(w_dim, in_ch, bias_init=1.0)
         self.scale = 1.0 / math.sqrt(in_ch * k * k)
+        # NVlabs adds 1e-8 to the sum of squares of the unscaled weights: the same as scale^2 * 1e-8 here.
+        self.demod_eps = 1e-8 * self.scale ** 2 if layout == "nvlabs" else 1e-8
         self.padding = k // 2
         self.demodulate = demodulate
         self.upsample = upsample
@@ -178,7 +185,7 @@ class ModulatedConv2d(nn.Module):
             out = F.conv2d(x, weight, padding=self.padding)
         if self.demodulate:
             # 1 / sqrt(sum over in, k, k of (weight * style)^2) per sample and output channel
-            dcoefs = torch.rsqrt((style * style) @ weight.square().sum([2, 3]).t() + 1e-8)  # [B, out]
+            dcoefs = torch.rsqrt((style * style) @ weight.square().sum([2, 3]).t() + self.demod_eps)  # [B, out]
             out = out * dcoefs.reshape(batch, -1, 1, 1)
         return out
 
@@ -201,35 +208,42 @@ class NoiseInjection(nn.Module):
 
 
 class FusedLeakyReLU(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, clamp: float = 0.0):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.clamp = clamp  # 0: off
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), 0.2) * math.sqrt(2.0)  # keeps unit variance
+        x = F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), 0.2) * math.sqrt(2.0)  # keeps unit variance
+        if self.clamp > 0:
+            x = x.clamp(-self.clamp, self.clamp)
+        return x
 
 
 class StyledConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, gen: torch.Generator,
-                 upsample: bool = False):
+                 upsample: bool = False, layout: str = "rosinality", clamp: float = 0.0):
         super().__init__()
-        self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim, upsample=upsample)
+        self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim, upsample=upsample, layout=layout)
         self.noise = NoiseInjection(resolution, gen)
-        self.activate = FusedLeakyReLU(out_ch)
+        self.activate = FusedLeakyReLU(out_ch, clamp)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, random_noise: bool) -> torch.Tensor:
         return self.activate(self.noise(self.conv(x, w), random_noise))
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch: int, w_dim: int, upsample: bool = True):
+    def __init__(self, in_ch: int, w_dim: int, upsample: bool = True, clamp: float = 0.0):
         super().__init__()
         self.upsample = Upsample([1, 3, 3, 1]) if upsample else nn.Identity()
         self.conv = ModulatedConv2d(in_ch, 3, 1, w_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.clamp = clamp  # 0: off; NVlabs clamps this layer's output before adding the skip image
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: Optional[torch.Tensor]) -> torch.Tensor:
         out = self.conv(x, w) + self.bias
+        if self.clamp > 0:
+            out = out.clamp(-self.clamp, self.clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -259,17 +273,21 @@ class Generator(nn.Module):
         self.style = nn.Sequential(*layers)
 
         gen = torch.Generator().manual_seed(cfg.noise_seed)
+        if cfg.layout not in ("rosinality", "nvlabs"):
+            raise ValueError(f"Config.layout must be 'rosinality' or 'nvlabs', not {cfg.layout!r}")
+        clamp = float(cfg.conv_clamp or 0.0)
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], cfg.w_dim, 4, gen)
-        self.to_rgb1 = ToRGB(ch[4], cfg.w_dim, upsample=False)
+        self.conv1 = StyledConv(ch[4], ch[4], cfg.w_dim, 4, gen, layout=cfg.layout, clamp=clamp)
+        self.to_rgb1 = ToRGB(ch[4], cfg.w_dim, upsample=False, clamp=clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         in_ch = ch[4]
         for log_res in range(3, int(math.log2(cfg.resolution)) + 1):
             res = 2 ** log_res
-            self.convs.append(StyledConv(in_ch, ch[res], cfg.w_dim, res, gen, upsample=True))
-            self.convs.append(StyledConv(ch[res], ch[res], cfg.w_dim, res, gen))
-            self.to_rgbs.append(ToRGB(ch[res], cfg.w_dim))
+            self.convs.append(StyledConv(in_ch, ch[res], cfg.w_dim, res, gen, upsample=True, layout=cfg.layout,
+                                         clamp=clamp))
+            self.convs.append(StyledConv(ch[res], ch[res], cfg.w_dim, res, gen, layout=cfg.layout, clamp=clamp))
+            self.to_rgbs.append(ToRGB(ch[res], cfg.w_dim, clamp=clamp))
             in_ch = ch[res]
         # Mean w (for truncation); updated by the training loop, read by lace.
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
