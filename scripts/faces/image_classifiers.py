@@ -62,6 +62,7 @@ class Evaluator(nn.Module):
         self.norm = nn.GroupNorm(8, 8 * w)
         self.out = nn.Linear(8 * w, NUM_OUTPUTS)
 
+    @torch.jit.export
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features: what the Frechet distance between sample sets is computed on."""
         return F.silu(self.norm(self.blocks(self.stem(x)))).mean((2, 3))

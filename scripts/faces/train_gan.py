@@ -35,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import encoder  # noqa: E402
 import render  # noqa: E402
 import stylegan  # noqa: E402
 from export_generator import export_generator  # noqa: E402
@@ -56,12 +57,17 @@ class TrainConfig:
     w_avg_beta: float = 0.995
     pool: int = 100_000             # rendered training images, kept in memory as uint8
     data_seed: int = 0              # render seed of the pool (use other seeds for labeler / evaluator)
+    # Reconstruction anchor (encoder.py): 0 trains a plain GAN. With it, G's loss adds
+    # rec_weight * (reconstruction error + kl_weight * KL per pixel) on a second batch of real images.
+    rec_weight: float = 0.0
+    kl_weight: float = 0.1
+    adv_start_kimg: float = 0.0
 
 
 def smoke_config():
     gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
                           d_channels=None)
-    return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4)
+    return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4, rec_weight=10.0, adv_start_kimg=0.02)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,6 +108,10 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
         c = tc.r1_every / (tc.r1_every + 1)  # lazy regularization: StyleGAN2's Adam adjustment
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+        self.E = None
+        if tc.rec_weight > 0:
+            self.E = encoder.Encoder(self.cfg.resolution, self.cfg.d_channels or self.cfg.channels, self.cfg.z_dim)
+            self.opt_e = torch.optim.Adam(self.E.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
         self.step = 0
         self.nimg = 0
         self.train_seconds = 0.0
@@ -122,9 +132,30 @@ class Trainer:
         return ws
 
     def train_step(self, pool):
+        tc, G, stats = self.tc, self.G, {}
+        # With the reconstruction anchor, the first adv_start_kimg are a plain VAE: the decoder learns to
+        # draw every kind of face at a third of a GAN step's cost before the discriminator joins.
+        adversarial = self.E is None or self.nimg >= tc.adv_start_kimg * 1000
+        if adversarial:
+            self.d_step(pool, stats)
+        self.g_step(pool, stats, adversarial)
+
+        # G_ema: half-life in images, shorter early on so that early samples are not stale.
+        # G_ema: half-life in images, shorter early on so that early samples are not stale.
+        self.nimg += tc.batch
+        half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup)
+        beta = 0.5 ** (tc.batch / max(half_life, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1.0 - beta)
+            for b_ema, b in zip(self.G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
+        self.step += 1
+        return stats
+
+    def d_step(self, pool, stats):
+        """Logistic loss on reals and fakes; fakes are scored without building G's graph; lazy R1 on reals."""
         tc, G, D = self.tc, self.G, self.D
-        stats = {}
-        # D: fakes are scored without building G's graph; R1 on reals every r1_every steps.
         real = pool.batch(self.data_rng, tc.batch)
         r1_now = self.step % tc.r1_every == 0
         with torch.no_grad():
@@ -144,27 +175,36 @@ class Trainer:
         self.opt_d.step()
         stats["d_real"] = logits_real.detach().mean().item()
 
-        # G: D's weights need no gradients here, which saves a third of D's backward pass.
-        D.requires_grad_(False)
-        logits_fake = D(G.synthesize(self.ws(tc.batch), True))
-        loss_g = F.softplus(-logits_fake).mean()
+    def g_step(self, pool, stats, adversarial):
+        """Non-saturating loss on fresh samples (D's weights need no gradients: a third of D's backward
+        pass saved), plus the reconstruction anchor when there is an encoder."""
+        loss_g = torch.zeros(())
+        if adversarial:
+            self.D.requires_grad_(False)
+            logits_fake = self.D(self.G.synthesize(self.ws(self.tc.batch), True))
+            loss_g = F.softplus(-logits_fake).mean()
+            stats["loss_g"] = loss_g.item()
+            stats["d_fake"] = logits_fake.detach().mean().item()
+        if self.E is not None:
+            loss_g = loss_g + self.reconstruction_loss(pool, stats)
+            self.opt_e.zero_grad(set_to_none=True)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        stats["loss_g"] = loss_g.item()
-        stats["d_fake"] = logits_fake.detach().mean().item()
+        if self.E is not None:
+            self.opt_e.step()
 
-        # G_ema: half-life in images, shorter early on so that early samples are not stale.
-        self.nimg += tc.batch
-        half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup)
-        beta = 0.5 ** (tc.batch / max(half_life, 1e-8))
-        with torch.no_grad():
-            for p_ema, p in zip(self.G_ema.parameters(), G.parameters()):
-                p_ema.lerp_(p, 1.0 - beta)
-            for b_ema, b in zip(self.G_ema.buffers(), G.buffers()):
-                b_ema.copy_(b)
-        self.step += 1
-        return stats
+    def reconstruction_loss(self, pool, stats):
+        """VAE term: encode real images, redraw them through G's mapping and synthesis (encoder.py)."""
+        tc = self.tc
+        real = pool.batch(self.data_rng, tc.batch)
+        mean, log_var = self.E(real)
+        w = self.G.mapping(encoder.sample_posterior(mean, log_var))
+        rec = self.G.synthesize(w.unsqueeze(1).repeat(1, self.cfg.num_ws, 1), True)
+        error = encoder.reconstruction_error(rec, real)
+        kl = encoder.kl_to_prior(mean, log_var).mean()
+        stats["rec"], stats["kl"] = error.item(), kl.item()
+        return tc.rec_weight * (error + tc.kl_weight * encoder.kl_per_pixel(kl, self.cfg.resolution))
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state(self):
@@ -174,6 +214,7 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "E": self.E.state_dict() if self.E else None, "opt_e": self.opt_e.state_dict() if self.E else None,
             "rng": {"torch": torch.get_rng_state(), "numpy": self.data_rng.bit_generator.state,
                     "python": random.getstate()},
         }
@@ -193,6 +234,9 @@ class Trainer:
         t.G_ema.load_state_dict(ck["G_ema"])
         t.opt_g.load_state_dict(ck["opt_g"])
         t.opt_d.load_state_dict(ck["opt_d"])
+        if t.E is not None:
+            t.E.load_state_dict(ck["E"])
+            t.opt_e.load_state_dict(ck["opt_e"])
         t.step, t.nimg, t.train_seconds = ck["step"], ck["nimg"], ck["train_seconds"]
         torch.set_rng_state(ck["rng"]["torch"])
         t.data_rng.bit_generator.state = ck["rng"]["numpy"]
@@ -267,6 +311,12 @@ def snapshot(trainer, run_dir, hook, window):
     sheet = to_uint8(generate(trainer.G_ema, 64, seed=123))
     save_sheet(sheet, os.path.join(run_dir, "samples", f"samples-{tag}.png"))
     shutil.copyfile(os.path.join(run_dir, "samples", f"samples-{tag}.png"), os.path.join(run_dir, "samples-latest.png"))
+    if trainer.E is not None:  # 32 training images above their reconstructions through G_ema (mean code)
+        with torch.no_grad():
+            real = to_tensor(hook.pool.images[:32])
+            w = trainer.G_ema.mapping(trainer.E(real)[0])
+            rec = trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
+        save_sheet(np.concatenate([to_uint8(real), to_uint8(rec)]), os.path.join(run_dir, "reconstructions-latest.png"))
     os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
     tmp = os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt.tmp")
     torch.save({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()}, tmp)
@@ -394,6 +444,7 @@ def main():
     ap.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help="checkpoints, samples and logs (outside the repo)")
     ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt with its settings")
     ap.add_argument("--smoke", action="store_true", help="tiny end-to-end check in a temporary folder (seconds)")
+    ap.add_argument("--tiny", action="store_true", help="a new run with the smoke test's tiny networks (pipeline checks)")
     ap.add_argument("--labeler", help="TorchScript labeler; its frequencies are logged at snapshots once it exists")
     ap.add_argument("--labeler-samples", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0,
@@ -412,6 +463,11 @@ def main():
     ap.add_argument("--d-channels", help="discriminator widths, same form")
     ap.add_argument("--z-dim", type=int)
     ap.add_argument("--mapping-layers", type=int)
+    ap.add_argument("--rec-weight", type=float, default=10.0,
+                    help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
+    ap.add_argument("--kl-weight", type=float, default=0.1)
+    ap.add_argument("--adv-start-kimg", type=float, default=20.0,
+                    help="with --rec-weight: train as a plain VAE for this many thousand images first")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -458,6 +514,8 @@ def parse_widths(text):
 
 
 def new_config(args):
+    if args.tiny:
+        return smoke_config()
     tc = TrainConfig()
     gan = stylegan.Config.from_dict(tc.gan)
     if args.channels:
@@ -474,6 +532,7 @@ def new_config(args):
         tc.r1_gamma = 0.0002 * gan.resolution ** 2 / tc.batch
     if args.pool:
         tc.pool = args.pool
+    tc.rec_weight, tc.kl_weight, tc.adv_start_kimg = args.rec_weight, args.kl_weight, args.adv_start_kimg
     return tc
 
 

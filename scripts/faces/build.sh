@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Rebuild the face bundle from nothing: labeler, evaluator, GAN, pairs, latent classifier, evaluation.
+#
+#   scripts/faces/build.sh [--run-dir DIR] [--out DIR] [--hours H] [--lace PATH] [--report FILE]
+#   scripts/faces/build.sh --smoke [--lace PATH]     # tiny sizes in a temporary folder: seconds, for CI
+#
+# Each stage skips what its output already holds, so the command also resumes: the image classifiers
+# are kept once trained, the GAN resumes from RUN/checkpoint.pt until it has trained for H hours in
+# total (8 by default; stop it any time with Ctrl-C or SIGTERM, it checkpoints first), then the bundle
+# is rebuilt from the last checkpoint and evaluated with the lace binary.
+# Full sizes on the 2-core development machine: labeler ~10 min, evaluator ~17 min, GAN hours, bundle
+# ~5 min, evaluation ~15 min. See models/faces/README.md.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PY=/usr/bin/python3
+RUN=/work/lace-training/faces
+OUT="$ROOT/models/faces"
+HOURS=8
+LACE="$ROOT/build/lace"
+REPORT="$ROOT/docs/faces-evaluation.md"
+SMOKE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --run-dir) RUN="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --hours) HOURS="$2"; shift 2 ;;
+    --lace) LACE="$2"; shift 2 ;;
+    --report) REPORT="$2"; shift 2 ;;
+    --smoke) SMOKE=1; shift ;;
+    *) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+
+CLASSIFIER_ARGS=() GAN_ARGS=(--max-hours "$HOURS") BUNDLE_ARGS=() EVAL_ARGS=()
+if [ "$SMOKE" = 1 ]; then
+  RUN="$(mktemp -d /tmp/lace-faces-smoke.XXXXXX)"
+  trap 'rm -rf "$RUN"' EXIT
+  OUT="$RUN/bundle" REPORT="$RUN/report/evaluation.md"
+  CLASSIFIER_ARGS=(--train 512 --test 256 --epochs 1 --batch 64)
+  GAN_ARGS=(--tiny --max-steps 12 --threads 1 --render-workers 1)
+  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000)
+  EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
+fi
+[ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
+mkdir -p "$RUN" "$(dirname "$REPORT")"
+
+for role in labeler evaluator; do
+  if [ ! -s "$RUN/$role.pt" ]; then
+    echo "== training the $role"
+    (cd "$HERE" && $PY train_image_classifier.py --role "$role" --out "$RUN" "${CLASSIFIER_ARGS[@]}" > "$RUN/$role.log")
+  fi
+done
+
+echo "== training the GAN in $RUN (log: $RUN/stdout.log)"
+RESUME=()
+[ -s "$RUN/checkpoint.pt" ] && RESUME=(--resume)
+$PY "$HERE/train_gan.py" --run-dir "$RUN" --labeler "$RUN/labeler.pt" "${RESUME[@]}" "${GAN_ARGS[@]}" >> "$RUN/stdout.log"
+
+echo "== building the bundle in $OUT"
+$PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
+  --evaluator "$RUN/evaluator.pt" --out "$OUT" "${BUNDLE_ARGS[@]}"
+
+echo "== evaluating with $LACE"
+$PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"
+
+if [ "$SMOKE" = 1 ]; then
+  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt; do
+    [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
+  done
+  grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
+  echo "faces pipeline smoke test passed"
+fi

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Turn a trained face GAN into lace's face bundle: generator, pseudo-labelled pairs, latent classifier.
+
+  /usr/bin/python3 scripts/faces/build_bundle.py --checkpoint RUN/checkpoint.pt --labeler RUN/labeler.pt \
+      --evaluator RUN/evaluator.pt --out models/faces [-n 20000] [--pairs RUN/pairs.npz]
+
+1. exports G_ema as OUT/generator.pt (export_generator.py) and writes OUT/lace.json's generator and
+   truncation sections;
+2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image);
+3. trains the latent classifier on them (scripts/train_latent_classifier.py), which writes
+   OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
+4. copies the labeler and the evaluator (with their cards) beside the bundle.
+The pairs stay outside the repository (--pairs, default beside the checkpoint).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import make_pairs  # noqa: E402
+from export_generator import export_generator  # noqa: E402
+from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
+
+# sigma of the continuous attributes' energy: LACE's 0.1 leaves a sample's reading spread by about 0.1
+# around its target; 0.05 keeps 95% of readings within 0.1.
+CONTINUOUS_SIGMA = 0.05
+DEFAULT_TRUNCATION = 1.0
+
+
+def attribute_spec():
+    spec = [{"name": b, "kind": "binary"} for b in BINARY]
+    spec.append({"name": "hair", "kind": "categorical", "classes": list(HAIR_CLASSES)})
+    spec += [{"name": c, "kind": "continuous", "range": list(r), "sigma": CONTINUOUS_SIGMA}
+             for c, r in CONTINUOUS.items()]
+    return spec
+
+
+def write_manifest(out, info, description):
+    manifest = {
+        "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
+        "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
+                                                                       "channels")}},
+        "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
+    }
+    path = os.path.join(out, "lace.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", required=True, help="train_gan.py's checkpoint.pt or a snapshot")
+    ap.add_argument("--labeler", required=True)
+    ap.add_argument("--evaluator", required=True)
+    ap.add_argument("--out", default="models/faces")
+    ap.add_argument("--pairs", help="where the pairs go (default: pairs.npz beside the checkpoint)")
+    ap.add_argument("-n", type=int, default=20_000, help="pseudo-labelled pairs")
+    ap.add_argument("--epochs", type=int, default=50, help="latent classifier epochs")
+    ap.add_argument("--w-avg-samples", type=int, default=100_000)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
+
+    info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
+    write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
+                                   "classifier for smile, glasses, beard, hat, hair colour, age and yaw.")
+    print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
+
+    pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
+    generator = torch.jit.load(os.path.join(args.out, "generator.pt")).eval()
+    labeler = torch.jit.load(args.labeler).eval()
+    pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n)
+    np.savez(pairs_path, **pairs)
+    print(f"{args.n} pairs -> {pairs_path} ({time.time() - t0:.0f} s); labeler rates: "
+          + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
+
+    spec_path = pairs_path + ".attributes.json"
+    with open(spec_path, "w") as f:
+        json.dump(attribute_spec(), f)
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
+                    "--attributes", spec_path, "--bundle", args.out, "--epochs", str(args.epochs),
+                    "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(args.out, "classifier.json")) as f:
+        print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]))
+
+    for model in (args.labeler, args.evaluator):
+        for ext in (".pt", ".json"):
+            src = os.path.splitext(model)[0] + ext
+            dst = os.path.join(args.out, os.path.basename(src))
+            if os.path.abspath(src) != os.path.abspath(dst):
+                shutil.copyfile(src, dst)
+    card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
+            "seconds": round(time.time() - t0)}
+    with open(os.path.join(args.out, "build.json"), "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    print(f"bundle written to {args.out} in {card['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

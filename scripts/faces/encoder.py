@@ -1,0 +1,57 @@
+"""The encoder that anchors the face GAN's training to every training image (training only, never exported).
+
+Why: a GAN trained on this CPU for a few hours drops thin, minority features (a trial lost glasses entirely
+and almost every mouth smiled), and nothing in the GAN loss forces it to bring them back. Training the
+generator as the decoder of a VAE as well (VAE-GAN, Larsen et al. 2016) ties it to the data: the encoder
+maps each real image to a Gaussian q(z | x), the generator's own mapping and synthesis networks must
+redraw that image from z ~ q(z | x), and a KL term keeps q close to the N(0, I) prior that lace samples
+from. The generator still sees no attributes; the adversarial loss on prior samples keeps them sharp.
+"""
+import torch
+from torch import nn
+
+from stylegan import ConvLayer, EqualLinear, ResBlock
+
+
+class Encoder(nn.Module):
+    """image [B, 3, R, R] in [-1, 1] -> (mean, log variance) of q(z | x), each [B, z_dim]. The same residual
+    trunk as the discriminator, without the minibatch feature (each image's code must depend on it alone)."""
+
+    def __init__(self, resolution: int, channels: dict, z_dim: int):
+        super().__init__()
+        res = resolution
+        self.from_rgb = ConvLayer(3, channels[res], 1)
+        blocks = []
+        while res > 4:
+            blocks.append(ResBlock(channels[res], channels[res // 2]))
+            res //= 2
+        self.blocks = nn.Sequential(*blocks)
+        self.final_conv = ConvLayer(channels[4], channels[4], 3)
+        self.final_linear = nn.Sequential(EqualLinear(channels[4] * 16, channels[4], activate=True),
+                                          EqualLinear(channels[4], 2 * z_dim))
+
+    def forward(self, img: torch.Tensor):
+        x = self.final_conv(self.blocks(self.from_rgb(img)))
+        mean, log_var = self.final_linear(x.flatten(1)).chunk(2, dim=1)
+        return mean, log_var.clamp(-12.0, 4.0)
+
+
+def sample_posterior(mean, log_var):
+    return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+
+def kl_to_prior(mean, log_var):
+    """KL(q(z | x) || N(0, I)) in nats, per image [B]."""
+    return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(1)
+
+
+def reconstruction_error(fake, real):
+    """Mean absolute error at full resolution plus at 1/4 resolution (layout and colours weigh as much as
+    edges), both in [-1, 1] units."""
+    coarse = nn.functional.avg_pool2d
+    return (fake - real).abs().mean() + (coarse(fake, 4) - coarse(real, 4)).abs().mean()
+
+
+def kl_per_pixel(kl, resolution: int):
+    """KL is a sum over z, the reconstruction error a mean over pixels: this puts KL in per-pixel units."""
+    return kl / (3 * resolution * resolution)

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Measure the face bundle through the lace binary, judged by the evaluator (which never guides sampling).
+
+  /usr/bin/python3 scripts/faces/evaluate.py --lace build/lace --model models/faces \
+      --evaluator models/faces/evaluator.pt --report docs/faces-evaluation.md [-n 256]
+
+Every image is made by `lace sample` as a user would run it (default settings of the bundle), read back
+from its PNG and scored by the evaluator. The report (markdown, with a contact sheet per condition under
+<report>-sheets/) holds:
+- coverage: the evaluator's rates on 2,000 unconditional samples beside the data's true rates; each
+  discrete value must reach half its data rate, each continuous attribute must span its range;
+- Frechet distance (FD) on the evaluator's pooled features: unconditional samples vs real images, beside
+  the FD between two real sets of the same sizes (the floor);
+- ACC per condition (the share of samples whose evaluator reading satisfies the whole expression) with
+  the thresholds of issue 3, and the conditional FD against real images that satisfy the same condition
+  (true attributes), beside the unconditional FD at the same sample size.
+Continuous targets count as met within --tolerance of the target on the attribute's scale.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import image_classifiers as ic  # noqa: E402
+import render  # noqa: E402
+
+# (expression, group, threshold). Groups follow issue 3's "what it must show".
+CONDITIONS = (
+    [(b, "single", 0.95) for b in render.BINARY]
+    + [(f"hair={c}", "single", 0.95) for c in render.HAIR_CLASSES]
+    + [(f"age={v}", "single", 0.95) for v in (0.2, 0.5, 0.8)]
+    + [(f"yaw={v}", "single", 0.95) for v in (-0.6, 0.0, 0.6)]
+    + [(f"{a} AND {b}", "and", 0.90) for i, a in enumerate(render.BINARY) for b in render.BINARY[i + 1:]]
+    + [("glasses AND hair=red", "and", 0.90), ("smile AND age=0.8", "and", 0.90),
+       ("hat AND yaw=0.6", "and", 0.90)]
+    + [("hat AND glasses AND beard", "rare", 0.80), ("hat AND glasses AND beard AND NOT smile", "rare", 0.80),
+       ("smile AND beard AND hat", "rare", 0.80), ("hat AND hair=red", "rare", 0.80),
+       ("beard AND hat AND hair=red", "rare", 0.80), ("beard AND hat AND hair=blonde", "rare", 0.80),
+       ("hair=red AND age=0.8", "rare", 0.80), ("glasses AND beard AND age=0.2", "rare", 0.80)]
+    + [(f"NOT {b}", "not", 0.95) for b in render.BINARY]
+    + [("smile OR glasses", "or", 0.95), ("beard OR hat", "or", 0.95), ("hair=red OR hair=blonde", "or", 0.95)]
+)
+
+GROUP_TITLES = {"single": "Single attribute values", "and": "Two-attribute ANDs",
+                "rare": "Rare combinations (under 1% of the data, see faces-data-card.md)",
+                "not": "NOT", "or": "OR"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Expressions: the few forms used above (OR of ANDs of possibly negated atoms), judged on readings
+
+def satisfied(expr, reading, tolerance):
+    """Boolean array: which samples satisfy expr. reading: {name: array} (binary 0/1, hair class index,
+    continuous values), as image_classifiers.predictions or render's true attributes."""
+    return np.any([np.all([literal(t.strip(), reading, tolerance) for t in term.split(" AND ")], axis=0)
+                   for term in expr.split(" OR ")], axis=0)
+
+
+def literal(text, reading, tolerance):
+    if text.startswith("NOT "):
+        return ~literal(text[4:], reading, tolerance)
+    if "=" in text:
+        name, value = text.split("=")
+        if name == "hair":
+            return reading["hair"] == render.HAIR_CLASSES.index(value)
+        return np.abs(reading[name] - float(value)) <= tolerance
+    return reading[text].astype(bool)
+
+
+# ----------------------------------------------------------------------------------------------
+# Frechet distance
+
+def frechet_distance(a, b):
+    """FD between Gaussians fitted to feature sets a [n, d] and b [m, d] (float64)."""
+    mu = a.mean(0) - b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # trace of sqrt(ca cb) from the eigenvalues of sqrt(ca) cb sqrt(ca), which is symmetric
+    vals, vecs = np.linalg.eigh(ca)
+    sqrt_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    m = sqrt_a @ cb @ sqrt_a
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    return float(mu @ mu + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running lace and reading its PNGs
+
+def run_lace(lace, model, expr, n, seed, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = [lace, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
+    if expr:
+        cmd += ["--attrs", expr]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    seconds = time.perf_counter() - t0
+    from PIL import Image
+    files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
+    if len(files) != n:
+        raise SystemExit(f"expected {n} images in {out_dir}, found {len(files)}")
+    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]), seconds
+
+
+@torch.no_grad()
+def score(evaluator, images, batch=500):
+    outs, feats = [], []
+    for i in range(0, len(images), batch):
+        x = ic.to_input(images[i:i + batch])
+        outs.append(evaluator(x))
+        feats.append(evaluator.features(x))
+    return ic.predictions(torch.cat(outs)), torch.cat(feats).double().numpy()
+
+
+def slug(expr):
+    return re.sub(r"[^a-z0-9.=-]+", "_", expr.lower()).strip("_")
+
+
+# ----------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lace", default="build/lace")
+    ap.add_argument("--model", default="models/faces")
+    ap.add_argument("--evaluator", default="models/faces/evaluator.pt")
+    ap.add_argument("--report", default="docs/faces-evaluation.md")
+    ap.add_argument("-n", type=int, default=256, help="samples per condition")
+    ap.add_argument("--unconditional", type=int, default=2000)
+    ap.add_argument("--real", type=int, default=200_000, help="rendered images to draw real sets from")
+    ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", help="evaluate only conditions containing this text (quick checks)")
+    ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    t_start = time.time()
+    evaluator = torch.jit.load(args.evaluator).eval()
+    work = args.keep or tempfile.mkdtemp(prefix="lace-eval-")
+    sheets = os.path.splitext(args.report)[0] + "-sheets"
+    os.makedirs(sheets, exist_ok=True)
+
+    # Real images: a seed no network was trained on; two disjoint sets give the FD floor.
+    real_images, real_attrs = render.render_many(args.real, seed=9000)
+    real_pred, real_feat = score(evaluator, real_images)
+    nu = args.unconditional
+    fd_real_floor = frechet_distance(real_feat[:nu], real_feat[nu:2 * nu])
+    fd_real_floor_n = frechet_distance(real_feat[2 * nu:2 * nu + args.n], real_feat[:nu])
+
+    # Unconditional samples: coverage and FD.
+    unc_images, unc_seconds = run_lace(args.lace, args.model, "", nu, args.seed, os.path.join(work, "unconditional"))
+    unc_pred, unc_feat = score(evaluator, unc_images)
+    fd_unc = frechet_distance(unc_feat, real_feat[:nu])
+    fd_unc_n = frechet_distance(unc_feat[:args.n], real_feat[:nu])
+    render.contact_sheet(np.concatenate([unc_images[:32], real_images[:32]]), 8).save(
+        os.path.join(sheets, "unconditional-vs-real.png"))
+    coverage = coverage_table(unc_pred, real_attrs, real_pred)
+
+    rows = []
+    for k, (expr, group, threshold) in enumerate(CONDITIONS):
+        if args.only and args.only not in expr:
+            continue
+        images, seconds = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
+                                   os.path.join(work, slug(expr)))
+        pred, feat = score(evaluator, images)
+        acc = float(satisfied(expr, pred, args.tolerance).mean())
+        match = satisfied(expr, real_attrs, args.tolerance)
+        real_match = real_feat[match][:nu]
+        fd = frechet_distance(feat, real_match) if len(real_match) >= 2 * feat.shape[1] else None
+        render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))
+        rows.append({"expr": expr, "group": group, "threshold": threshold, "acc": acc, "fd": fd,
+                     "real_matches": int(match.sum()), "seconds": round(seconds, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+
+    result = {"n": args.n, "unconditional": nu, "tolerance": args.tolerance, "fd_real_floor": fd_real_floor,
+              "fd_real_floor_n": fd_real_floor_n, "fd_unconditional": fd_unc, "fd_unconditional_n": fd_unc_n,
+              "unconditional_seconds": round(unc_seconds, 1), "coverage": coverage, "conditions": rows,
+              "minutes": round((time.time() - t_start) / 60, 1)}
+    with open(os.path.splitext(args.report)[0] + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    write_report(args, result, sheets)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {args.report} in {result['minutes']} min")
+
+
+def coverage_table(pred, real_attrs, real_pred):
+    """Per value: evaluator rate on samples, true rate in the data, and the evaluator's rate on real images
+    (how the evaluator itself reads the data); continuous: 1st/99th percentiles."""
+    rows = []
+    for name in render.BINARY:
+        rows.append({"value": name, "samples": float(pred[name].mean()), "data": float(real_attrs[name].mean()),
+                     "data_read": float(real_pred[name].mean())})
+    for k, c in enumerate(render.HAIR_CLASSES):
+        rows.append({"value": f"hair={c}", "samples": float((pred["hair"] == k).mean()),
+                     "data": float((real_attrs["hair"] == k).mean()), "data_read": float((real_pred["hair"] == k).mean())})
+    for name, (lo, hi) in render.CONTINUOUS.items():
+        rows.append({"value": name, "range": [lo, hi],
+                     "samples": [float(np.percentile(pred[name], 1)), float(np.percentile(pred[name], 99))],
+                     "data": [float(np.percentile(real_attrs[name], 1)), float(np.percentile(real_attrs[name], 99))],
+                     "data_read": [float(np.percentile(real_pred[name], 1)), float(np.percentile(real_pred[name], 99))]})
+    return rows
+
+
+def write_report(args, r, sheets):
+    rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
+    cmd = (f"/usr/bin/python3 scripts/faces/evaluate.py --lace {args.lace} --model {args.model} "
+           f"--evaluator {args.evaluator} --report {args.report} -n {args.n}")
+    out = ["# Face bundle: measured control and quality", "",
+           f"Made by `{cmd}` ({r['minutes']} min on the 2-core development machine). Every image comes from "
+           "`lace sample` with the bundle's defaults and is read back from its PNG; every reading is the "
+           "evaluator's (`models/faces/evaluator.pt`), which played no part in training the generator, the "
+           "latent classifier or in guiding the sampler. Real images are rendered with seed 9000, which no network "
+           "was trained on. Raw figures: " + f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]"
+           f"({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",
+           "## Coverage", "",
+           f"{r['unconditional']} unconditional samples. A discrete value passes when its rate in the samples is at "
+           "least half its true rate in the data; a continuous attribute when the samples' 1st-99th percentiles "
+           "reach within 0.1 of the data's (as the evaluator reads real images).", "",
+           "| value | samples | data (true) | data (evaluator) | pass |", "|---|---|---|---|---|"]
+    for c in r["coverage"]:
+        if "range" in c:
+            s, d, dr = c["samples"], c["data"], c["data_read"]
+            ok = s[0] <= dr[0] + 0.1 and s[1] >= dr[1] - 0.1
+            out.append(f"| {c['value']} (1%-99%) | {s[0]:.2f} .. {s[1]:.2f} | {d[0]:.2f} .. {d[1]:.2f} | "
+                       f"{dr[0]:.2f} .. {dr[1]:.2f} | {'yes' if ok else '**no**'} |")
+        else:
+            ok = c["samples"] >= 0.5 * c["data"]
+            out.append(f"| {c['value']} | {c['samples']:.3f} | {c['data']:.3f} | {c['data_read']:.3f} | "
+                       f"{'yes' if ok else '**no**'} |")
+    out += ["", "## Quality: Frechet distance on evaluator features", "",
+            "| sets | FD |", "|---|---|",
+            f"| {r['unconditional']} unconditional samples vs {r['unconditional']} real | {r['fd_unconditional']:.3f} |",
+            f"| {r['unconditional']} real vs {r['unconditional']} other real (floor) | {r['fd_real_floor']:.3f} |",
+            f"| {r['n']} unconditional samples vs {r['unconditional']} real | {r['fd_unconditional_n']:.3f} |",
+            f"| {r['n']} real vs {r['unconditional']} other real (floor) | {r['fd_real_floor_n']:.3f} |", "",
+            f"![unconditional samples (top 4 rows) and real images (bottom 4 rows)]({rel}/unconditional-vs-real.png)", "",
+            "## Control: ACC per condition", "",
+            f"{r['n']} samples per condition. ACC: the share of samples whose evaluator reading satisfies the whole "
+            f"expression (continuous values within {r['tolerance']} of the target). Conditional FD: the samples vs "
+            "real images whose true attributes satisfy the condition (up to "
+            f"{r['unconditional']}); compare it with the unconditional FD at {r['n']} samples, "
+            f"{r['fd_unconditional_n']:.3f} (pass: at most 1.5x, {1.5 * r['fd_unconditional_n']:.3f}).", ""]
+    for group, title in GROUP_TITLES.items():
+        rows = [x for x in r["conditions"] if x["group"] == group]
+        if not rows:
+            continue
+        out += [f"### {title}", "", "| condition | ACC | target | FD | FD / unconditional | real matches | seconds |",
+                "|---|---|---|---|---|---|---|"]
+        for x in rows:
+            ok = x["acc"] >= x["threshold"]
+            fd = "n/a" if x["fd"] is None else f"{x['fd']:.3f}"
+            ratio = "n/a" if x["fd"] is None else f"{x['fd'] / r['fd_unconditional_n']:.2f}"
+            out.append(f"| `{x['expr']}` | {x['acc']:.3f}{'' if ok else ' **(below)**'} | {x['threshold']:.2f} | {fd} | "
+                       f"{ratio} | {x['real_matches']} | {x['seconds']} |")
+        out += [""]
+        out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]
+    with open(args.report, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
