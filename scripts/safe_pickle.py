@@ -87,6 +87,8 @@ _SAFE_BUILTINS = {"set": set, "frozenset": frozenset, "bytearray": bytearray, "c
                   "range": range, "object": object, "bool": bool, "int": int, "float": float, "str": str,
                   "bytes": bytes, "list": list, "tuple": tuple, "dict": dict}
 
+_PY2_NAMES = {"__builtin__": "builtins", "copy_reg": "copyreg", "exceptions": "builtins"}
+
 _STORAGE_DTYPES = {
     "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,
     "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
@@ -246,7 +248,8 @@ class SafeUnpickler(pickle.Unpickler):
         self.read_storage = read_storage  # key -> bytes (zip files); None: bytes come later (legacy files)
 
     def find_class(self, module, name):
-        if module in ("builtins", "__builtin__") and name in _SAFE_BUILTINS:
+        module = _PY2_NAMES.get(module, module)  # protocol-2 pickles use Python 2 module names
+        if module == "builtins" and name in _SAFE_BUILTINS:
             return _SAFE_BUILTINS[name]
         if (module, name) == ("torch.storage", "_load_from_bytes"):
             return _load_nested_storage

@@ -2,14 +2,27 @@
 """Train a latent attribute classifier from (w, labels) pairs and install it into a lace bundle.
 
   /usr/bin/python3 scripts/train_latent_classifier.py --pairs pairs.npz --attributes attrs.json --bundle DIR
+  /usr/bin/python3 scripts/train_latent_classifier.py --styleflow DATA_DIR --bundle DIR
 
-pairs.npz (or a .pt dict) holds `w` [N, w_dim] (or [N, num_ws, w_dim]: layer 0 is used, the layers of a
+Two layouts of pairs:
+
+--pairs pairs.npz (or a .pt dict) holds `w` [N, w_dim] (or [N, num_ws, w_dim]: layer 0 is used, the layers of a
 sampled w are all the same) and one array per attribute, named as the attribute: binary 0/1 (or a
 probability), categorical class index, continuous value on the attribute's own scale.
 attrs.json lists the attributes as in lace.json but without `columns` (assigned here, in order):
   [{"name": "smile", "kind": "binary"},
    {"name": "hair", "kind": "categorical", "classes": ["black", "blonde"]},
    {"name": "age", "kind": "continuous", "range": [0, 1], "sigma": 0.1, "layers": [4, 5, 6, 7]}]
+A .pt file is read with scripts/safe_pickle.py (tensors and containers only, nothing in it runs).
+
+--styleflow DATA_DIR: StyleFlow's FFHQ pairs (github.com/RameenAbdal/StyleFlow, the data LACE used),
+  latents.npy [N, 1, 18, 512] (w+, one w repeated; layer 0 is used; or their sg2latents.pickle, dict "Latent"),
+  attributes.npy [N, 8, 1] in the order Gender, Glasses, Yaw, Pitch, Baldness, Beard, Age, Expression,
+  lighting.npy [N, 9, 1] (or their light.npy [N, 1, 9, 1, 1]): 9 spherical-harmonic lighting coefficients.
+  Attributes follow LACE's FFHQ set: gender, glasses, beard and smile (Expression) binary at 0.5; yaw and
+  pitch (degrees), age (years), bald and lighting coefficients 0 and 3 continuous, rescaled to [0, 1]
+  (ranges in STYLEFLOW below and in classifier.json). With an 18-layer bundle each attribute carries
+  StyleFlow's w+ layer table (LACE.md, for editing). Rows with a missing (NaN) label are dropped.
 
 Writes DIR/classifier.pt (TorchScript: forward(w [B, w_dim]) -> logits [B, num_logits]), DIR/classifier.json
 (training settings and held-out agreement per attribute) and rewrites the `classifier` and `attributes`
@@ -19,6 +32,7 @@ to 128 units with LeakyReLU(0.2) and a linear head, Adam at 1e-4, batch 128, 50 
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -26,7 +40,28 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safe_pickle  # noqa: E402
+
 KINDS = ("binary", "categorical", "continuous")
+
+# StyleFlow's attributes.npy columns and lighting.npy rows as lace attributes: (name, kind, source, scale,
+# w+ layers). source: ("attr", column) or ("light", coefficient). scale: for continuous attributes the raw
+# range mapped to [0, 1] (clipped), None = the data's own min..max; binary: the threshold on the raw value.
+# Layers: StyleFlow's subset-selection table as LACE uses it (LACE.md), for 18-layer (1024x1024) generators.
+STYLEFLOW = [
+    ("gender", "binary", ("attr", 0), 0.5, list(range(0, 8))),
+    ("glasses", "binary", ("attr", 1), 0.5, list(range(0, 6))),
+    ("yaw", "continuous", ("attr", 2), (-50.0, 50.0), list(range(0, 4))),    # degrees
+    ("pitch", "continuous", ("attr", 3), (-30.0, 30.0), list(range(0, 4))),  # degrees
+    ("bald", "continuous", ("attr", 4), (0.0, 1.0), list(range(0, 6))),
+    ("beard", "binary", ("attr", 5), 0.5, list(range(5, 10))),
+    ("age", "continuous", ("attr", 6), (0.0, 80.0), list(range(4, 8))),     # years
+    ("smile", "binary", ("attr", 7), 0.5, list(range(4, 6))),                 # StyleFlow's "Expression"
+    ("light0", "continuous", ("light", 0), None, list(range(7, 12))),
+    ("light3", "continuous", ("light", 3), None, list(range(7, 12))),
+]
+STYLEFLOW_NUM_WS = 18
 
 
 class LatentClassifier(nn.Module):
@@ -59,8 +94,61 @@ def assign_columns(spec):
     return out, col
 
 
+def _first(folder, names):
+    for n in names:
+        if os.path.exists(os.path.join(folder, n)):
+            return os.path.join(folder, n)
+    raise SystemExit(f"{folder}: none of {', '.join(names)} found (StyleFlow layout)")
+
+
+def load_styleflow(folder, num_ws):
+    """StyleFlow's files -> (w [N, w_dim], labels by attribute name, attribute spec, scales used)."""
+    lat_path = _first(folder, ["latents.npy", "sg2latents.pickle"])
+    if lat_path.endswith(".npy"):
+        lat = np.load(lat_path, allow_pickle=False)
+    else:
+        lat = np.asarray(safe_pickle.load(lat_path)["Latent"], dtype=np.float32)
+    attr_path = _first(folder, ["attributes.npy"])
+    light_path = _first(folder, ["lighting.npy", "light.npy"])
+    attr = np.load(attr_path, allow_pickle=False).astype(np.float64)
+    light = np.load(light_path, allow_pickle=False).astype(np.float64)
+    n = len(lat)
+    if lat.ndim == 4 and lat.shape[1] == 1:
+        lat = lat[:, 0]  # [N, 18, w_dim]
+    if lat.ndim != 3:
+        raise SystemExit(f"{lat_path}: expected latents [N, 1, num_ws, w_dim], got {list(lat.shape)}")
+    attr, light = attr.reshape(len(attr), -1), light.reshape(len(light), -1)
+    if attr.shape != (n, 8):
+        raise SystemExit(f"{attr_path}: expected [N, 8, 1] for {n} latents, got {list(attr.shape)}")
+    if light.shape != (n, 9):
+        raise SystemExit(f"{light_path}: expected [N, 9, 1] for {n} latents, got {list(light.shape)}")
+    w = lat[:, 0].astype(np.float32)  # sampled latents: every layer holds the same w
+    raw = {name: (attr[:, col] if src == "attr" else light[:, col]) for name, _, (src, col), _, _ in STYLEFLOW}
+    keep = np.all([np.isfinite(v) for v in raw.values()], axis=0)
+    labels, spec, scales = {}, [], {}
+    for name, kind, _, scale, layers in STYLEFLOW:
+        v = raw[name][keep]
+        if kind == "binary":
+            labels[name] = (v > scale).astype(np.float32)
+            scales[name] = {"threshold": scale}
+            a = {"name": name, "kind": "binary"}
+        else:
+            lo, hi = scale if scale is not None else (float(v.min()), float(v.max()))
+            labels[name] = np.clip((v - lo) / max(hi - lo, 1e-12), 0.0, 1.0).astype(np.float32)
+            scales[name] = {"raw_range": [lo, hi]}
+            a = {"name": name, "kind": "continuous", "range": [0.0, 1.0], "sigma": 0.1}
+        if num_ws == STYLEFLOW_NUM_WS:
+            a["layers"] = layers
+        spec.append(a)
+    if num_ws != STYLEFLOW_NUM_WS:
+        print(f"note: the bundle has {num_ws} w layers, StyleFlow's layer table is for {STYLEFLOW_NUM_WS}: no layers",
+              flush=True)
+    print(f"StyleFlow pairs: {int(keep.sum())} of {n} with every label", flush=True)
+    return w[keep], labels, spec, scales
+
+
 def load_pairs(path, spec):
-    data = np.load(path) if path.endswith(".npz") else torch.load(path, map_location="cpu")
+    data = np.load(path) if path.endswith(".npz") else safe_pickle.load(path)
     get = lambda k: np.asarray(data[k].numpy() if torch.is_tensor(data[k]) else data[k])  # noqa: E731
     w = get("w").astype(np.float32)
     if w.ndim == 3:
@@ -104,8 +192,9 @@ def loss_and_agreement(logits, labels, spec, with_agreement=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", required=True)
-    ap.add_argument("--attributes", required=True, help="JSON list of attributes (see above)")
+    ap.add_argument("--pairs", help="(w, labels) pairs: .npz or .pt (see above)")
+    ap.add_argument("--attributes", help="JSON list of attributes (see above), with --pairs")
+    ap.add_argument("--styleflow", metavar="DIR", help="StyleFlow's FFHQ data folder instead of --pairs/--attributes")
     ap.add_argument("--bundle", required=True, help="bundle folder whose lace.json gets the classifier")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--batch", type=int, default=128)
@@ -117,14 +206,23 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    with open(args.attributes) as f:
-        spec, num_logits = assign_columns(json.load(f))
+    if bool(args.styleflow) == bool(args.pairs or args.attributes) or (args.pairs and not args.attributes):
+        ap.error("give either --styleflow DIR or both --pairs and --attributes")
     manifest_path = os.path.join(args.bundle, "lace.json")
     with open(manifest_path) as f:
         manifest = json.load(f)
-    w, labels = load_pairs(args.pairs, spec)
+    scales = None
+    if args.styleflow:
+        w, labels, spec, scales = load_styleflow(args.styleflow, manifest["generator"]["num_ws"])
+        spec, num_logits = assign_columns(spec)
+        source = os.path.abspath(args.styleflow)
+    else:
+        with open(args.attributes) as f:
+            spec, num_logits = assign_columns(json.load(f))
+        w, labels = load_pairs(args.pairs, spec)
+        source = os.path.basename(args.pairs)
     if w.shape[1] != manifest["generator"]["w_dim"]:
-        raise SystemExit(f"{args.pairs}: w has {w.shape[1]} values, the bundle's w_dim is {manifest['generator']['w_dim']}")
+        raise SystemExit(f"{source}: w has {w.shape[1]} values, the bundle's w_dim is {manifest['generator']['w_dim']}")
 
     n = len(w)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))
@@ -157,9 +255,11 @@ def main():
     out = os.path.join(args.bundle, "classifier.pt")
     torch.jit.script(model).save(out + ".tmp")
     os.replace(out + ".tmp", out)
-    card = {"pairs": os.path.basename(args.pairs), "count": n, "held_out": n_test, "epochs": args.epochs,
+    card = {"pairs": source, "count": n, "held_out": n_test, "epochs": args.epochs,
             "batch": args.batch, "lr": args.lr, "seed": args.seed, "seconds": round(time.time() - t0, 1),
             "architecture": "MLP 512-512-256-128, LeakyReLU(0.2), linear head", "agreement": agree}
+    if scales:
+        card["styleflow_scales"] = scales  # raw value = lo + label * (hi - lo); binary: raw > threshold
     with open(os.path.join(args.bundle, "classifier.json"), "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
