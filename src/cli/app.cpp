@@ -13,6 +13,7 @@
 #include "cli/runtime.hpp"
 #include "lace/energy/errors.hpp"
 #include "lace/io/error.hpp"
+#include "lace/jobs/edit_sequence.hpp"
 #include "lace/model/manifest.hpp"
 #include "lace/ode/integrate.hpp"
 
@@ -61,6 +62,8 @@ int run_action(const Action& action) {
     return kOk;
   } catch (const Interrupted& e) {
     return fail(kInterrupted, e.what());
+  } catch (const jobs::InputError& e) {
+    return fail(kInputError, e.what());
   } catch (const energy::ParseError& e) {
     return fail(kExpressionError, std::string("--attrs: ") + e.what());
   } catch (const energy::ExpressionError& e) {
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
 
   const Action sample = add_sample_command(app, global);
   const Action info = add_info_command(app, global);
+  const Action edit = add_edit_command(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
     for (auto* sub : app.get_subcommands()) {
       if (sub->get_name() == "sample") sample();
       if (sub->get_name() == "info") info();
+      if (sub->get_name() == "edit") edit();
     }
   });
 }

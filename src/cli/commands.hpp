@@ -18,6 +18,7 @@ using Action = std::function<void()>;
 
 Action add_sample_command(CLI::App& app, const GlobalOptions& global);
 Action add_info_command(CLI::App& app, const GlobalOptions& global);
+Action add_edit_command(CLI::App& app, const GlobalOptions& global);
 
 // Flag value checks with short messages (CLI11's own print the whole range of a double).
 extern const CLI::Validator kPositive;     // > 0

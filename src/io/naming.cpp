@@ -23,12 +23,12 @@ long run_of(const std::string& name) {
   return std::stol(name.substr(0, digits));
 }
 
-// "<run:05d>-<index:04d><extension>", e.g. "00012-0003.png".
-std::string numbered(int run, int64_t index, const char* extension) {
+// "<run:05d>-<index:04d>[-tag]<extension>", e.g. "00012-0003.png", "00012-0003-step2.png".
+std::string numbered(int run, int64_t index, const std::string& tag, const char* extension) {
   if (index < 0) throw std::invalid_argument("negative image index");
   char name[64];
-  std::snprintf(name, sizeof name, "%05d-%04lld%s", run, static_cast<long long>(index), extension);
-  return name;
+  std::snprintf(name, sizeof name, "%05d-%04lld", run, static_cast<long long>(index));
+  return name + (tag.empty() ? "" : "-" + tag) + extension;
 }
 
 }  // namespace
@@ -51,14 +51,24 @@ int OutputNamer::run() const { return run_; }
 
 const fs::path& OutputNamer::dir() const { return dir_; }
 
-fs::path OutputNamer::image(int64_t index) const { return dir_ / numbered(run_, index, ".png"); }
+fs::path OutputNamer::image(int64_t index, const std::string& tag) const {
+  return dir_ / numbered(run_, index, tag, ".png");
+}
 
-fs::path OutputNamer::record(int64_t index) const { return dir_ / numbered(run_, index, ".json"); }
+fs::path OutputNamer::record(int64_t index, const std::string& tag) const {
+  return dir_ / numbered(run_, index, tag, ".json");
+}
 
 fs::path OutputNamer::grid() const {
   char name[32];
   std::snprintf(name, sizeof name, "%05d-grid.png", run_);
   return dir_ / name;
+}
+
+fs::path OutputNamer::run_file(const std::string& name) const {
+  char run[32];
+  std::snprintf(run, sizeof run, "%05d-", run_);
+  return dir_ / (run + name);
 }
 
 void OutputNamer::bump() { run_ = std::max(run_ + 1, largest_run(dir_) + 1); }

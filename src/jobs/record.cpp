@@ -4,6 +4,7 @@
 
 #include "lace/io/error.hpp"
 #include "lace/io/sha256.hpp"
+#include "lace/ode/tableau.hpp"
 
 namespace lace::jobs {
 
@@ -47,15 +48,37 @@ torch::Tensor tensor_from_json(const nlohmann::json& array) {
   return torch::tensor(io::floats_from_json(array), torch::kFloat);
 }
 
+nlohmann::json sampler_record(const std::string& solver, const sampling::VpOdeOptions& ode,
+                              const sampling::LangevinOptions& langevin) {
+  nlohmann::json s;
+  s["method"] = solver;
+  if (solver == "ld") {
+    s["step_size"] = langevin.step_size;
+    s["noise"] = langevin.noise;
+    s["steps"] = langevin.steps;
+    return s;
+  }
+  const auto& sch = ode.schedule;
+  s["schedule"] = {{"beta_min", sch.beta_min}, {"beta_max", sch.beta_max}, {"t_start", sch.t_start}, {"t_end", sch.t_end}};
+  if (ode::tableau_by_name(solver).adaptive()) {
+    s["atol"] = ode.adaptive.atol;
+    s["rtol"] = ode.adaptive.rtol;
+    s["error_norm"] = ode.adaptive.norm == ode::ErrorNorm::PerSample ? "per-sample" : "batch";
+  } else {
+    s["steps"] = ode.steps;
+  }
+  return s;
+}
+
 std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::Image& image,
-                                             const nlohmann::json& record, bool claims_run) {
+                                             const nlohmann::json& record, bool claims_run, const std::string& tag) {
   // Only the run's first image may move the run: a concurrent process that took this run number
   // first keeps it, and this run moves to the next free one. Later images never move, so one run
   // stays under one number; a collision there is an error rather than an overwrite.
   for (int attempt = 0;; ++attempt) {
     try {
-      io::write_image_with_record(namer.image(index), namer.record(index), image, record);
-      return namer.image(index);
+      io::write_image_with_record(namer.image(index, tag), namer.record(index, tag), image, record);
+      return namer.image(index, tag);
     } catch (const io::OutputExists&) {
       if (!claims_run || attempt >= 100) throw;
       namer.bump();

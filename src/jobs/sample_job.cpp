@@ -39,28 +39,6 @@ void check_options(const SampleJob& job) {
     throw std::invalid_argument("--truncation must be a non-negative number");
 }
 
-// The sampler's settings as they go into every record.
-nlohmann::json sampler_record(const SampleJob& job) {
-  nlohmann::json s;
-  s["method"] = job.solver;
-  if (job.solver == "ld") {
-    s["step_size"] = job.langevin.step_size;
-    s["noise"] = job.langevin.noise;
-    s["steps"] = job.langevin.steps;
-    return s;
-  }
-  const auto& sch = job.ode.schedule;
-  s["schedule"] = {{"beta_min", sch.beta_min}, {"beta_max", sch.beta_max}, {"t_start", sch.t_start}, {"t_end", sch.t_end}};
-  if (ode::tableau_by_name(job.solver).adaptive()) {
-    s["atol"] = job.ode.adaptive.atol;
-    s["rtol"] = job.ode.adaptive.rtol;
-    s["error_norm"] = job.ode.adaptive.norm == ode::ErrorNorm::PerSample ? "per-sample" : "batch";
-  } else {
-    s["steps"] = job.ode.steps;
-  }
-  return s;
-}
-
 // The command line that redoes image `index` alone.
 std::string reproduce_command(const SampleJob& job, double truncation, int64_t index) {
   std::ostringstream c;
@@ -110,7 +88,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
                        {"operators", energy::to_string(job.operators)}};
   base["seed"] = job.seed;
   base["truncation"] = psi;
-  base["sampler"] = sampler_record(job);
+  base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
 
   sampling::VpOdeOptions ode_options = job.ode;

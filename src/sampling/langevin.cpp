@@ -13,7 +13,7 @@ namespace {
 constexpr uint64_t kLangevinNoise = 1;  // stream purpose: distinct from the stream that draws z
 }
 
-SampleResult sample_langevin(const LatentEnergy& energy, const torch::Tensor& z0, const LangevinOptions& options,
+SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
                              uint64_t seed, int64_t first_index, ode::Observer* observer) {
   if (options.steps < 1) throw std::invalid_argument("Langevin dynamics needs at least 1 step");
   const int64_t batch = z0.size(0), dim = z0.size(1);

@@ -18,7 +18,7 @@ torch::Tensor LatentEnergy::energy(const torch::Tensor& z) const {
   return condition_(logits(z));
 }
 
-EnergyAndGradient LatentEnergy::energy_and_gradient(const torch::Tensor& z) const {
+EnergyAndGradient LatentEnergy::energy_and_gradient(const torch::Tensor& z, const torch::Tensor&) const {
   if (condition_.unconditional()) return {torch::zeros({z.size(0)}, z.options()), torch::zeros_like(z)};
   torch::AutoGradMode grad_mode(true);
   auto zg = z.detach().requires_grad_(true);

@@ -6,17 +6,17 @@
 
 namespace lace::sampling {
 
-ode::VectorField vp_ode_field(const LatentEnergy& energy, const VpSchedule& schedule) {
-  return [&energy, schedule](const torch::Tensor& t, const torch::Tensor& z, const torch::Tensor&) {
+ode::VectorField vp_ode_field(const EnergyFunction& energy, const VpSchedule& schedule) {
+  return [&energy, schedule](const torch::Tensor& t, const torch::Tensor& z, const torch::Tensor& rows) {
     const auto beta = schedule.beta_min + t * (schedule.beta_max - schedule.beta_min);  // [b]
-    return 0.5 * beta.unsqueeze(1) * energy.energy_and_gradient(z).gradient;
+    return 0.5 * beta.unsqueeze(1) * energy.energy_and_gradient(z, rows).gradient;
   };
 }
 
-SampleResult sample_vp_ode(const LatentEnergy& energy, const torch::Tensor& z0, const VpOdeOptions& options,
+SampleResult sample_vp_ode(const EnergyFunction& energy, const torch::Tensor& z0, const VpOdeOptions& options,
                            ode::Observer* observer) {
   const ode::Tableau& tableau = ode::tableau_by_name(options.method);
-  if (energy.condition().unconditional()) {
+  if (energy.constant()) {
     // Nothing to follow: the field is zero and z(T) is already a sample of the prior.
     ode::SolveStats stats;
     stats.nfe = torch::zeros({z0.size(0)}, torch::kLong);

@@ -240,3 +240,33 @@ TEST_F(CliTest, BadFlagsAndDevices) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(CliTest, EditWritesEveryStepAndItsSheet) {
+  std::ofstream(dir_ / "edits.json") << R"({"start": {"seed": 4, "count": 2}, "steps": ["glasses", "NOT smile"]})";
+  const auto r = lace("edit " + model() + " --sequence '" + (dir_ / "edits.json").string() + "' --out '" +
+                      (dir_ / "out").string() + "' --reg-z 0.1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto pngs = files_with_extension(dir_ / "out", ".png");
+  ASSERT_EQ(pngs.size(), 2u * 3 + 2 + 1);  // steps 0-2 per start, a strip per start, the sheet
+  EXPECT_EQ(png_size(dir_ / "out" / "00001-0001-strip.png"), (std::pair<uint32_t, uint32_t>{3 * 16 + 4 * 2, 16 + 2 * 2}));
+  const json rec = read_json(dir_ / "out" / "00001-0001-step2.json");
+  EXPECT_EQ(rec["weights"]["reg_z"], 0.1);  // the flag over the default
+  EXPECT_EQ(rec["weights"]["reg_logits"], 0.01);
+  EXPECT_NE(rec["reproduce"].get<std::string>().find("lace edit --sequence"), std::string::npos);
+}
+
+TEST_F(CliTest, EditRejectsABadSequenceWithExitCode8AndOneLine) {
+  std::ofstream(dir_ / "edits.json") << R"({"start": {"seed": 4, "count": 2}, "steps": ["glasses", "galsses"]})";
+  const auto r = lace("edit " + model() + " --sequence '" + (dir_ / "edits.json").string() + "' --out '" +
+                      (dir_ / "out").string() + "'");
+  EXPECT_EQ(r.code, 8);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("edits.json: steps[1] 'galsses': unknown attribute 'galsses'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+  const auto missing = lace("edit " + model() + " --out '" + (dir_ / "out").string() + "'");
+  EXPECT_EQ(missing.code, 2) << missing.err;  // --sequence is required
+}
+
+}  // namespace

@@ -4,6 +4,8 @@
 //   <run:05d>-<index:04d>.png   one image        00012-0003.png
 //   <run:05d>-<index:04d>.json  its sidecar      00012-0003.json
 //   <run:05d>-grid.png          the contact sheet 00012-grid.png
+// and, for lace edit, a tag after the index and run-wide files:
+//   00012-0003-step2.png, 00012-0003-step2.json, 00012-0003-strip.png, 00012-sheet.png
 // (numbers grow past 5 / 4 digits if they must; they are never cut).
 //
 // Two processes may pick the same run at the same moment. write_file_atomic never replaces a
@@ -13,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace lace::io {
 
@@ -24,9 +27,10 @@ class OutputNamer {
 
   int run() const;
   const std::filesystem::path& dir() const;
-  std::filesystem::path image(int64_t index) const;   // dir/00012-0003.png
-  std::filesystem::path record(int64_t index) const;  // dir/00012-0003.json
-  std::filesystem::path grid() const;                 // dir/00012-grid.png
+  std::filesystem::path image(int64_t index, const std::string& tag = "") const;   // dir/00012-0003[-tag].png
+  std::filesystem::path record(int64_t index, const std::string& tag = "") const;  // dir/00012-0003[-tag].json
+  std::filesystem::path grid() const;                                              // dir/00012-grid.png
+  std::filesystem::path run_file(const std::string& name) const;                   // dir/00012-<name>
   // Moves to the next free run: max(run + 1, largest run now in the folder + 1).
   void bump();
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "lace/sampling/latent_energy.hpp"
+#include "lace/sampling/energy_function.hpp"
 #include "lace/sampling/sample_result.hpp"
 
 namespace lace::sampling {
@@ -18,7 +18,7 @@ struct LangevinOptions {
 };
 
 // z0: [B, z_dim]; image i of the batch has index first_index + i for its noise stream.
-SampleResult sample_langevin(const LatentEnergy& energy, const torch::Tensor& z0, const LangevinOptions& options,
+SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
                              uint64_t seed, int64_t first_index, ode::Observer* observer = nullptr);
 
 }  // namespace lace::sampling

@@ -7,22 +7,19 @@
 
 #include "lace/energy/energy.hpp"
 #include "lace/model/bundle.hpp"
+#include "lace/sampling/energy_function.hpp"
 
 namespace lace::sampling {
 
-struct EnergyAndGradient {
-  torch::Tensor energy;    // [B]
-  torch::Tensor gradient;  // [B, z_dim], dE/dz
-};
-
-class LatentEnergy {
+class LatentEnergy : public EnergyFunction {
  public:
   LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation);
 
   torch::Tensor w(const torch::Tensor& z) const;        // truncated w, [B, w_dim]
   torch::Tensor logits(const torch::Tensor& z) const;   // classifier logits of the truncated w
   torch::Tensor energy(const torch::Tensor& z) const;   // [B], no gradient
-  EnergyAndGradient energy_and_gradient(const torch::Tensor& z) const;
+  EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
+  bool constant() const override { return condition_.unconditional(); }
 
   const model::Bundle& bundle() const { return bundle_; }
   const energy::Energy& condition() const { return condition_; }

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "lace/ode/integrate.hpp"
-#include "lace/sampling/latent_energy.hpp"
+#include "lace/sampling/energy_function.hpp"
 #include "lace/sampling/sample_result.hpp"
 
 namespace lace::sampling {
@@ -28,9 +28,9 @@ struct VpOdeOptions {
 };
 
 // The vector field above, as the ODE library takes it.
-ode::VectorField vp_ode_field(const LatentEnergy& energy, const VpSchedule& schedule);
+ode::VectorField vp_ode_field(const EnergyFunction& energy, const VpSchedule& schedule);
 
-SampleResult sample_vp_ode(const LatentEnergy& energy, const torch::Tensor& z0, const VpOdeOptions& options,
+SampleResult sample_vp_ode(const EnergyFunction& energy, const torch::Tensor& z0, const VpOdeOptions& options,
                            ode::Observer* observer = nullptr);
 
 }  // namespace lace::sampling

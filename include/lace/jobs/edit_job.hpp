@@ -1,0 +1,46 @@
+#pragma once
+// `lace edit` as a library call: a sequence file in, per start a PNG per step (with its record), a strip
+// (the start, then each step) and one sheet of all strips out. See docs/edit.md.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "lace/jobs/edit_sequence.hpp"
+#include "lace/jobs/progress.hpp"
+#include "lace/sampling/vp_ode.hpp"
+
+namespace lace::jobs {
+
+struct EditJob {
+  std::filesystem::path sequence_file;
+  std::filesystem::path model_dir;
+  std::filesystem::path out_dir = "outputs";
+  int64_t batch_size = 16;                // starts edited together
+  std::string solver = "dopri5";          // dopri5 | euler | heun | rk4
+  sampling::VpOdeOptions ode;
+  std::optional<double> truncation;       // over the file's, over the bundle's
+  // Over the file's weights, when set (flags).
+  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits;
+  torch::Device device = torch::kCPU;
+};
+
+struct EditReport {
+  std::vector<std::filesystem::path> images;  // every step of every start, start 0's first
+  std::vector<std::filesystem::path> strips;  // one per start
+  std::filesystem::path sheet;
+  int64_t starts = 0;
+  int64_t steps = 0;
+  double seconds = 0;
+  std::vector<std::string> warnings;          // e.g. a start image made with another model
+};
+
+// Throws InputError (the sequence file or what it names), model::BundleError, io::OutputError,
+// ode::SolverError, std::invalid_argument (bad option values).
+EditReport run_edit(const EditJob& job, Progress& progress);
+
+}  // namespace lace::jobs

@@ -1,0 +1,65 @@
+#pragma once
+// The energy of one step of sequential editing (LACE's recipe; docs/edit.md). From the previous step's
+// latent z_a, the VP-ODE follows
+//   E(z) = sum_k weight_k E_k(f(w(z)))                             every condition set so far
+//        + reg_z (||w(z) - w(z_a)||^2 + ||z - z_a||^2)               stay close to the previous step
+//        + reg_logits sum_{j kept} (f_j(w(z)) - f_j(w(z_a)))^2       attributes not yet edited keep their logits
+// with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
+// newest `newest`, or `newest_continuous` when it sets a continuous attribute.
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "lace/energy/energy.hpp"
+#include "lace/model/bundle.hpp"
+#include "lace/sampling/energy_function.hpp"
+
+namespace lace::sampling {
+
+struct EditWeights {
+  double previous = 0.1;
+  double newest = 1.0;
+  double newest_continuous = 10.0;
+  double reg_z = 0.04;
+  double reg_logits = 0.01;
+};
+
+class EditEnergy : public EnergyFunction {
+ public:
+  // conditions: oldest first, the newest last (at least one). z_anchor: [B, z_dim], the previous step.
+  EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
+             torch::Tensor z_anchor, const EditWeights& weights);
+
+  EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
+  torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
+
+  const std::vector<double>& condition_weights() const { return condition_weights_; }
+  const std::vector<int64_t>& kept_columns() const { return kept_columns_; }
+
+ private:
+  torch::Tensor total(const torch::Tensor& z, const torch::Tensor& rows) const;
+
+  const model::Bundle& bundle_;
+  double truncation_;
+  std::vector<energy::Energy> conditions_;
+  std::vector<double> condition_weights_;
+  std::vector<int64_t> kept_columns_;
+  EditWeights weights_;
+  torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
+};
+
+// Logit columns of the attributes that none of the conditions mentions, in column order.
+std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
+                                       const std::vector<model::Attribute>& attributes);
+
+// Does the condition set a continuous attribute (then its step weighs newest_continuous)?
+bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
+
+// The w+ layers an edit with this condition changes: the union of its attributes' `layers`, or every
+// layer when one of them lists none. Sorted.
+std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::vector<model::Attribute>& attributes,
+                                   int64_t num_ws);
+
+}  // namespace lace::sampling

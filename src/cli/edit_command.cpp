@@ -1,0 +1,74 @@
+// `lace edit`: flags -> jobs::EditJob -> jobs::run_edit.
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/progress_bar.hpp"
+#include "cli/runtime.hpp"
+#include "lace/jobs/edit_job.hpp"
+#include "lace/ode/tableau.hpp"
+
+namespace lace::cli {
+
+Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
+  auto* cmd = app.add_subcommand("edit", "edit images one attribute after another (docs/edit.md)");
+  struct Flags {
+    jobs::EditJob job;
+    std::string sequence, model = default_model_dir(), out = "outputs", error_norm = "per-sample";
+    double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto& j = flags->job;
+  cmd->add_option("--sequence", flags->sequence, "edits.json: the starts and the edits (docs/edit.md)")->required();
+  cmd->add_option("-m,--model", flags->model, "model bundle folder (default: $LACE_MODEL or the built-in bundle)")
+      ->capture_default_str();
+  cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
+  cmd->add_option("-b,--batch-size", j.batch_size, "starts edited together")->check(kPositive)->capture_default_str();
+  cmd->add_option("--solver", j.solver, "dopri5 (adaptive), euler, heun or rk4 (fixed steps)")
+      ->check(CLI::IsMember(ode::tableau_names()))
+      ->capture_default_str();
+  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(kPositive)->capture_default_str();
+  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(kPositive)->capture_default_str();
+  cmd->add_option("--error-norm", flags->error_norm, "per-sample or batch")
+      ->check(CLI::IsMember({"per-sample", "batch"}))
+      ->capture_default_str();
+  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(kPositive)->capture_default_str();
+  cmd->add_option("--steps", j.ode.steps, "steps for euler, heun and rk4")->check(kPositive)->capture_default_str();
+  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the file's, else the bundle's)")
+      ->check(kNonNegative);
+  cmd->add_option("--weight-previous", flags->previous, "weight of earlier edits' conditions (default 0.1)")->check(kNonNegative);
+  cmd->add_option("--weight-newest", flags->newest, "weight of the newest condition (default 1)")->check(kNonNegative);
+  cmd->add_option("--weight-newest-continuous", flags->newest_continuous,
+                  "weight of the newest condition when it sets a continuous attribute (default 10)")
+      ->check(kNonNegative);
+  cmd->add_option("--reg-z", flags->reg_z, "pull towards the previous step's z and w (default 0.04)")->check(kNonNegative);
+  cmd->add_option("--reg-logits", flags->reg_logits, "keep the logits of attributes not yet edited (default 0.01)")
+      ->check(kNonNegative);
+
+  return [flags, &global] {
+    auto& job = flags->job;
+    job.sequence_file = flags->sequence;
+    job.model_dir = flags->model;
+    job.out_dir = flags->out;
+    job.ode.adaptive.norm = flags->error_norm == "batch" ? ode::ErrorNorm::Batch : ode::ErrorNorm::PerSample;
+    const auto set = [](double value, std::optional<double>& into) {
+      if (value >= 0) into = value;
+    };
+    set(flags->truncation, job.truncation);
+    set(flags->previous, job.previous);
+    set(flags->newest, job.newest);
+    set(flags->newest_continuous, job.newest_continuous);
+    set(flags->reg_z, job.reg_z);
+    set(flags->reg_logits, job.reg_logits);
+    job.device = resolve_device(global.device);
+
+    ProgressBar bar(!global.quiet && stderr_is_terminal());
+    const auto report = jobs::run_edit(job, bar);
+    for (const auto& w : report.warnings) spdlog::warn("{}", w);
+    spdlog::info("edited {} start(s) in {} step(s): {} image(s) and {} strip(s) in {}, sheet {} ({:.2f} s)", report.starts,
+                 report.steps, report.images.size(), report.strips.size(), job.out_dir.string(), report.sheet.string(),
+                 report.seconds);
+    for (const auto& p : report.images) spdlog::debug("  {}", p.string());
+  };
+}
+
+}  // namespace lace::cli

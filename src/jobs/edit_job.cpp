@@ -1,0 +1,249 @@
+#include "lace/jobs/edit_job.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "lace/io/io.hpp"
+#include "lace/jobs/record.hpp"
+#include "lace/model/bundle.hpp"
+#include "lace/ode/tableau.hpp"
+#include "lace/sampling/edit_energy.hpp"
+#include "lace/sampling/latent_energy.hpp"
+#include "lace/sampling/seeds.hpp"
+
+#ifndef LACE_VERSION
+#define LACE_VERSION "dev"
+#endif
+
+namespace lace::jobs {
+namespace fs = std::filesystem;
+namespace {
+
+void check_options(const EditJob& job) {
+  if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
+  const auto names = ode::tableau_names();
+  if (std::find(names.begin(), names.end(), job.solver) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown solver '" + job.solver + "' for lace edit; known: " + known);
+  }
+  if (!(job.ode.adaptive.atol > 0) || !(job.ode.adaptive.rtol > 0))
+    throw std::invalid_argument("--atol and --rtol must be positive");
+  if (job.ode.steps < 1) throw std::invalid_argument("--steps must be at least 1");
+  for (const auto& w : {job.previous, job.newest, job.newest_continuous, job.reg_z, job.reg_logits, job.truncation})
+    if (w && !(*w >= 0)) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
+}
+
+// An expression of the sequence file; its errors become the file's errors, naming the field.
+energy::Energy compile_field(const EditSequence& seq, const std::string& field, const std::string& expr,
+                             const model::Manifest& manifest) {
+  try {
+    return energy::compile(expr, manifest.attributes, energy::Operators::Exact);
+  } catch (const energy::ParseError& e) {
+    throw InputError(seq.file.string() + ": " + field + " '" + expr + "': " + e.what());
+  } catch (const energy::ExpressionError& e) {
+    throw InputError(seq.file.string() + ": " + field + " '" + expr + "': " + e.what());
+  }
+}
+
+struct Starts {
+  torch::Tensor z;                    // [N, z_dim], CPU
+  std::vector<nlohmann::json> origin; // what each start is, for its records
+};
+
+Starts resolve_starts(const EditSequence& seq, int64_t z_dim) {
+  const auto& s = seq.start;
+  const std::string file = seq.file.string();
+  Starts out;
+  std::vector<torch::Tensor> rows;
+  const auto add = [&](const std::vector<float>& z, const std::string& field, nlohmann::json origin) {
+    if (static_cast<int64_t>(z.size()) != z_dim)
+      throw InputError(file + ": " + field + ": z has " + std::to_string(z.size()) + " values, the model's z_dim is " +
+                       std::to_string(z_dim));
+    rows.push_back(torch::tensor(z, torch::kFloat).reshape({1, z_dim}));
+    out.origin.push_back(std::move(origin));
+  };
+  switch (s.source) {
+    case EditStart::Source::Seed:
+      for (const int64_t index : s.indices) {
+        rows.push_back(sampling::initial_latents(s.seed, index, 1, z_dim));
+        out.origin.push_back({{"seed", s.seed}, {"index", index}});
+      }
+      break;
+    case EditStart::Source::Latents:
+      for (size_t i = 0; i < s.z.size(); ++i) {
+        const std::string field = (s.z_file.empty() ? "start.z" : "start.z_file '" + s.z_file + "'") + "[" + std::to_string(i) + "]";
+        add(s.z[i], field, s.z_file.empty() ? nlohmann::json{{"z_row", i}} : nlohmann::json{{"z_file", s.z_file}, {"z_row", i}});
+      }
+      break;
+    case EditStart::Source::Images:
+      for (size_t i = 0; i < s.images.size(); ++i) {
+        const std::string field = "start.images[" + std::to_string(i) + "] '" + s.images[i].string() + "'";
+        nlohmann::json record;
+        try {
+          record = io::read_record(s.images[i]);
+        } catch (const io::OutputError& e) {
+          throw InputError(file + ": " + field + ": " + e.what());
+        }
+        if (!record.contains("z")) throw InputError(file + ": " + field + ": its lace record holds no z");
+        std::vector<float> z;
+        try {
+          z = io::floats_from_json(record["z"]);
+        } catch (const std::invalid_argument& e) {
+          throw InputError(file + ": " + field + ": its record's z is broken: " + e.what());
+        }
+        nlohmann::json origin = {{"image", s.images[i].string()}};
+        if (record.contains("model") && record["model"].contains("sha256")) origin["model_sha256"] = record["model"]["sha256"];
+        add(z, field, origin);
+      }
+      break;
+  }
+  out.z = torch::cat(rows);
+  return out;
+}
+
+std::string reproduce_command(const EditJob& job, double psi, const sampling::EditWeights& w) {
+  std::ostringstream c;
+  c << "lace edit --sequence '" << job.sequence_file.string() << "' --model '" << job.model_dir.string()
+    << "' --solver " << job.solver;
+  if (ode::tableau_by_name(job.solver).adaptive())
+    c << " --atol " << job.ode.adaptive.atol << " --rtol " << job.ode.adaptive.rtol;
+  else
+    c << " --steps " << job.ode.steps;
+  c << " --truncation " << psi << " --weight-previous " << w.previous << " --weight-newest " << w.newest
+    << " --weight-newest-continuous " << w.newest_continuous << " --reg-z " << w.reg_z << " --reg-logits " << w.reg_logits;
+  return c.str();
+}
+
+}  // namespace
+
+EditReport run_edit(const EditJob& job, Progress& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  check_options(job);
+  // Cheap checks first: the sequence file, the manifest, every expression, the output folder.
+  const EditSequence seq = read_edit_sequence(job.sequence_file);
+  const model::Manifest manifest = model::read_manifest(job.model_dir);
+  std::vector<energy::Energy> steps;
+  for (size_t k = 0; k < seq.steps.size(); ++k)
+    steps.push_back(compile_field(seq, "steps[" + std::to_string(k) + "]", seq.steps[k], manifest));
+  const energy::Energy start_condition = compile_field(seq, "condition", seq.condition, manifest);
+  const Starts starts = resolve_starts(seq, manifest.generator.z_dim);
+  io::ensure_writable_dir(job.out_dir);
+
+  sampling::EditWeights weights = seq.weights;
+  for (auto [flag, into] : {std::pair{job.previous, &weights.previous}, {job.newest, &weights.newest},
+                            {job.newest_continuous, &weights.newest_continuous}, {job.reg_z, &weights.reg_z},
+                            {job.reg_logits, &weights.reg_logits}})
+    if (flag) *into = *flag;
+  const double psi = job.truncation ? *job.truncation : seq.truncation.value_or(manifest.default_truncation);
+
+  const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
+  const std::string sha = bundle_hash(bundle);
+  EditReport report;
+  for (const auto& origin : starts.origin)
+    if (origin.contains("model_sha256") && origin["model_sha256"] != sha)
+      report.warnings.push_back(origin["image"].get<std::string>() + " was made with another model (sha256 " +
+                                origin["model_sha256"].get<std::string>().substr(0, 12) + "...); its z is used as is");
+
+  sampling::VpOdeOptions ode_options = job.ode;
+  ode_options.method = job.solver;
+  nlohmann::json base;
+  base["lace_version"] = LACE_VERSION;
+  base["command"] = "edit";
+  base["model"] = {{"name", manifest.name}, {"path", job.model_dir.string()}, {"sha256", sha}};
+  base["sequence"] = {{"file", job.sequence_file.string()}, {"json", seq.source}};
+  base["weights"] = {{"previous", weights.previous}, {"newest", weights.newest},
+                     {"newest_continuous", weights.newest_continuous}, {"reg_z", weights.reg_z},
+                     {"reg_logits", weights.reg_logits}};
+  base["truncation"] = psi;
+  base["sampler"] = sampler_record(job.solver, ode_options);
+  base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
+  base["reproduce"] = reproduce_command(job, psi, weights);
+
+  const int64_t count = starts.z.size(0), num_steps = static_cast<int64_t>(steps.size());
+  const int64_t num_ws = manifest.generator.num_ws;
+  io::OutputNamer namer(job.out_dir);
+  report.starts = count;
+  report.steps = num_steps;
+  std::vector<io::Image> sheet;
+  progress.begin(count * (num_steps + 1));
+  for (int64_t done = 0; done < count;) {
+    const int64_t n = std::min(job.batch_size, count - done);
+    auto z = starts.z.slice(0, done, done + n).to(job.device);
+    progress.batch(done, n);
+    if (!start_condition.unconditional()) {
+      const sampling::LatentEnergy condition(bundle, start_condition, psi);
+      z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
+    }
+    torch::Tensor ws;
+    {
+      torch::NoGradGuard no_grad;
+      ws = bundle.broadcast_ws(bundle.truncate(bundle.mapping(z), psi));
+    }
+    std::vector<std::vector<io::Image>> strips(n);
+    std::vector<std::vector<fs::path>> written(n);
+    std::vector<energy::Energy> so_far;
+    for (int64_t k = 0; k <= num_steps; ++k) {
+      std::vector<int64_t> layers;
+      torch::Tensor nfe = torch::zeros({n}, torch::kLong);
+      if (k > 0) {
+        so_far.push_back(steps[k - 1]);
+        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights);
+        const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
+        z = result.z;
+        nfe = result.stats.nfe;
+        layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
+      }
+      torch::NoGradGuard no_grad;
+      const auto w = bundle.truncate(bundle.mapping(z), psi);
+      if (k > 0) {
+        // Only the edited attribute's layers take the new w (StyleFlow's subset selection); the rest keep theirs.
+        const auto index = torch::tensor(layers, torch::kLong).to(ws.device());
+        ws = ws.index_copy(1, index, w.unsqueeze(1).expand({n, static_cast<int64_t>(layers.size()), w.size(1)}).contiguous());
+      }
+      const auto logits = bundle.classify(w);
+      const auto images = bundle.synthesis(ws).to(torch::kCPU);
+      const auto ws_cpu = ws.to(torch::kCPU);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t index = done + i;
+        nlohmann::json record = base;
+        record["index"] = index;
+        record["start"] = starts.origin[index];
+        if (!seq.condition.empty()) record["start"]["condition"] = start_condition.canonical();
+        record["step"] = k;
+        record["expression"] = k > 0 ? seq.steps[k - 1] : "";
+        record["canonical"] = k > 0 ? steps[k - 1].canonical() : "";
+        record["layers"] = layers;
+        record["stats"] = {{"nfe", nfe[i].item<int64_t>()}};
+        record["attributes"] = attribute_readings(manifest, logits[i]);
+        record["z"] = tensor_to_json(z[i].to(torch::kCPU));
+        nlohmann::json ws_json = nlohmann::json::array();
+        for (int64_t l = 0; l < num_ws; ++l) ws_json.push_back(tensor_to_json(ws_cpu[i][l]));
+        record["ws"] = std::move(ws_json);
+        io::Image image = io::image_from_tensor(images[i]);
+        const bool first = report.images.empty() && k == 0 && i == 0;
+        written[i].push_back(write_image_and_record(namer, index, image, record, first, "step" + std::to_string(k)));
+        progress.written(written[i].back());
+        strips[i].push_back(std::move(image));
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      report.images.insert(report.images.end(), written[i].begin(), written[i].end());
+      report.strips.push_back(namer.image(done + i, "strip"));
+      io::write_file_atomic(report.strips.back(), io::encode_png(io::contact_sheet(strips[i], num_steps + 1)));
+      sheet.insert(sheet.end(), strips[i].begin(), strips[i].end());
+    }
+    done += n;
+  }
+  report.sheet = namer.run_file("sheet.png");
+  io::write_file_atomic(report.sheet, io::encode_png(io::contact_sheet(sheet, static_cast<int>(num_steps + 1))));
+  progress.end();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace lace::jobs

@@ -1,0 +1,104 @@
+#include "lace/sampling/edit_energy.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+namespace lace::sampling {
+namespace {
+
+const model::Attribute* find(const std::vector<model::Attribute>& attributes, const std::string& name) {
+  for (const auto& a : attributes)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
+                                       const std::vector<model::Attribute>& attributes) {
+  std::set<std::string> touched;
+  for (const auto& c : conditions)
+    for (const auto& name : c.attribute_names()) touched.insert(name);
+  std::vector<int64_t> columns;
+  for (const auto& a : attributes)
+    if (!touched.count(a.name)) columns.insert(columns.end(), a.columns.begin(), a.columns.end());
+  std::sort(columns.begin(), columns.end());
+  return columns;
+}
+
+bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
+  for (const auto& name : condition.attribute_names()) {
+    const auto* a = find(attributes, name);
+    if (a && a->kind == model::AttributeKind::Continuous) return true;
+  }
+  return false;
+}
+
+std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::vector<model::Attribute>& attributes,
+                                   int64_t num_ws) {
+  std::set<int64_t> layers;
+  bool all = condition.attribute_names().empty();
+  for (const auto& name : condition.attribute_names()) {
+    const auto* a = find(attributes, name);
+    if (!a || a->layers.empty()) all = true;
+    else layers.insert(a->layers.begin(), a->layers.end());
+  }
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < num_ws; ++i)
+    if (all || layers.count(i)) out.push_back(i);
+  return out;
+}
+
+EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
+                       torch::Tensor z_anchor, const EditWeights& weights)
+    : bundle_(bundle), truncation_(truncation), conditions_(std::move(conditions)), weights_(weights) {
+  if (conditions_.empty()) throw std::invalid_argument("an edit needs at least one condition");
+  const auto& attributes = bundle.manifest().attributes;
+  for (size_t k = 0; k + 1 < conditions_.size(); ++k) condition_weights_.push_back(weights.previous);
+  condition_weights_.push_back(sets_continuous(conditions_.back(), attributes) ? weights.newest_continuous
+                                                                               : weights.newest);
+  kept_columns_ = untouched_columns(conditions_, attributes);
+
+  torch::NoGradGuard no_grad;
+  z_anchor_ = z_anchor.detach();
+  w_anchor_ = bundle_.truncate(bundle_.mapping(z_anchor_), truncation_);
+  if (!kept_columns_.empty()) {
+    const auto index = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
+    kept_anchor_ = bundle_.classify(w_anchor_).index_select(1, index);
+  }
+}
+
+torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& rows) const {
+  const auto pick = [&](const torch::Tensor& t) {
+    return rows.defined() ? t.index_select(0, rows.to(t.device())) : t;
+  };
+  const auto w = bundle_.truncate(bundle_.mapping(z), truncation_);
+  const auto logits = bundle_.classify(w);
+  auto e = torch::zeros({z.size(0)}, z.options());
+  for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](logits);
+  e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
+  if (!kept_columns_.empty()) {
+    const auto index = torch::tensor(kept_columns_, torch::kLong).to(z.device());
+    e = e + weights_.reg_logits * (logits.index_select(1, index) - pick(kept_anchor_)).square().sum(1);
+  }
+  return e;
+}
+
+torch::Tensor EditEnergy::energy(const torch::Tensor& z) const {
+  torch::NoGradGuard no_grad;
+  return total(z, {});
+}
+
+EnergyAndGradient EditEnergy::energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows) const {
+  torch::AutoGradMode grad_mode(true);
+  auto zg = z.detach().requires_grad_(true);
+  auto e = total(zg, rows);
+  // Rows are independent, so the gradient of the sum gives every row its own dE/dz.
+  auto grad = torch::autograd::grad({e.sum()}, {zg})[0];
+  return {e.detach(), grad.detach()};
+}
+
+}  // namespace lace::sampling

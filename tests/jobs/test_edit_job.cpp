@@ -1,0 +1,161 @@
+// run_edit on the tiny bundle: outputs, determinism, that each step moves its target and keeps the rest,
+// w+ layer selection, starting from a lace PNG, and failing before writing anything.
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "lace/io/record.hpp"
+#include "lace/jobs/edit_job.hpp"
+#include "lace/jobs/sample_job.hpp"
+
+namespace fs = std::filesystem;
+using namespace lace;
+using nlohmann::json;
+
+namespace {
+
+class EditJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lace_edit_job_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+    job_.model_dir = LACE_TINY_BUNDLE;
+    job_.out_dir = dir_ / "out";
+    job_.sequence_file = dir_ / "edits.json";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void sequence(const json& j) { std::ofstream(job_.sequence_file) << j.dump(); }
+  jobs::EditReport run() {
+    jobs::Progress quiet;
+    return jobs::run_edit(job_, quiet);
+  }
+  static json record(const fs::path& png) { return io::read_record(png); }
+  static std::string bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  fs::path dir_;
+  jobs::EditJob job_;
+};
+
+TEST_F(EditJobTest, WritesEveryStepAStripPerStartAndASheet) {
+  sequence({{"start", {{"seed", 0}, {"count", 3}}}, {"steps", {"glasses", "age=0.8"}}});
+  job_.batch_size = 2;
+  const auto report = run();
+  ASSERT_EQ(report.images.size(), 9u);  // 3 starts x (start + 2 steps)
+  EXPECT_EQ(report.images[0].filename(), "00001-0000-step0.png");
+  EXPECT_EQ(report.images[2].filename(), "00001-0000-step2.png");  // start 0's steps come first
+  EXPECT_EQ(report.images[8].filename(), "00001-0002-step2.png");
+  ASSERT_EQ(report.strips.size(), 3u);
+  EXPECT_EQ(report.strips[1].filename(), "00001-0001-strip.png");
+  EXPECT_EQ(report.sheet.filename(), "00001-sheet.png");
+  for (const auto& p : report.images) {
+    EXPECT_TRUE(fs::exists(p));
+    EXPECT_TRUE(fs::exists(fs::path(p).replace_extension(".json")));
+  }
+  for (const auto& p : report.strips) EXPECT_TRUE(fs::exists(p));
+  EXPECT_TRUE(fs::exists(report.sheet));
+  const json r = record(report.images[5]);  // start 1, step 2
+  EXPECT_EQ(r["command"], "edit");
+  EXPECT_EQ(r["index"], 1);
+  EXPECT_EQ(r["step"], 2);
+  EXPECT_EQ(r["expression"], "age=0.8");
+  EXPECT_EQ(r["start"]["seed"], 0);
+  EXPECT_EQ(r["start"]["index"], 1);
+  EXPECT_EQ(r["ws"].size(), 4u);  // the tiny bundle's num_ws
+  EXPECT_EQ(r["sequence"]["json"]["steps"][1], "age=0.8");
+  EXPECT_GT(r["stats"]["nfe"].get<int>(), 0);
+}
+
+TEST_F(EditJobTest, TheSameSequenceTwiceGivesIdenticalImages) {
+  sequence({{"start", {{"seed", 7}, {"count", 2}}}, {"steps", {"smile", "NOT glasses"}}});
+  const auto a = run();
+  const auto b = run();
+  ASSERT_EQ(a.images.size(), b.images.size());
+  for (size_t i = 0; i < a.images.size(); ++i) {
+    EXPECT_NE(a.images[i], b.images[i]);  // a new run number
+    EXPECT_EQ(bytes(a.images[i]), bytes(b.images[i])) << a.images[i];
+  }
+}
+
+// Each step raises its target under the latent classifier and an attribute never edited stays close:
+// much closer than between two unrelated starts.
+TEST_F(EditJobTest, EachStepMovesItsTargetAndKeepsTheRest) {
+  const int n = 32;
+  sequence({{"start", {{"seed", 1}, {"count", n}}}, {"steps", {"glasses", "hair=red", "NOT glasses"}}});
+  job_.batch_size = 32;
+  const auto report = run();
+  ASSERT_EQ(report.images.size(), size_t(n * 4));
+  int glasses_up = 0, red_up = 0, glasses_down = 0;
+  double age_moved = 0, age_between_starts = 0;
+  for (int i = 0; i < n; ++i) {
+    std::vector<json> r;
+    for (int k = 0; k <= 3; ++k) r.push_back(record(report.images[i * 4 + k])["attributes"]);
+    glasses_up += r[1]["glasses"].get<double>() > std::max(0.5, r[0]["glasses"].get<double>());
+    red_up += r[2]["hair"]["red"].get<double>() > std::max(0.5, r[1]["hair"]["red"].get<double>());
+    glasses_down += r[3]["glasses"].get<double>() < 0.5;
+    age_moved += std::abs(r[3]["age"].get<double>() - r[0]["age"].get<double>());
+    const json other = record(report.images[((i + 1) % n) * 4])["attributes"];
+    age_between_starts += std::abs(other["age"].get<double>() - r[0]["age"].get<double>());
+  }
+  EXPECT_GE(glasses_up, n * 9 / 10);
+  EXPECT_GE(red_up, n * 9 / 10);
+  EXPECT_GE(glasses_down, n * 9 / 10);
+  EXPECT_LT(age_moved, 0.5 * age_between_starts) << "age moved " << age_moved / n << " on average";
+}
+
+// The tiny bundle lists smile's layers as 2 and 3: an edit of smile keeps layers 0 and 1 of w+.
+TEST_F(EditJobTest, AnEditChangesOnlyItsAttributesLayers) {
+  sequence({{"start", {{"seed", 2}, {"count", 1}}}, {"steps", {"smile"}}});
+  const auto report = run();
+  const json before = record(report.images[0]), after = record(report.images[1]);
+  EXPECT_EQ(after["layers"], json({2, 3}));
+  EXPECT_EQ(before["ws"][0], after["ws"][0]);
+  EXPECT_EQ(before["ws"][1], after["ws"][1]);
+  EXPECT_NE(before["ws"][2], after["ws"][2]);
+  EXPECT_EQ(after["ws"][2], after["ws"][3]);
+}
+
+TEST_F(EditJobTest, StartsFromAPngWrittenByLaceSample) {
+  jobs::SampleJob sample;
+  sample.model_dir = LACE_TINY_BUNDLE;
+  sample.out_dir = dir_ / "samples";
+  sample.attrs = "smile";
+  sample.seed = 5;
+  jobs::Progress quiet;
+  const auto sampled = jobs::run_sample(sample, quiet);
+  sequence({{"start", {{"images", {"samples/" + sampled.images[0].filename().string()}}}}, {"steps", {"glasses"}}});
+  const auto report = run();
+  const json start = record(report.images[0]);
+  EXPECT_EQ(start["z"], record(sampled.images[0])["z"]);
+  // Same z, same truncation: the edit's start is the sampled image itself.
+  EXPECT_EQ(bytes(fs::path(report.images[0]).replace_extension(".png")).size() > 0, true);
+  EXPECT_EQ(start["attributes"], record(sampled.images[0])["attributes"]);
+  EXPECT_TRUE(report.warnings.empty());
+}
+
+TEST_F(EditJobTest, BadInputFailsBeforeWritingAnything) {
+  const auto expect_input_error = [&](const json& j, const std::string& part) {
+    sequence(j);
+    try {
+      run();
+      ADD_FAILURE() << "no error for " << j.dump();
+    } catch (const jobs::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(job_.out_dir)) << "something was written for " << j.dump();
+  };
+  expect_input_error({{"start", {{"seed", 0}, {"count", 1}}}, {"steps", {"smile", "beard"}}},
+                     "steps[1] 'beard': unknown attribute 'beard'");
+  expect_input_error({{"start", {{"seed", 0}, {"count", 1}}}, {"steps", {"smile AND (glasses"}}}, "steps[0] 'smile AND (glasses'");
+  expect_input_error({{"start", {{"seed", 0}, {"count", 1}}}, {"condition", "hair=pink"}, {"steps", {"smile"}}},
+                     "condition 'hair=pink'");
+  expect_input_error({{"start", {{"z", {{1.0, 2.0}}}}}, {"steps", {"smile"}}},
+                     "start.z[0]: z has 2 values, the model's z_dim is 8");
+  std::ofstream(dir_ / "plain.png") << "not a png";
+  expect_input_error({{"start", {{"images", {"plain.png"}}}}, {"steps", {"smile"}}}, "start.images[0]");
+}
+
+}  // namespace
