@@ -283,11 +283,11 @@ def test_import_1024_both_formats_and_sample(tmp_path):
     assert np.abs(images[0] - images[1]).max() <= 2, "the two imports of the same weights draw different pictures"
 
 
-if __name__ == "__main__":  # without pytest: run every test in a fresh temporary folder
+if __name__ == "__main__":  # without pytest: run every test (or those whose name holds argv[1]) in a temp folder
     import pathlib
     failed = 0
     for name, fn in list(globals().items()):
-        if name.startswith("test_") and callable(fn):
+        if name.startswith("test_") and callable(fn) and (len(sys.argv) < 2 or sys.argv[1] in name):
             with tempfile.TemporaryDirectory() as d:
                 try:
                     fn(pathlib.Path(d))
