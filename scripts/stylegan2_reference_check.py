@@ -40,13 +40,13 @@ def compare(ours, z, ws, their_w, their_img):
     return float((w - their_w).abs().max()), float((img - their_img).abs().max()), float(their_img.abs().mean())
 
 
-def check_nvlabs(repo, res, work, gen):
+def check_nvlabs(repo, res, work, gen, conv_clamp):
     sys.path.insert(0, repo)
     from training import networks  # their code, from the checkout given on the command line
     ch_base = 32768 if res == 1024 else 512 * res  # config-f widths at 1024; 512 channels at every level below
     G = networks.Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=res, img_channels=3,
                            mapping_kwargs=dict(num_layers=8), synthesis_kwargs=dict(channel_base=ch_base,
-                                                                                    channel_max=512, conv_clamp=256))
+                                                                                    channel_max=512, conv_clamp=conv_clamp))
     randomize(G, gen)
     G.eval()
     with torch.no_grad():
@@ -63,7 +63,7 @@ def check_nvlabs(repo, res, work, gen):
     return compare(ours, z, ws, their_w, their_img) + (record["layout"],)
 
 
-def check_rosinality(repo, res, work, gen):
+def check_rosinality(repo, res, work, gen, conv_clamp):
     import torch.utils.cpp_extension as ext
     ext.load = lambda *a, **k: None  # their op/ compiles CUDA kernels at import; the CPU paths do not need them
     sys.path.insert(0, repo)
@@ -88,6 +88,7 @@ def main():
     ap.add_argument("--rosinality", help="checkout of rosinality/stylegan2-pytorch")
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--tol", type=float, default=1e-3)
+    ap.add_argument("--conv-clamp", type=float, default=256, help="NVlabs conv_clamp (their runs: 256; small: exercised)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     worst = 0.0
@@ -96,7 +97,7 @@ def main():
             if not repo:
                 continue
             gen = torch.Generator().manual_seed(0)
-            dw, dimg, scale, layout = check(os.path.abspath(repo), args.resolution, work, gen)
+            dw, dimg, scale, layout = check(os.path.abspath(repo), args.resolution, work, gen, args.conv_clamp)
             print(f"{layout}: {args.resolution}x{args.resolution}: max |w - theirs| = {dw:.2e}, "
                   f"max |image - theirs| = {dimg:.2e} (mean |image| {scale:.3f})", flush=True)
             worst = max(worst, dw, dimg)

@@ -7,6 +7,8 @@ One module for both of lace's uses:
   (rosinality/stylegan2-pytorch, a .pt dict whose "g_ema" is that Generator's state_dict), so an importer
   only has to rename the noise buffers (`noises.noise_0` -> `conv1.noise.const`, `noises.noise_{k+1}` ->
   `convs.{k}.noise.const`) and compute `w_avg` (mean of mapping(z)); every other key loads as is.
+  NVlabs stylegan2-ada-pytorch networks load through a name table (scripts/import_stylegan2.py), with
+  Config.layout = "nvlabs" and Config.conv_clamp reproducing the two places where their arithmetic differs.
 
 Architecture (StyleGAN2, config-f style): mapping = pixel norm + equalized-lr linear layers with a 0.01 lr
 multiplier; synthesis = learned constant 4x4 input, modulated 3x3 convolutions with weight demodulation,
