@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake
   libtorch-dev libopenblas0-pthread          # LibTorch (CPU) and the fast BLAS behind it
-  python3-torch python3-numpy python3-pil     # /usr/bin/python3 for exporting TorchScript models
+  python3-torch python3-numpy python3-pil python3-pytest  # /usr/bin/python3: exporting models, script tests
   libcli11-dev nlohmann-json3-dev libstb-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
 )

@@ -35,12 +35,53 @@ CONTINUOUS_SIGMA = 0.05
 DEFAULT_TRUNCATION = 1.0
 
 
-def attribute_spec():
+def attribute_spec(layers):
     spec = [{"name": b, "kind": "binary"} for b in BINARY]
     spec.append({"name": "hair", "kind": "categorical", "classes": list(HAIR_CLASSES)})
     spec += [{"name": c, "kind": "continuous", "range": list(r), "sigma": CONTINUOUS_SIGMA}
              for c, r in CONTINUOUS.items()]
+    for a in spec:
+        a["layers"] = layers[a["name"]]
     return spec
+
+
+@torch.no_grad()
+def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7, seed=1):
+    """Which w+ layers carry each attribute (for lace edit's subset selection), measured rather than
+    guessed: swap one layer of image A's w+ for image B's and see how far the labeler's reading of each
+    attribute moves. An attribute gets the fewest layers that hold `share` of its total movement."""
+    g = torch.Generator().manual_seed(seed)
+    w_avg = generator.w_avg
+    wa, wb = (w_avg + psi * (generator.mapping(torch.randn(n, z_dim, generator=g)) - w_avg) for _ in range(2))
+    ws_a = wa.unsqueeze(1).repeat(1, num_ws, 1)
+    read = lambda ws: labeler(generator.synthesis(ws))  # noqa: E731
+    nb, nh = len(BINARY), len(HAIR_CLASSES)
+
+    def readings(out):
+        r = {b: torch.sigmoid(out[:, i]) for i, b in enumerate(BINARY)}
+        r["hair"] = torch.softmax(out[:, nb:nb + nh], 1)
+        r.update({c: out[:, nb + nh + j] for j, c in enumerate(CONTINUOUS)})
+        return r
+
+    base = readings(read(ws_a))
+    effect = {name: [] for name in base}
+    for layer in range(num_ws):
+        ws = ws_a.clone()
+        ws[:, layer] = wb
+        swapped = readings(read(ws))
+        for name in base:
+            diff = (swapped[name] - base[name]).abs()
+            effect[name].append(float(diff.sum(1).mean() / 2 if diff.dim() == 2 else diff.mean()))
+    layers = {}
+    for name, e in effect.items():
+        order = sorted(range(num_ws), key=lambda i: -e[i])
+        chosen, total = [], sum(e)
+        for i in order:
+            chosen.append(i)
+            if sum(e[j] for j in chosen) >= share * total:
+                break
+        layers[name] = sorted(chosen)
+    return layers, effect
 
 
 def write_manifest(out, info, description):
@@ -86,9 +127,14 @@ def main():
     print(f"{args.n} pairs -> {pairs_path} ({time.time() - t0:.0f} s); labeler rates: "
           + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
 
+    layers, effect = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
+    print("w+ layers per attribute (labeler movement when one layer is swapped):", json.dumps(layers), flush=True)
+    with open(os.path.join(args.out, "layers.json"), "w") as f:
+        json.dump({"layers": layers, "movement_per_layer": effect}, f, indent=1)
+        f.write("\n")
     spec_path = pairs_path + ".attributes.json"
     with open(spec_path, "w") as f:
-        json.dump(attribute_spec(), f)
+        json.dump(attribute_spec(layers), f)
     subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
                     "--attributes", spec_path, "--bundle", args.out, "--epochs", str(args.epochs),
                     "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
