@@ -60,7 +60,7 @@ class TrainConfig:
     # Reconstruction anchor (encoder.py): 0 trains a plain GAN. With it, G's loss adds
     # rec_weight * (reconstruction error + kl_weight * KL per pixel) on a second batch of real images.
     rec_weight: float = 0.0
-    kl_weight: float = 0.1
+    kl_weight: float = 1.0
     adv_start_kimg: float = 0.0
 
 
@@ -465,9 +465,10 @@ def main():
     ap.add_argument("--mapping-layers", type=int)
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
-    ap.add_argument("--kl-weight", type=float, default=0.1)
-    ap.add_argument("--adv-start-kimg", type=float, default=20.0,
-                    help="with --rec-weight: train as a plain VAE for this many thousand images first")
+    # These two may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
+    ap.add_argument("--kl-weight", type=float, help="weight of the KL term in the reconstruction anchor (default 1)")
+    ap.add_argument("--adv-start-kimg", type=float,
+                    help="with --rec-weight: train as a plain VAE for this many thousand images first (default 20)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -481,6 +482,10 @@ def main():
         trainer = Trainer.load(ck_path)
         print(f"resumed {ck_path} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg, "
               f"{trainer.train_seconds / 3600:.2f} h of training)", flush=True)
+        if args.kl_weight is not None:
+            trainer.tc.kl_weight = args.kl_weight
+        if args.adv_start_kimg is not None:
+            trainer.tc.adv_start_kimg = args.adv_start_kimg
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
@@ -532,7 +537,9 @@ def new_config(args):
         tc.r1_gamma = 0.0002 * gan.resolution ** 2 / tc.batch
     if args.pool:
         tc.pool = args.pool
-    tc.rec_weight, tc.kl_weight, tc.adv_start_kimg = args.rec_weight, args.kl_weight, args.adv_start_kimg
+    tc.rec_weight = args.rec_weight
+    tc.kl_weight = 1.0 if args.kl_weight is None else args.kl_weight
+    tc.adv_start_kimg = 20.0 if args.adv_start_kimg is None else args.adv_start_kimg
     return tc
 
 
