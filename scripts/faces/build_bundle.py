@@ -145,8 +145,8 @@ def main():
         for ext in (".pt", ".json"):
             src = os.path.splitext(model)[0] + ext
             dst = os.path.join(args.out, os.path.basename(src))
-            if os.path.abspath(src) != os.path.abspath(dst):
-                shutil.copyfile(src, dst)
+            if os.path.abspath(src) != os.path.abspath(dst) and (ext == ".pt" or os.path.exists(src)):
+                shutil.copyfile(src, dst)  # a classifier's .json card travels with it when there is one
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
             "seconds": round(time.time() - t0)}
     with open(os.path.join(args.out, "build.json"), "w") as f:
