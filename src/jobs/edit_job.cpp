@@ -25,15 +25,7 @@ namespace {
 
 void check_options(const EditJob& job) {
   if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
-  const auto names = ode::tableau_names();
-  if (std::find(names.begin(), names.end(), job.solver) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw std::invalid_argument("unknown solver '" + job.solver + "' for lace edit; known: " + known);
-  }
-  if (!(job.ode.adaptive.atol > 0) || !(job.ode.adaptive.rtol > 0))
-    throw std::invalid_argument("--atol and --rtol must be positive");
-  if (job.ode.steps < 1) throw std::invalid_argument("--steps must be at least 1");
+  check_solver_options(job.solver, ode::tableau_names(), job.ode);  // no Langevin for edits
   for (const auto& w : {job.previous, job.newest, job.newest_continuous, job.reg_z, job.reg_logits, job.truncation})
     if (w && !(*w >= 0)) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
 }

@@ -26,15 +26,8 @@ void check_options(const SampleJob& job) {
   if (job.count < 1) throw std::invalid_argument("-n must be at least 1");
   if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
   if (job.first_index < 0) throw std::invalid_argument("--start-index must not be negative");
-  const auto names = solver_names();
-  if (std::find(names.begin(), names.end(), job.solver) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw std::invalid_argument("unknown solver '" + job.solver + "'; known: " + known);
-  }
-  if (!(job.ode.adaptive.atol > 0) || !(job.ode.adaptive.rtol > 0))
-    throw std::invalid_argument("--atol and --rtol must be positive");
-  if (job.ode.steps < 1 || job.langevin.steps < 1) throw std::invalid_argument("--steps must be at least 1");
+  check_solver_options(job.solver, solver_names(), job.ode);
+  if (job.langevin.steps < 1) throw std::invalid_argument("--steps must be at least 1");
   if (job.truncation && !(std::isfinite(*job.truncation) && *job.truncation >= 0))
     throw std::invalid_argument("--truncation must be a non-negative number");
 }

@@ -66,8 +66,8 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
   z_anchor_ = z_anchor.detach();
   w_anchor_ = bundle_.truncate(bundle_.mapping(z_anchor_), truncation_);
   if (!kept_columns_.empty()) {
-    const auto index = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
-    kept_anchor_ = bundle_.classify(w_anchor_).index_select(1, index);
+    kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
+    kept_anchor_ = bundle_.classify(w_anchor_).index_select(1, kept_index_);
   }
 }
 
@@ -81,8 +81,7 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](logits);
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
   if (!kept_columns_.empty()) {
-    const auto index = torch::tensor(kept_columns_, torch::kLong).to(z.device());
-    e = e + weights_.reg_logits * (logits.index_select(1, index) - pick(kept_anchor_)).square().sum(1);
+    e = e + weights_.reg_logits * (logits.index_select(1, kept_index_) - pick(kept_anchor_)).square().sum(1);
   }
   return e;
 }

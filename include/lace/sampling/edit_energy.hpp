@@ -47,6 +47,7 @@ class EditEnergy : public EnergyFunction {
   std::vector<double> condition_weights_;
   std::vector<int64_t> kept_columns_;
   EditWeights weights_;
+  torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
 };
 
