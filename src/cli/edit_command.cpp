@@ -26,12 +26,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--solver", j.solver, "dopri5 (adaptive), euler, heun or rk4 (fixed steps)")
       ->check(CLI::IsMember(ode::tableau_names()))
       ->capture_default_str();
-  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(kPositive)->capture_default_str();
-  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(kPositive)->capture_default_str();
-  cmd->add_option("--error-norm", flags->error_norm, "per-sample or batch")
-      ->check(CLI::IsMember({"per-sample", "batch"}))
-      ->capture_default_str();
-  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(kPositive)->capture_default_str();
+  add_adaptive_solver_flags(cmd, j.ode.adaptive, flags->error_norm);
   cmd->add_option("--steps", j.ode.steps, "steps for euler, heun and rk4")->check(kPositive)->capture_default_str();
   cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the file's, else the bundle's)")
       ->check(kNonNegative);
@@ -49,7 +44,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     job.sequence_file = flags->sequence;
     job.model_dir = flags->model;
     job.out_dir = flags->out;
-    job.ode.adaptive.norm = flags->error_norm == "batch" ? ode::ErrorNorm::Batch : ode::ErrorNorm::PerSample;
+    job.ode.adaptive.norm = error_norm_from_flag(flags->error_norm);
     const auto set = [](double value, std::optional<double>& into) {
       if (value >= 0) into = value;
     };

@@ -36,12 +36,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--solver", j.solver, "dopri5 (adaptive), euler, heun, rk4 (fixed steps) or ld (Langevin)")
       ->check(CLI::IsMember(jobs::solver_names()))
       ->capture_default_str();
-  cmd->add_option("--atol", j.ode.adaptive.atol, "absolute tolerance (dopri5)")->check(kPositive)->capture_default_str();
-  cmd->add_option("--rtol", j.ode.adaptive.rtol, "relative tolerance (dopri5)")->check(kPositive)->capture_default_str();
-  cmd->add_option("--error-norm", flags->error_norm, "per-sample (each image its own step size) or batch")
-      ->check(CLI::IsMember({"per-sample", "batch"}))
-      ->capture_default_str();
-  cmd->add_option("--max-steps", j.ode.adaptive.max_steps, "step cap for dopri5")->check(kPositive)->capture_default_str();
+  add_adaptive_solver_flags(cmd, j.ode.adaptive, flags->error_norm);
   cmd->add_option("--steps", flags->steps, "steps for euler, heun, rk4 and ld")->check(kPositive)->capture_default_str();
   cmd->add_option("--ld-step", j.langevin.step_size, "Langevin step size eta")->check(kPositive)->capture_default_str();
   cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(kNonNegative)->capture_default_str();
@@ -54,7 +49,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     job.model_dir = flags->model;
     job.out_dir = flags->out;
     job.operators = energy::operators_from_string(flags->operators);
-    job.ode.adaptive.norm = flags->error_norm == "batch" ? ode::ErrorNorm::Batch : ode::ErrorNorm::PerSample;
+    job.ode.adaptive.norm = error_norm_from_flag(flags->error_norm);
     job.ode.steps = job.langevin.steps = flags->steps;
     if (flags->truncation >= 0) job.truncation = flags->truncation;
     job.device = resolve_device(global.device);
