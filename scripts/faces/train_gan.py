@@ -62,12 +62,15 @@ class TrainConfig:
     rec_weight: float = 0.0
     kl_weight: float = 1.0
     adv_start_kimg: float = 0.0
+    mmd_weight: float = 0.0         # encoder.mmd_to_prior: the codes of real images must fill the prior
+    edge_weight: float = 0.0        # encoder.reconstruction_error: weight of the edge term
 
 
 def smoke_config():
     gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
                           d_channels=None)
-    return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4, rec_weight=10.0, adv_start_kimg=0.02)
+    return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4, rec_weight=10.0, adv_start_kimg=0.02,
+                       mmd_weight=100.0, edge_weight=1.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,12 +202,19 @@ class Trainer:
         tc = self.tc
         real = pool.batch(self.data_rng, tc.batch)
         mean, log_var = self.E(real)
-        w = self.G.mapping(encoder.sample_posterior(mean, log_var))
+        z = encoder.sample_posterior(mean, log_var)
+        w = self.G.mapping(z)
         rec = self.G.synthesize(w.unsqueeze(1).repeat(1, self.cfg.num_ws, 1), True)
-        error = encoder.reconstruction_error(rec, real)
+        error = encoder.reconstruction_error(rec, real, tc.edge_weight)
         kl = encoder.kl_to_prior(mean, log_var).mean()
         stats["rec"], stats["kl"] = error.item(), kl.item()
-        return tc.rec_weight * (error + tc.kl_weight * encoder.kl_per_pixel(kl, self.cfg.resolution))
+        stats["z_sq"] = z.detach().square().mean().item()  # 1 when the codes sit where the prior samples
+        loss = tc.rec_weight * (error + tc.kl_weight * encoder.kl_per_pixel(kl, self.cfg.resolution))
+        if tc.mmd_weight > 0:
+            mmd = encoder.mmd_to_prior(z)
+            stats["mmd"] = mmd.item()
+            loss = loss + tc.mmd_weight * mmd
+        return loss
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state(self):
@@ -282,7 +292,9 @@ class LabelerHook:
         self.path, self.pool, self.n = path, pool, n
         self.model, self.mtime = None, None
 
-    def __call__(self, G_ema):
+    def __call__(self, G_ema, reconstruct=None):
+        """reconstruct (optional): real images -> their redrawings through the encoder and G_ema; the
+        labeler's rates on them show whether the anchor carries an attribute at all."""
         if not self.path or not os.path.exists(self.path):
             return None
         try:
@@ -293,7 +305,11 @@ class LabelerHook:
                 fake = generate(G_ema, self.n, seed=777)
                 real = to_tensor(self.pool.images[:self.n])
                 lab = lambda x: torch.cat([self.model(x[i:i + 100]) for i in range(0, len(x), 100)])  # noqa: E731
-                return {"labeler": self.path, "samples": frequencies(lab(fake)), "data": frequencies(lab(real))}
+                out = {"labeler": self.path, "samples": frequencies(lab(fake)), "data": frequencies(lab(real))}
+                if reconstruct is not None:
+                    out["reconstructions"] = frequencies(lab(torch.cat([reconstruct(real[i:i + 100])
+                                                                        for i in range(0, len(real), 100)])))
+                return out
         except Exception as e:  # a broken labeler must not stop a long training run
             return {"labeler": self.path, "error": repr(e)}
 
@@ -311,11 +327,14 @@ def snapshot(trainer, run_dir, hook, window):
     sheet = to_uint8(generate(trainer.G_ema, 64, seed=123))
     save_sheet(sheet, os.path.join(run_dir, "samples", f"samples-{tag}.png"))
     shutil.copyfile(os.path.join(run_dir, "samples", f"samples-{tag}.png"), os.path.join(run_dir, "samples-latest.png"))
+    reconstruct = None
     if trainer.E is not None:  # 32 training images above their reconstructions through G_ema (mean code)
-        with torch.no_grad():
-            real = to_tensor(hook.pool.images[:32])
-            w = trainer.G_ema.mapping(trainer.E(real)[0])
-            rec = trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
+        def reconstruct(real):
+            with torch.no_grad():
+                w = trainer.G_ema.mapping(trainer.E(real)[0])
+                return trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
+        real = to_tensor(hook.pool.images[:32])
+        rec = reconstruct(real)
         save_sheet(np.concatenate([to_uint8(real), to_uint8(rec)]), os.path.join(run_dir, "reconstructions-latest.png"))
     os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
     tmp = os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt.tmp")
@@ -324,7 +343,7 @@ def snapshot(trainer, run_dir, hook, window):
     line = {"step": trainer.step, "kimg": round(trainer.nimg / 1000, 2), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "train_hours": round(trainer.train_seconds / 3600, 3)}
     line.update(window.summary())
-    freq = hook(trainer.G_ema)
+    freq = hook(trainer.G_ema, reconstruct)
     if freq is not None:
         line["frequencies"] = freq
     with open(os.path.join(run_dir, "log.jsonl"), "a") as f:
@@ -465,10 +484,14 @@ def main():
     ap.add_argument("--mapping-layers", type=int)
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
-    # These two may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
+    # These may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
     ap.add_argument("--kl-weight", type=float, help="weight of the KL term in the reconstruction anchor (default 1)")
     ap.add_argument("--adv-start-kimg", type=float,
                     help="with --rec-weight: train as a plain VAE for this many thousand images first (default 20)")
+    ap.add_argument("--mmd-weight", type=float,
+                    help="weight of the MMD between real images' codes and the prior (encoder.mmd_to_prior; default 100)")
+    ap.add_argument("--edge-weight", type=float,
+                    help="weight of the edge term of the reconstruction error (encoder.reconstruction_error; default 1)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -486,6 +509,10 @@ def main():
             trainer.tc.kl_weight = args.kl_weight
         if args.adv_start_kimg is not None:
             trainer.tc.adv_start_kimg = args.adv_start_kimg
+        if args.mmd_weight is not None:
+            trainer.tc.mmd_weight = args.mmd_weight
+        if args.edge_weight is not None:
+            trainer.tc.edge_weight = args.edge_weight
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
@@ -540,6 +567,8 @@ def new_config(args):
     tc.rec_weight = args.rec_weight
     tc.kl_weight = 1.0 if args.kl_weight is None else args.kl_weight
     tc.adv_start_kimg = 20.0 if args.adv_start_kimg is None else args.adv_start_kimg
+    tc.mmd_weight = 100.0 if args.mmd_weight is None else args.mmd_weight
+    tc.edge_weight = 1.0 if args.edge_weight is None else args.edge_weight
     return tc
 
 
