@@ -64,13 +64,14 @@ class TrainConfig:
     adv_start_kimg: float = 0.0
     mmd_weight: float = 0.0         # encoder.mmd_to_prior: the codes of real images must fill the prior
     edge_weight: float = 0.0        # encoder.reconstruction_error: weight of the edge term
+    l2_weight: float = 0.0          # encoder.reconstruction_error: weight of the squared-error term
 
 
 def smoke_config():
     gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
                           d_channels=None)
     return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4, rec_weight=10.0, adv_start_kimg=0.02,
-                       mmd_weight=100.0, edge_weight=1.0)
+                       mmd_weight=100.0, edge_weight=1.0, l2_weight=5.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ class Trainer:
         z = encoder.sample_posterior(mean, log_var)
         w = self.G.mapping(z)
         rec = self.G.synthesize(w.unsqueeze(1).repeat(1, self.cfg.num_ws, 1), True)
-        error = encoder.reconstruction_error(rec, real, tc.edge_weight)
+        error = encoder.reconstruction_error(rec, real, tc.edge_weight, tc.l2_weight)
         kl = encoder.kl_to_prior(mean, log_var).mean()
         stats["rec"], stats["kl"] = error.item(), kl.item()
         stats["z_sq"] = z.detach().square().mean().item()  # 1 when the codes sit where the prior samples
@@ -492,6 +493,8 @@ def main():
                     help="weight of the MMD between real images' codes and the prior (encoder.mmd_to_prior; default 100)")
     ap.add_argument("--edge-weight", type=float,
                     help="weight of the edge term of the reconstruction error (encoder.reconstruction_error; default 1)")
+    ap.add_argument("--l2-weight", type=float,
+                    help="weight of the squared-error term of the reconstruction error (default 5)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -513,6 +516,8 @@ def main():
             trainer.tc.mmd_weight = args.mmd_weight
         if args.edge_weight is not None:
             trainer.tc.edge_weight = args.edge_weight
+        if args.l2_weight is not None:
+            trainer.tc.l2_weight = args.l2_weight
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
@@ -569,6 +574,7 @@ def new_config(args):
     tc.adv_start_kimg = 20.0 if args.adv_start_kimg is None else args.adv_start_kimg
     tc.mmd_weight = 100.0 if args.mmd_weight is None else args.mmd_weight
     tc.edge_weight = 1.0 if args.edge_weight is None else args.edge_weight
+    tc.l2_weight = 5.0 if args.l2_weight is None else args.l2_weight
     return tc
 
 

@@ -52,6 +52,22 @@ def test_edge_term_separates_a_blurred_image_from_the_sharp_one():
     assert with_edges - plain > 0.5 * (2 * 44 * 2.0) / (63 * 64)
 
 
+def test_l1_prefers_dropping_a_minority_stroke_and_l2_a_faint_one():
+    # Four faces, one with a dark bar (glasses): one output for all four, as a decoder draws when the code
+    # does not tell them apart. Plain L1 is lowest without the bar (the median); with the squared term a
+    # faint bar (the mean) beats leaving it out.
+    plain = -torch.ones(4, 3, 64, 64)
+    real = plain.clone()
+    real[0, :, 30:32, 10:54] = 1.0
+    faint = plain[:1].clone()
+    faint[0, :, 30:32, 10:54] = -0.5                  # the mean of one bar at +1 and three at -1
+    err = lambda out, **kw: encoder.reconstruction_error(out.expand(4, -1, -1, -1), real, **kw).item()  # noqa: E731
+    assert err(plain[:1]) < err(faint)
+    # the weights of the training run (edge 1, l2 5): already at 5 the faint bar wins
+    assert err(faint, edge_weight=1.0, l2_weight=5.0) < err(plain[:1], edge_weight=1.0, l2_weight=5.0)
+    assert err(plain[:1], edge_weight=1.0, l2_weight=1.0) < err(faint, edge_weight=1.0, l2_weight=1.0)
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
