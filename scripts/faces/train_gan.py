@@ -329,10 +329,16 @@ def snapshot(trainer, run_dir, hook, window):
     save_sheet(sheet, os.path.join(run_dir, "samples", f"samples-{tag}.png"))
     shutil.copyfile(os.path.join(run_dir, "samples", f"samples-{tag}.png"), os.path.join(run_dir, "samples-latest.png"))
     reconstruct = None
-    if trainer.E is not None:  # 32 training images above their reconstructions through G_ema (mean code)
+    if trainer.E is not None:  # 32 training images above their reconstructions through G_ema
+        # From a sample of q(z | x), not its mean: once the posteriors are wide the mean lies inside the
+        # prior's shell, where G draws an average face (seeded: the sheets of two snapshots compare).
+        noise = torch.Generator().manual_seed(321)
+
         def reconstruct(real):
             with torch.no_grad():
-                w = trainer.G_ema.mapping(trainer.E(real)[0])
+                mean, log_var = trainer.E(real)
+                z = mean + torch.randn(mean.shape, generator=noise) * (0.5 * log_var).exp()
+                w = trainer.G_ema.mapping(z)
                 return trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
         real = to_tensor(hook.pool.images[:32])
         rec = reconstruct(real)
