@@ -500,7 +500,7 @@ def main():
     ap.add_argument("--edge-weight", type=float,
                     help="weight of the edge term of the reconstruction error (encoder.reconstruction_error; default 1)")
     ap.add_argument("--l2-weight", type=float,
-                    help="weight of the squared-error term of the reconstruction error (default 5)")
+                    help="weight of the squared-error term of the reconstruction error (default 0; 5 was tried, docs/faces-data-card.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -580,7 +580,7 @@ def new_config(args):
     tc.adv_start_kimg = 20.0 if args.adv_start_kimg is None else args.adv_start_kimg
     tc.mmd_weight = 100.0 if args.mmd_weight is None else args.mmd_weight
     tc.edge_weight = 1.0 if args.edge_weight is None else args.edge_weight
-    tc.l2_weight = 5.0 if args.l2_weight is None else args.l2_weight
+    tc.l2_weight = 0.0 if args.l2_weight is None else args.l2_weight
     return tc
 
 
