@@ -65,13 +65,14 @@ class TrainConfig:
     mmd_weight: float = 0.0         # encoder.mmd_to_prior: the codes of real images must fill the prior
     edge_weight: float = 0.0        # encoder.reconstruction_error: weight of the edge term
     l2_weight: float = 0.0          # encoder.reconstruction_error: weight of the squared-error term
+    stroke_weight: float = 0.0      # encoder.reconstruction_error: extra weight of the real image's strokes
 
 
 def smoke_config():
     gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
                           d_channels=None)
     return TrainConfig(gan=gan.to_dict(), batch=4, pool=1000, r1_every=4, rec_weight=10.0, adv_start_kimg=0.02,
-                       mmd_weight=100.0, edge_weight=1.0, l2_weight=5.0)
+                       mmd_weight=100.0, edge_weight=1.0, l2_weight=5.0, stroke_weight=5.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class Trainer:
         z = encoder.sample_posterior(mean, log_var)
         w = self.G.mapping(z)
         rec = self.G.synthesize(w.unsqueeze(1).repeat(1, self.cfg.num_ws, 1), True)
-        error = encoder.reconstruction_error(rec, real, tc.edge_weight, tc.l2_weight)
+        error = encoder.reconstruction_error(rec, real, tc.edge_weight, tc.l2_weight, tc.stroke_weight)
         kl = encoder.kl_to_prior(mean, log_var).mean()
         stats["rec"], stats["kl"] = error.item(), kl.item()
         stats["z_sq"] = z.detach().square().mean().item()  # 1 when the codes sit where the prior samples
@@ -501,6 +502,8 @@ def main():
                     help="weight of the edge term of the reconstruction error (encoder.reconstruction_error; default 1)")
     ap.add_argument("--l2-weight", type=float,
                     help="weight of the squared-error term of the reconstruction error (default 0; 5 was tried, docs/faces-data-card.md)")
+    ap.add_argument("--stroke-weight", type=float,
+                    help="extra weight of the real image's strokes in the pixel error (encoder.stroke_map; default 0)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
     if args.nice:
@@ -524,6 +527,8 @@ def main():
             trainer.tc.edge_weight = args.edge_weight
         if args.l2_weight is not None:
             trainer.tc.l2_weight = args.l2_weight
+        if args.stroke_weight is not None:
+            trainer.tc.stroke_weight = args.stroke_weight
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
@@ -581,6 +586,7 @@ def new_config(args):
     tc.mmd_weight = 100.0 if args.mmd_weight is None else args.mmd_weight
     tc.edge_weight = 1.0 if args.edge_weight is None else args.edge_weight
     tc.l2_weight = 0.0 if args.l2_weight is None else args.l2_weight
+    tc.stroke_weight = 0.0 if args.stroke_weight is None else args.stroke_weight
     return tc
 
 

@@ -68,6 +68,30 @@ def test_l1_prefers_dropping_a_minority_stroke_and_l2_a_faint_one():
     assert err(plain[:1], edge_weight=1.0, l2_weight=1.0) < err(faint, edge_weight=1.0, l2_weight=1.0)
 
 
+def test_stroke_map_by_hand():
+    real = -torch.ones(1, 3, 8, 8)
+    real[0, 0, 4, 2] = 1.0                            # one red pixel: differences of 2 to its neighbours
+    m = encoder.stroke_map(real)[0, 0]
+    assert m.shape == (8, 8)
+    assert m[4, 2] == 2.0 and m[5, 3] == 2.0 and m[3, 1] == 2.0   # the pixel, spread over 3x3 (and one more)
+    assert m[0, 7] == 0.0 and m[7, 7] == 0.0
+
+
+def test_stroke_weight_makes_l1_draw_a_minority_bar():
+    # The case L1 gets wrong: one face in four has a bar, the code tells none apart. With strokes weighted
+    # the full bar beats no bar, while the error stays L1 (a faint bar is no better than the full one).
+    plain = -torch.ones(4, 3, 64, 64)
+    real = plain.clone()
+    real[0, :, 30:32, 10:54] = 1.0
+    bar = real[:1].clone()
+    faint = plain[:1].clone()
+    faint[0, :, 30:32, 10:54] = -0.5
+    err = lambda out, k: encoder.reconstruction_error(out.expand(4, -1, -1, -1), real, stroke_weight=k).item()  # noqa: E731
+    assert err(plain[:1], 0.0) < err(bar, 0.0)       # plain L1: the median, no bar
+    assert err(bar, 5.0) < err(plain[:1], 5.0)       # weighted: the bar
+    assert err(bar, 5.0) <= err(faint, 5.0) + 1e-6
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
