@@ -36,8 +36,16 @@ class Encoder(nn.Module):
         return mean, log_var.clamp(-12.0, 4.0)
 
 
-def sample_posterior(mean, log_var):
-    return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+def sample_posterior(mean, log_var, generator=None):
+    return mean + torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device) * (0.5 * log_var).exp()
+
+
+def _dx(x):  # horizontal neighbour differences [..., H, W - 1]
+    return x[..., :, 1:] - x[..., :, :-1]
+
+
+def _dy(x):  # vertical neighbour differences [..., H - 1, W]
+    return x[..., 1:, :] - x[..., :-1, :]
 
 
 def kl_to_prior(mean, log_var):
@@ -49,8 +57,8 @@ def stroke_map(real):
     """Where the real image has strokes: per pixel, the largest horizontal or vertical difference to a
     neighbour over the colour channels, spread over its 3x3 neighbourhood; 0 on flat regions, up to 2."""
     d = real.new_zeros(real.shape[0], 1, *real.shape[2:])
-    dx = (real[..., :, 1:] - real[..., :, :-1]).abs().amax(1, keepdim=True)
-    dy = (real[..., 1:, :] - real[..., :-1, :]).abs().amax(1, keepdim=True)
+    dx = _dx(real).abs().amax(1, keepdim=True)
+    dy = _dy(real).abs().amax(1, keepdim=True)
     d[..., :, 1:] = torch.maximum(d[..., :, 1:], dx)
     d[..., 1:, :] = torch.maximum(d[..., 1:, :], dy)
     return nn.functional.max_pool2d(d, 3, stride=1, padding=1)
@@ -75,9 +83,7 @@ def reconstruction_error(fake, real, edge_weight: float = 0.0, l2_weight: float 
         pixel = pixel * weight / weight.mean((1, 2, 3), keepdim=True)
     error = pixel.mean() + (coarse(fake, 4) - coarse(real, 4)).abs().mean()
     if edge_weight > 0:
-        dx = lambda x: x[..., :, 1:] - x[..., :, :-1]  # noqa: E731
-        dy = lambda x: x[..., 1:, :] - x[..., :-1, :]  # noqa: E731
-        error = error + edge_weight * ((dx(fake) - dx(real)).abs().mean() + (dy(fake) - dy(real)).abs().mean())
+        error = error + edge_weight * ((_dx(fake) - _dx(real)).abs().mean() + (_dy(fake) - _dy(real)).abs().mean())
     if l2_weight > 0:
         error = error + l2_weight * (fake - real).square().mean()
     return error

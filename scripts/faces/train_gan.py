@@ -68,6 +68,12 @@ class TrainConfig:
     stroke_weight: float = 0.0      # encoder.reconstruction_error: extra weight of the real image's strokes
 
 
+# The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
+# and the networks adapt; nothing is rebuilt). Keys are TrainConfig fields and argparse destinations.
+ANCHOR_DEFAULTS = {"kl_weight": 1.0, "adv_start_kimg": 20.0, "mmd_weight": 100.0, "edge_weight": 1.0,
+                   "l2_weight": 0.0, "stroke_weight": 0.0}
+
+
 def smoke_config():
     gan = stylegan.Config(z_dim=16, w_dim=16, mapping_layers=2, channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8},
                           d_channels=None)
@@ -210,7 +216,7 @@ class Trainer:
         error = encoder.reconstruction_error(rec, real, tc.edge_weight, tc.l2_weight, tc.stroke_weight)
         kl = encoder.kl_to_prior(mean, log_var).mean()
         stats["rec"], stats["kl"] = error.item(), kl.item()
-        stats["z_sq"] = z.detach().square().mean().item()  # 1 when the codes sit where the prior samples
+        stats["z_sq"] = z.detach().square().mean().item()  # 1 when the codes lie where the prior's samples do
         loss = tc.rec_weight * (error + tc.kl_weight * encoder.kl_per_pixel(kl, self.cfg.resolution))
         if tc.mmd_weight > 0:
             mmd = encoder.mmd_to_prior(z)
@@ -337,9 +343,7 @@ def snapshot(trainer, run_dir, hook, window):
 
         def reconstruct(real):
             with torch.no_grad():
-                mean, log_var = trainer.E(real)
-                z = mean + torch.randn(mean.shape, generator=noise) * (0.5 * log_var).exp()
-                w = trainer.G_ema.mapping(z)
+                w = trainer.G_ema.mapping(encoder.sample_posterior(*trainer.E(real), generator=noise))
                 return trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
         real = to_tensor(hook.pool.images[:32])
         rec = reconstruct(real)
@@ -517,18 +521,9 @@ def main():
         trainer = Trainer.load(ck_path)
         print(f"resumed {ck_path} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg, "
               f"{trainer.train_seconds / 3600:.2f} h of training)", flush=True)
-        if args.kl_weight is not None:
-            trainer.tc.kl_weight = args.kl_weight
-        if args.adv_start_kimg is not None:
-            trainer.tc.adv_start_kimg = args.adv_start_kimg
-        if args.mmd_weight is not None:
-            trainer.tc.mmd_weight = args.mmd_weight
-        if args.edge_weight is not None:
-            trainer.tc.edge_weight = args.edge_weight
-        if args.l2_weight is not None:
-            trainer.tc.l2_weight = args.l2_weight
-        if args.stroke_weight is not None:
-            trainer.tc.stroke_weight = args.stroke_weight
+        for name in ANCHOR_DEFAULTS:  # only the ones given: the rest keep the checkpoint's values
+            if getattr(args, name) is not None:
+                setattr(trainer.tc, name, getattr(args, name))
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
@@ -581,12 +576,8 @@ def new_config(args):
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
-    tc.kl_weight = 1.0 if args.kl_weight is None else args.kl_weight
-    tc.adv_start_kimg = 20.0 if args.adv_start_kimg is None else args.adv_start_kimg
-    tc.mmd_weight = 100.0 if args.mmd_weight is None else args.mmd_weight
-    tc.edge_weight = 1.0 if args.edge_weight is None else args.edge_weight
-    tc.l2_weight = 0.0 if args.l2_weight is None else args.l2_weight
-    tc.stroke_weight = 0.0 if args.stroke_weight is None else args.stroke_weight
+    for name, default in ANCHOR_DEFAULTS.items():
+        setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc
 
 
