@@ -85,16 +85,30 @@ def smoke_config():
 # Data
 
 class Pool:
-    """A fixed set of rendered faces in memory; batches are drawn uniformly with replacement."""
+    """A fixed set of rendered faces in memory; batches are drawn uniformly with replacement.
+    cache (optional): an .npz file holding the same pool, read if it exists and written otherwise, so that
+    several runs on one machine render it once."""
 
-    def __init__(self, n, seed, workers=2):
+    def __init__(self, n, seed, workers=2, device="cpu", cache=None):
         t0 = time.perf_counter()
-        self.images, self.attrs = render.render_many(n, seed, workers)
+        key = np.array([n, seed])
+        if cache and os.path.exists(cache):
+            with np.load(cache) as f:
+                assert np.array_equal(f["key"], key), f"{cache} holds another pool than ({n}, seed {seed})"
+                self.images = f["images"]
+                self.attrs = {k[len("attr_"):]: f[k] for k in f.files if k.startswith("attr_")}
+        else:
+            self.images, self.attrs = render.render_many(n, seed, workers)
+            if cache:
+                tmp = cache + ".tmp.npz"
+                np.savez(tmp, key=key, images=self.images, **{"attr_" + k: v for k, v in self.attrs.items()})
+                os.replace(tmp, cache)
+        self.device = torch.device(device)
         self.seconds = time.perf_counter() - t0
 
     def batch(self, rng, size):
         idx = rng.integers(0, len(self.images), size)
-        return to_tensor(self.images[idx])
+        return to_tensor(self.images[idx]).to(self.device, non_blocking=True)
 
 
 def to_tensor(images):
@@ -103,25 +117,28 @@ def to_tensor(images):
 
 
 def to_uint8(x):
-    return ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 # ----------------------------------------------------------------------------------------------
 # Training state
 
 class Trainer:
-    def __init__(self, tc: TrainConfig):
+    def __init__(self, tc: TrainConfig, device="cpu"):
+        """device: where the networks train; not part of the run's settings (a run may resume elsewhere)."""
         self.tc = tc
+        self.device = torch.device(device)
         self.cfg = stylegan.Config.from_dict(tc.gan)
-        self.G = stylegan.Generator(self.cfg)
-        self.D = stylegan.Discriminator(self.cfg)
+        self.G = stylegan.Generator(self.cfg).to(self.device)
+        self.D = stylegan.Discriminator(self.cfg).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
         c = tc.r1_every / (tc.r1_every + 1)  # lazy regularization: StyleGAN2's Adam adjustment
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d * c, betas=(0.0, 0.99 ** c), eps=1e-8)
         self.E = None
         if tc.rec_weight > 0:
-            self.E = encoder.Encoder(self.cfg.resolution, self.cfg.d_channels or self.cfg.channels, self.cfg.z_dim)
+            self.E = encoder.Encoder(self.cfg.resolution, self.cfg.d_channels or self.cfg.channels,
+                                     self.cfg.z_dim).to(self.device)
             self.opt_e = torch.optim.Adam(self.E.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
         self.step = 0
         self.nimg = 0
@@ -132,13 +149,13 @@ class Trainer:
     def ws(self, batch):
         """Latents for a batch: w repeated over the layers, with style mixing at a random cutoff."""
         G, n = self.G, self.cfg.num_ws
-        w = G.mapping(torch.randn(batch, self.cfg.z_dim))
+        w = G.mapping(torch.randn(batch, self.cfg.z_dim, device=self.device))
         with torch.no_grad():
             G.w_avg.copy_(w.detach().mean(0).lerp(G.w_avg, self.tc.w_avg_beta))
         ws = w.unsqueeze(1).repeat(1, n, 1)
         if random.random() < self.tc.mixing_prob:
             cutoff = random.randint(1, n - 1)
-            ws2 = G.mapping(torch.randn(batch, self.cfg.z_dim))
+            ws2 = G.mapping(torch.randn(batch, self.cfg.z_dim, device=self.device))
             ws = torch.cat([ws[:, :cutoff], ws2.unsqueeze(1).repeat(1, n - cutoff, 1)], 1)
         return ws
 
@@ -151,7 +168,6 @@ class Trainer:
             self.d_step(pool, stats)
         self.g_step(pool, stats, adversarial)
 
-        # G_ema: half-life in images, shorter early on so that early samples are not stale.
         # G_ema: half-life in images, shorter early on so that early samples are not stale.
         self.nimg += tc.batch
         half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup)
@@ -189,7 +205,7 @@ class Trainer:
     def g_step(self, pool, stats, adversarial):
         """Non-saturating loss on fresh samples (D's weights need no gradients: a third of D's backward
         pass saved), plus the reconstruction anchor when there is an encoder."""
-        loss_g = torch.zeros(())
+        loss_g = torch.zeros((), device=self.device)
         if adversarial:
             self.D.requires_grad_(False)
             logits_fake = self.D(self.G.synthesize(self.ws(self.tc.batch), True))
@@ -243,18 +259,26 @@ class Trainer:
         torch.save(self.state(), tmp)
         os.replace(tmp, path)
 
+    def weights(self):
+        """The state without the optimizers' moments: a third of the size, for carrying a run between
+        machines. Trainer.load starts fresh Adam moments from it (with beta1 = 0 they refill within a few
+        hundred steps)."""
+        return {k: v for k, v in self.state().items() if not k.startswith("opt_")}
+
     @staticmethod
-    def load(path):
-        ck = torch.load(path, map_location="cpu")
-        t = Trainer(TrainConfig(**ck["train_config"]))
+    def load(path, device="cpu"):
+        ck = torch.load(path, map_location="cpu", weights_only=False)  # our own files: configs and RNG states too
+        t = Trainer(TrainConfig(**ck["train_config"]), device)
         t.G.load_state_dict(ck["G"])
         t.D.load_state_dict(ck["D"])
         t.G_ema.load_state_dict(ck["G_ema"])
-        t.opt_g.load_state_dict(ck["opt_g"])
-        t.opt_d.load_state_dict(ck["opt_d"])
+        if "opt_g" in ck:  # absent in Trainer.weights() files
+            t.opt_g.load_state_dict(ck["opt_g"])
+            t.opt_d.load_state_dict(ck["opt_d"])
         if t.E is not None:
             t.E.load_state_dict(ck["E"])
-            t.opt_e.load_state_dict(ck["opt_e"])
+            if ck.get("opt_e") is not None:
+                t.opt_e.load_state_dict(ck["opt_e"])
         t.step, t.nimg, t.train_seconds = ck["step"], ck["nimg"], ck["train_seconds"]
         torch.set_rng_state(ck["rng"]["torch"])
         t.data_rng.bit_generator.state = ck["rng"]["numpy"]
@@ -268,7 +292,7 @@ class Trainer:
 @torch.no_grad()
 def generate(G, n, seed, batch=100):
     """n images (uint8) from fixed z (seed), with the deterministic synthesis that is exported."""
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(G.w_avg.device)
     out = []
     for i in range(0, n, batch):
         w = G.mapping(z[i:i + batch])
@@ -279,6 +303,7 @@ def generate(G, n, seed, batch=100):
 def frequencies(outputs):
     """Attribute rates from a labeler's outputs in render.LABEL_COLUMNS order."""
     out, nb, nh = {}, len(render.BINARY), len(render.HAIR_CLASSES)
+    outputs = outputs.cpu()
     for i, name in enumerate(render.BINARY):
         out[name] = round(float((outputs[:, i] > 0).float().mean()), 4)
     hair = outputs[:, nb:nb + nh].argmax(1)
@@ -308,10 +333,10 @@ class LabelerHook:
         try:
             mtime = os.path.getmtime(self.path)
             if mtime != self.mtime:
-                self.model, self.mtime = torch.jit.load(self.path, map_location="cpu").eval(), mtime
+                self.model, self.mtime = torch.jit.load(self.path, map_location=self.pool.device).eval(), mtime
             with torch.no_grad():
                 fake = generate(G_ema, self.n, seed=777)
-                real = to_tensor(self.pool.images[:self.n])
+                real = to_tensor(self.pool.images[:self.n]).to(self.pool.device)
                 lab = lambda x: torch.cat([self.model(x[i:i + 100]) for i in range(0, len(x), 100)])  # noqa: E731
                 out = {"labeler": self.path, "samples": frequencies(lab(fake)), "data": frequencies(lab(real))}
                 if reconstruct is not None:
@@ -339,13 +364,13 @@ def snapshot(trainer, run_dir, hook, window):
     if trainer.E is not None:  # 32 training images above their reconstructions through G_ema
         # From a sample of q(z | x), not its mean: once the posteriors are wide the mean lies inside the
         # prior's shell, where G draws an average face (seeded: the sheets of two snapshots compare).
-        noise = torch.Generator().manual_seed(321)
+        noise = torch.Generator(trainer.device).manual_seed(321)
 
         def reconstruct(real):
             with torch.no_grad():
                 w = trainer.G_ema.mapping(encoder.sample_posterior(*trainer.E(real), generator=noise))
                 return trainer.G_ema.synthesis(w.unsqueeze(1).repeat(1, trainer.cfg.num_ws, 1))
-        real = to_tensor(hook.pool.images[:32])
+        real = to_tensor(hook.pool.images[:32]).to(trainer.device)
         rec = reconstruct(real)
         save_sheet(np.concatenate([to_uint8(real), to_uint8(rec)]), os.path.join(run_dir, "reconstructions-latest.png"))
     os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
@@ -431,13 +456,14 @@ class ThreadTuner:
 # The loop
 
 def train(trainer, pool, run_dir, args, stop):
-    """Steps until stop['flag'] (a signal), --max-steps or --max-hours; checkpoints and snapshots by wall time."""
+    """Steps until stop['flag'] (a signal), --max-steps, --max-hours or --stop-after-minutes; checkpoints and
+    snapshots by wall time."""
     hook = LabelerHook(args.labeler, pool, args.labeler_samples)
     ck_path = os.path.join(run_dir, "checkpoint.pt")
     last_ck = last_snap = time.monotonic()
     window, printed = Window(), Window()
     tuner = ThreadTuner([1, 2] if args.threads == 0 else [args.threads])
-    start_step = trainer.step
+    start_step, started = trainer.step, time.monotonic()
     while not stop["flag"]:
         tuner.before_step()
         t0 = time.perf_counter()
@@ -454,7 +480,8 @@ def train(trainer, pool, run_dir, args, stop):
             print(f"step {trainer.step} kimg {trainer.nimg / 1000:.1f} threads {tuner.threads} " +
                   " ".join(f"{k} {v}" for k, v in s.items()), flush=True)
         done = (args.max_steps and trainer.step - start_step >= args.max_steps) or \
-               (args.max_hours and trainer.train_seconds >= args.max_hours * 3600)
+               (args.max_hours and trainer.train_seconds >= args.max_hours * 3600) or \
+               (args.stop_after_minutes and time.monotonic() - started >= args.stop_after_minutes * 60)
         now = time.monotonic()
         if now - last_snap >= args.snapshot_minutes * 60 or done:
             line = snapshot(trainer, run_dir, hook, window)
@@ -486,9 +513,13 @@ def main():
     ap.add_argument("--print-every", type=int, default=100)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (0: never)")
     ap.add_argument("--max-hours", type=float, default=0.0, help="stop at this much total training time (0: never)")
+    ap.add_argument("--stop-after-minutes", type=float, default=0.0,
+                    help="stop after this much wall time in this invocation (0: never)")
     ap.add_argument("--render-workers", type=int, default=2)
+    ap.add_argument("--pool-cache", help=".npz of the rendered pool: read if it exists, else written (runs side by side)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (the run's files stay device-neutral)")
+    ap.add_argument("--batch", type=int, help="images per step (default 16); on --resume R1's gamma follows it")
     # New runs only (a resumed run keeps the settings in its checkpoint):
-    ap.add_argument("--batch", type=int)
     ap.add_argument("--pool", type=int)
     ap.add_argument("--channels", help='generator widths, e.g. "4:256,8:256,16:128,32:96,64:32"')
     ap.add_argument("--d-channels", help="discriminator widths, same form")
@@ -510,6 +541,11 @@ def main():
                     help="extra weight of the real image's strokes in the pixel error (encoder.stroke_map; default 0)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or 2)
+    if args.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            sys.exit("--device cuda: no CUDA device is available")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     if args.nice:
         os.nice(args.nice)
     if args.smoke:
@@ -518,24 +554,26 @@ def main():
     os.makedirs(args.run_dir, exist_ok=True)
     ck_path = os.path.join(args.run_dir, "checkpoint.pt")
     if args.resume:
-        trainer = Trainer.load(ck_path)
+        trainer = Trainer.load(ck_path, args.device)
         print(f"resumed {ck_path} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg, "
               f"{trainer.train_seconds / 3600:.2f} h of training)", flush=True)
         for name in ANCHOR_DEFAULTS:  # only the ones given: the rest keep the checkpoint's values
             if getattr(args, name) is not None:
                 setattr(trainer.tc, name, getattr(args, name))
+        if args.batch and args.batch != trainer.tc.batch:
+            set_batch(trainer.tc, args.batch)
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
         tc = new_config(args)
         torch.manual_seed(tc.data_seed)
         random.seed(tc.data_seed)
-        trainer = Trainer(tc)
+        trainer = Trainer(tc, args.device)
     tc = trainer.tc
     print("config", json.dumps(asdict(tc)), flush=True)
     print(f"G {count(trainer.G) / 1e6:.2f}M parameters, D {count(trainer.D) / 1e6:.2f}M, num_ws {trainer.cfg.num_ws}",
           flush=True)
-    pool = Pool(tc.pool, tc.data_seed, args.render_workers)
+    pool = Pool(tc.pool, tc.data_seed, args.render_workers, args.device, args.pool_cache)
     print(f"rendered the pool: {tc.pool} images in {pool.seconds:.1f} s", flush=True)
     if not os.path.exists(os.path.join(args.run_dir, "reals.png")):
         save_sheet(pool.images[:64], os.path.join(args.run_dir, "reals.png"))
@@ -571,14 +609,19 @@ def new_config(args):
         gan.mapping_layers = args.mapping_layers
     tc.gan = gan.to_dict()
     if args.batch:
-        tc.batch = args.batch
-        tc.r1_gamma = 0.0002 * gan.resolution ** 2 / tc.batch
+        set_batch(tc, args.batch)
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
     for name, default in ANCHOR_DEFAULTS.items():
         setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc
+
+
+def set_batch(tc, batch):
+    """StyleGAN2-ADA's rule for R1's gamma: 0.0002 * resolution^2 / batch."""
+    tc.batch = batch
+    tc.r1_gamma = 0.0002 * tc.gan["resolution"] ** 2 / batch
 
 
 def count(module):
@@ -630,6 +673,19 @@ def smoke(args):
         assert abs(s1["loss_d"] - s2["loss_d"]) < 1e-4 and abs(s1["loss_g"] - s2["loss_g"]) < 1e-4, (s1, s2)
         train(resumed2, pool, run_dir, args, {"flag": False})
         assert resumed2.step == 21
+
+        # the weights-only file (for carrying a run between machines) resumes with fresh optimizers
+        light = os.path.join(run_dir, "weights.pt")
+        torch.save(resumed2.weights(), light)
+        again = Trainer.load(light)
+        assert again.step == 21 and all(torch.equal(a, b) for a, b in zip(again.E.state_dict().values(),
+                                                                         resumed2.E.state_dict().values()))
+        again.train_step(pool)
+
+        # the pool cache: the second reader gets exactly the rendered pool
+        cache = os.path.join(run_dir, "pool.npz")
+        first, second = Pool(300, 5, 1, cache=cache), Pool(300, 5, 1, cache=cache)
+        assert np.array_equal(first.images, second.images) and np.array_equal(first.attrs["hair"], second.attrs["hair"])
 
         log = [json.loads(x) for x in open(os.path.join(run_dir, "log.jsonl"))]
         assert len(log) == 2 and "samples" in log[-1]["frequencies"], log[-1]

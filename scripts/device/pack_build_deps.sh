@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Copies lace's build dependencies from this Debian machine into one folder, for building lace on a
+# machine that has a LibTorch but not Debian's packages (the lent GPU machine: nothing can be installed
+# there). CLI11, nlohmann_json, spdlog (with fmt) and stb are used header-only; GoogleTest travels as
+# source and cuda_check.sh builds it there. The folder holds CMake package files that point at the copies.
+#
+# Usage: scripts/device/pack_build_deps.sh DIR     (about 6 MB; keep DIR out of git, e.g. .devcarry/deps)
+set -euo pipefail
+dir=${1:?usage: pack_build_deps.sh DIR}
+rm -rf "$dir" && mkdir -p "$dir/include/stb" "$dir/cmake" "$dir/src"
+for d in CLI nlohmann spdlog fmt; do
+  [ -d "/usr/include/$d" ] || { echo "pack_build_deps: /usr/include/$d missing (run scripts/bootstrap.sh first)" >&2; exit 1; }
+  cp -r "/usr/include/$d" "$dir/include/"
+done
+cp /usr/include/stb/stb_image_write.h "$dir/include/stb/"
+cp -r /usr/src/googletest "$dir/src/googletest"
+rm -rf "$dir/src/googletest/googlemock/docs" "$dir/src/googletest/googletest/docs" "$dir/src/googletest/docs"
+
+# Package files: INTERFACE targets under the names lace's CMakeLists.txt asks for.
+inc='${CMAKE_CURRENT_LIST_DIR}/../include'
+cat > "$dir/cmake/CLI11Config.cmake" <<CMAKE
+if(NOT TARGET CLI11::CLI11)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc")
+endif()
+CMAKE
+cat > "$dir/cmake/nlohmann_jsonConfig.cmake" <<CMAKE
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc")
+endif()
+CMAKE
+version=$(grep -rhs "define NLOHMANN_JSON_VERSION_MAJOR" "$dir/include/nlohmann" | head -1 | awk '{print $3}')
+cat > "$dir/cmake/nlohmann_jsonConfigVersion.cmake" <<CMAKE
+set(PACKAGE_VERSION "$version")
+if(PACKAGE_FIND_VERSION_MAJOR EQUAL "$version")
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+endif()
+CMAKE
+# Debian's spdlog is built against an external fmt (its tweakme.h says so); both become header-only here.
+cat > "$dir/cmake/spdlogConfig.cmake" <<CMAKE
+if(NOT TARGET spdlog::spdlog)
+  add_library(spdlog::spdlog INTERFACE IMPORTED)
+  set_target_properties(spdlog::spdlog PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc"
+                        INTERFACE_COMPILE_DEFINITIONS "SPDLOG_HEADER_ONLY;FMT_HEADER_ONLY")
+endif()
+CMAKE
+du -sh "$dir"
