@@ -60,7 +60,6 @@ if ! $py -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
   exit 0
 fi
 step bench-bundle $py scripts/make_test_bundle.py --size bench --out "$work/bench" --samples 50000
-step ffhq-bundle $py scripts/stylegan2_bench.py make-bundle "$work/ffhq"
 
 say ""
 say "## Same seeds on CPU and CUDA (\`lace sample --attrs 'smile AND glasses' -s 7\`, dopri5, per-sample norm)"
@@ -92,9 +91,11 @@ timed bench cpu 64 64 "$work/bench"
 timed bench cuda 64 64 "$work/bench"
 timed bench cpu 1024 256 "$work/bench"
 timed bench cuda 1024 256 "$work/bench"
-timed ffhq-1024px cpu 1 1 "$work/ffhq"
+# Last, as it takes longest: a real-size (FFHQ config-f, 1024x1024) bundle with random weights.
+step ffhq-bundle $py scripts/stylegan2_bench.py make-bundle "$work/ffhq"
 timed ffhq-1024px cuda 1 1 "$work/ffhq"
 timed ffhq-1024px cuda 16 16 "$work/ffhq"
 timed ffhq-1024px cuda 64 16 "$work/ffhq"
+timed ffhq-1024px cpu 1 1 "$work/ffhq"
 say ""
 say "GPU memory after the runs: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"

@@ -8,11 +8,18 @@
 set -euo pipefail
 dir=${1:?usage: pack_build_deps.sh DIR}
 rm -rf "$dir" && mkdir -p "$dir/include/stb" "$dir/cmake" "$dir/src"
-for d in CLI nlohmann spdlog fmt; do
+for d in CLI nlohmann spdlog; do
   [ -d "/usr/include/$d" ] || { echo "pack_build_deps: /usr/include/$d missing (run scripts/bootstrap.sh first)" >&2; exit 1; }
   cp -r "/usr/include/$d" "$dir/include/"
 done
 cp /usr/include/stb/stb_image_write.h "$dir/include/stb/"
+# Debian's spdlog uses the system's fmt (its tweakme.h defines SPDLOG_FMT_EXTERNAL). A CUDA LibTorch ships
+# its own, newer fmt among its headers, which comes first on the include path and which spdlog 1.10 does
+# not compile against. So this copy uses Debian's fmt as spdlog's bundled fmt (spdlog/fmt/bundled, found
+# only through spdlog's own includes) and no longer asks for an external one.
+cp -r /usr/include/fmt "$dir/include/spdlog/fmt/bundled"
+sed -i 's|^#define SPDLOG_FMT_EXTERNAL.*|// SPDLOG_FMT_EXTERNAL: off in this copy (pack_build_deps.sh)|' "$dir/include/spdlog/tweakme.h"
+grep -q "^#define SPDLOG_FMT_EXTERNAL" "$dir/include/spdlog/tweakme.h" && { echo "pack_build_deps: could not switch spdlog to its bundled fmt" >&2; exit 1; }
 cp -r /usr/src/googletest "$dir/src/googletest"
 rm -rf "$dir/src/googletest/googlemock/docs" "$dir/src/googletest/googletest/docs" "$dir/src/googletest/docs"
 
@@ -37,12 +44,12 @@ if(PACKAGE_FIND_VERSION_MAJOR EQUAL "$version")
   set(PACKAGE_VERSION_COMPATIBLE TRUE)
 endif()
 CMAKE
-# Debian's spdlog is built against an external fmt (its tweakme.h says so); both become header-only here.
+# spdlog header-only; with its bundled fmt (above) fmt is header-only too.
 cat > "$dir/cmake/spdlogConfig.cmake" <<CMAKE
 if(NOT TARGET spdlog::spdlog)
   add_library(spdlog::spdlog INTERFACE IMPORTED)
   set_target_properties(spdlog::spdlog PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc"
-                        INTERFACE_COMPILE_DEFINITIONS "SPDLOG_HEADER_ONLY;FMT_HEADER_ONLY")
+                        INTERFACE_COMPILE_DEFINITIONS "SPDLOG_HEADER_ONLY")
 endif()
 CMAKE
 du -sh "$dir"

@@ -100,7 +100,7 @@ def mmd_to_prior(z, scales=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)):
     b, d = z.shape
     p = torch.randn_like(z)
     zz, pp, zp = torch.cdist(z, z).square(), torch.cdist(p, p).square(), torch.cdist(z, p).square()
-    off = 1.0 - torch.eye(b, dtype=z.dtype)
+    off = 1.0 - torch.eye(b, dtype=z.dtype, device=z.device)
     total = z.new_zeros(())
     for s in scales:
         c = 2.0 * d * s
