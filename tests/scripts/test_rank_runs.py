@@ -1,0 +1,55 @@
+"""scripts/faces/rank_runs.py: coverage ratios against hand-computed values, and the ranking of run folders
+written here. Runs under pytest or directly."""
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "faces"))
+import rank_runs  # noqa: E402
+import render  # noqa: E402
+
+
+def freqs(glasses, grey, yaw_span):
+    """A labeler summary: every binary attribute at 0.5 except glasses; hair even except grey."""
+    out = {name: 0.5 for name in render.BINARY}
+    out["glasses"] = glasses
+    rest = (1 - grey) / (len(render.HAIR_CLASSES) - 1)
+    out["hair"] = {c: (grey if c == "grey" else rest) for c in render.HAIR_CLASSES}
+    for name in render.CONTINUOUS:
+        out[name] = {"mean": 0.0, "std": 0.1, "p05": -yaw_span / 2, "p95": yaw_span / 2}
+    return out
+
+
+def test_ratios_by_hand():
+    data = freqs(glasses=0.24, grey=0.2, yaw_span=1.6)
+    r = rank_runs.ratios(freqs(glasses=0.06, grey=0.1, yaw_span=0.8), data)
+    assert r["glasses"] == 0.25                       # 0.06 / 0.24
+    assert r["NOT glasses"] == 1.0                    # 0.94 / 0.76 capped at 1
+    assert r["hair=grey"] == 0.5                      # 0.1 / 0.2
+    assert r["hair=black"] == 1.0                     # 0.225 / 0.2 capped
+    assert r["yaw span"] == 0.5                       # 0.8 / 1.6
+    assert r["smile"] == 1.0 and r["NOT smile"] == 1.0
+
+
+def test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots():
+    data = freqs(glasses=0.24, grey=0.2, yaw_span=1.6)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {"good": freqs(0.2, 0.18, 1.5), "bad": freqs(0.01, 0.2, 1.6)}
+        for name, samples in runs.items():
+            os.makedirs(os.path.join(tmp, name))
+            with open(os.path.join(tmp, name, "log.jsonl"), "w") as f:
+                f.write(json.dumps({"step": 1, "kimg": 1.0}) + "\n")  # a line without frequencies is skipped
+                f.write(json.dumps({"step": 2, "kimg": 2.0, "frequencies": {"samples": samples, "data": data}}) + "\n")
+        os.makedirs(os.path.join(tmp, "empty"))
+        rows = rank_runs.rank([os.path.join(tmp, n) for n in ("bad", "empty", "good")])
+        assert [os.path.basename(x["run"]) for x in rows] == ["good", "bad", "empty"]
+        assert rows[0]["kimg"] == 2.0 and abs(rows[0]["coverage"] - 0.833) < 1e-3  # glasses 0.2 / 0.24
+        assert rows[1]["worst"] == "glasses" and abs(rows[1]["coverage"] - 0.042) < 1e-3
+        assert rows[2]["coverage"] < 0
+
+
+if __name__ == "__main__":
+    test_ratios_by_hand()
+    test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots()
+    print("rank_runs tests passed")
