@@ -24,32 +24,24 @@ cp -r /usr/src/googletest "$dir/src/googletest"
 rm -rf "$dir/src/googletest/googlemock/docs" "$dir/src/googletest/googletest/docs" "$dir/src/googletest/docs"
 
 # Package files: INTERFACE targets under the names lace's CMakeLists.txt asks for.
-inc='${CMAKE_CURRENT_LIST_DIR}/../include'
-cat > "$dir/cmake/CLI11Config.cmake" <<CMAKE
-if(NOT TARGET CLI11::CLI11)
-  add_library(CLI11::CLI11 INTERFACE IMPORTED)
-  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc")
+# header_package NAME TARGET [DEFINES]: NAME/Config.cmake declaring TARGET over the copied headers
+header_package() {
+  cat > "$dir/cmake/$1Config.cmake" <<CMAKE
+if(NOT TARGET $2)
+  add_library($2 INTERFACE IMPORTED)
+  set_target_properties($2 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "\${CMAKE_CURRENT_LIST_DIR}/../include"
+                        INTERFACE_COMPILE_DEFINITIONS "${3:-}")
 endif()
 CMAKE
-cat > "$dir/cmake/nlohmann_jsonConfig.cmake" <<CMAKE
-if(NOT TARGET nlohmann_json::nlohmann_json)
-  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
-  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc")
-endif()
-CMAKE
+}
+header_package CLI11 CLI11::CLI11
+header_package nlohmann_json nlohmann_json::nlohmann_json
+header_package spdlog spdlog::spdlog SPDLOG_HEADER_ONLY  # with its bundled fmt (above) fmt is header-only too
 version=$(grep -rhs "define NLOHMANN_JSON_VERSION_MAJOR" "$dir/include/nlohmann" | head -1 | awk '{print $3}')
 cat > "$dir/cmake/nlohmann_jsonConfigVersion.cmake" <<CMAKE
 set(PACKAGE_VERSION "$version")
 if(PACKAGE_FIND_VERSION_MAJOR EQUAL "$version")
   set(PACKAGE_VERSION_COMPATIBLE TRUE)
-endif()
-CMAKE
-# spdlog header-only; with its bundled fmt (above) fmt is header-only too.
-cat > "$dir/cmake/spdlogConfig.cmake" <<CMAKE
-if(NOT TARGET spdlog::spdlog)
-  add_library(spdlog::spdlog INTERFACE IMPORTED)
-  set_target_properties(spdlog::spdlog PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$inc"
-                        INTERFACE_COMPILE_DEFINITIONS "SPDLOG_HEADER_ONLY")
 endif()
 CMAKE
 du -sh "$dir"
