@@ -42,6 +42,10 @@ class Config:
     d_channels: Optional[Dict[int, int]] = field(default_factory=lambda: {4: 256, 8: 256, 16: 128, 32: 64, 64: 32})
     lr_mapping: float = 0.01       # mapping network learning-rate multiplier (StyleGAN2's)
     mbstd_group: int = 4           # minibatch standard deviation group size
+    # PacGAN (Lin et al. 2018): the discriminator judges d_pack images at once, stacked along the channels,
+    # so a generator that drops a mode loses on every pack (a pack of reals shows the mode more often
+    # than any one image does). 1: StyleGAN2's discriminator.
+    d_pack: int = 1
     noise_seed: int = 0            # seed of the fixed noise buffers used by synthesis()
     # Imported checkpoints (scripts/import_stylegan2.py): whose arithmetic to reproduce where the two public
     # ports differ. "rosinality": demodulation epsilon added to the scaled weights (the default, also for
@@ -356,13 +360,15 @@ class ResBlock(nn.Module):
 
 class Discriminator(nn.Module):
     """StyleGAN2's residual discriminator with a minibatch standard deviation feature at 4x4: it lets D see
-    how varied a batch is, which pushes G not to drop rare modes (glasses, closed mouths)."""
+    how varied a batch is, which pushes G not to drop rare modes (glasses, closed mouths). With
+    cfg.d_pack = k it scores packs of k consecutive images: [B, 3, R, R] -> [B / k, 1]."""
 
     def __init__(self, cfg: Config):
         super().__init__()
         ch = cfg.d_channels or cfg.channels
         res = cfg.resolution
-        self.from_rgb = ConvLayer(3, ch[res], 1)
+        self.pack = cfg.d_pack
+        self.from_rgb = ConvLayer(3 * cfg.d_pack, ch[res], 1)
         blocks = []
         while res > 4:
             blocks.append(ResBlock(ch[res], ch[res // 2]))
@@ -373,7 +379,10 @@ class Discriminator(nn.Module):
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, ch[4], activate=True), EqualLinear(ch[4], 1))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.from_rgb(img))
+        n, c, h, w = img.shape
+        if n % self.pack:
+            raise ValueError(f"a batch of {n} images does not split into packs of {self.pack}")
+        x = self.blocks(self.from_rgb(img.reshape(n // self.pack, self.pack * c, h, w)))
         b, c, h, w = x.shape
         g = min(self.group, b)
         while b % g:  # the group must divide the batch

@@ -525,6 +525,8 @@ def main():
     ap.add_argument("--d-channels", help="discriminator widths, same form")
     ap.add_argument("--z-dim", type=int)
     ap.add_argument("--mapping-layers", type=int)
+    ap.add_argument("--d-pack", type=int, help="PacGAN: the discriminator judges this many images at once (default 1); "
+                                               "the batch must be a multiple of it")
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
     # These may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
@@ -607,9 +609,13 @@ def new_config(args):
         gan.z_dim = gan.w_dim = args.z_dim
     if args.mapping_layers:
         gan.mapping_layers = args.mapping_layers
+    if args.d_pack:
+        gan.d_pack = args.d_pack
     tc.gan = gan.to_dict()
     if args.batch:
         set_batch(tc, args.batch)
+    elif tc.batch % gan.d_pack:
+        raise SystemExit(f"train_gan.py: the default batch {tc.batch} is not a multiple of --d-pack {gan.d_pack}")
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
@@ -620,6 +626,9 @@ def new_config(args):
 
 def set_batch(tc, batch):
     """StyleGAN2-ADA's rule for R1's gamma: 0.0002 * resolution^2 / batch."""
+    pack = tc.gan.get("d_pack", 1)
+    if batch % pack:
+        raise SystemExit(f"train_gan.py: --batch {batch} is not a multiple of the discriminator's pack ({pack})")
     tc.batch = batch
     tc.r1_gamma = 0.0002 * tc.gan["resolution"] ** 2 / batch
 
