@@ -9,6 +9,7 @@
 
 #include "lace/io/io.hpp"
 #include "lace/jobs/record.hpp"
+#include "lace/jobs/solver_options.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/ode/tableau.hpp"
 #include "lace/sampling/edit_energy.hpp"

@@ -10,6 +10,7 @@
 
 #include "lace/io/io.hpp"
 #include "lace/jobs/record.hpp"
+#include "lace/jobs/solver_options.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/ode/tableau.hpp"
 #include "lace/sampling/latent_energy.hpp"

@@ -19,11 +19,6 @@ namespace lace::jobs {
 nlohmann::json sampler_record(const std::string& solver, const sampling::VpOdeOptions& ode,
                               const sampling::LangevinOptions& langevin = {});
 
-// The solver checks sample and edit share: `solver` is one of `known`, tolerances positive, steps >= 1.
-// Throws std::invalid_argument naming the flag.
-void check_solver_options(const std::string& solver, const std::vector<std::string>& known,
-                          const sampling::VpOdeOptions& ode);
-
 // SHA-256 over the bundle's files (manifest, generator, classifier), so a record names the exact model.
 std::string bundle_hash(const model::Bundle& bundle);
 
