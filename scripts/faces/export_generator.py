@@ -26,9 +26,7 @@ def export_generator(checkpoint, out_path, w_avg_samples=100_000):
     G = stylegan.Generator(cfg)
     G.load_state_dict(ck["G_ema"])
     G.eval().requires_grad_(False)
-    with torch.no_grad():
-        z = torch.randn(w_avg_samples, cfg.z_dim, generator=torch.Generator().manual_seed(2021))
-        G.w_avg.copy_(torch.cat([G.mapping(c) for c in z.split(10_000)]).mean(0))
+    G.w_avg.copy_(stylegan.measure_w_avg(G, w_avg_samples))
     scripted = torch.jit.script(G)
     tmp = out_path + ".tmp"
     torch.jit.save(scripted, tmp)

@@ -26,6 +26,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import encoder  # noqa: E402
 import render  # noqa: E402
+import stylegan  # noqa: E402
 import train_gan  # noqa: E402
 
 
@@ -35,9 +36,7 @@ def invert(G, real, steps, space="w", lr=0.03, w_avg_samples=5000, log=None):
     mean w; minimises the anchor's reconstruction error (L1 at two scales, edges, strokes weighted).
     Returns (codes, images, per-step losses)."""
     G = G.eval().requires_grad_(False)
-    with torch.no_grad():
-        z = torch.randn(w_avg_samples, G.z_dim, generator=torch.Generator().manual_seed(0))
-        w_avg = G.mapping(z).mean(0)
+    w_avg = stylegan.measure_w_avg(G, w_avg_samples, seed=0)
     n = real.shape[0]
     shape = (n, G.w_dim) if space == "w" else (n, G.num_ws, G.w_dim)
     code = w_avg.expand(shape).clone().requires_grad_(True)

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import encoder  # noqa: E402
 import rank_runs  # noqa: E402
 import render  # noqa: E402
+import stylegan  # noqa: E402
 import train_gan  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -299,11 +300,9 @@ def main():
     history = fit_mapping(mapping, codes, G.z_dim, args.fit_steps, lr=args.fit_lr, mapping_lr=args.fit_mapping_lr,
                           mmd_weight=args.fit_mmd)
     trainer.G.style.load_state_dict(mapping.state_dict())
-    with torch.no_grad():
-        z = torch.randn(100_000, G.z_dim, generator=torch.Generator().manual_seed(2021))
-        w_avg = torch.cat([G.mapping(c) for c in z.split(10_000)]).mean(0)
-        trainer.G.w_avg.copy_(w_avg)
-        trainer.G_ema.w_avg.copy_(w_avg)
+    w_avg = stylegan.measure_w_avg(G)
+    trainer.G.w_avg.copy_(w_avg)
+    trainer.G_ema.w_avg.copy_(w_avg)
     save_atomic(trainer.weights(), os.path.join(args.out, "checkpoint.pt"))
     report["fit"] = {"steps": args.fit_steps, "lr": args.fit_lr, "mapping_lr": args.fit_mapping_lr, "mmd_weight": args.fit_mmd, "history": history}
     if args.labeler:

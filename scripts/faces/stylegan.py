@@ -326,6 +326,13 @@ class Generator(nn.Module):
         return self.synthesize(ws, random_noise)
 
 
+@torch.no_grad()
+def measure_w_avg(G: Generator, n: int = 100_000, seed: int = 2021) -> torch.Tensor:
+    """The mean of G's mapping over n fixed z (the truncation centre lace reads from the w_avg buffer)."""
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat([G.mapping(c.to(G.w_avg.device)) for c in z.split(10_000)]).mean(0)
+
+
 # ----------------------------------------------------------------------------------------------
 # Discriminator (training only)
 
