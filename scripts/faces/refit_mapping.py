@@ -62,13 +62,17 @@ def save_atomic(obj, path):
 # 1. draws
 
 @torch.no_grad()
+def synthesize(G, w, batch=50):
+    """Images [n, 3, R, R] from codes w [n, w_dim] (one w for every layer), with the fixed-noise synthesis."""
+    return torch.cat([G.synthesis(w[i:i + batch].unsqueeze(1).repeat(1, G.num_ws, 1)) for i in range(0, len(w), batch)])
+
+
+@torch.no_grad()
 def draw_shard(G, index, seed, size=SHARD, batch=50):
     """z from (seed, index), w = mapping(z), images from the exported (fixed-noise) synthesis."""
     z = torch.randn(size, G.z_dim, generator=torch.Generator().manual_seed(seed * 100003 + index))
     w = torch.cat([G.mapping(z[i:i + batch]) for i in range(0, size, batch)])
-    images = [train_gan.to_uint8(G.synthesis(w[i:i + batch].unsqueeze(1).repeat(1, G.num_ws, 1)))
-              for i in range(0, size, batch)]
-    return {"z": z, "w": w, "images": torch.from_numpy(np.concatenate(images))}
+    return {"z": z, "w": w, "images": torch.from_numpy(train_gan.to_uint8(synthesize(G, w, batch)))}
 
 
 def draws(G, out_dir, n, seed):
@@ -115,7 +119,8 @@ def train_reader(w, images, steps, batch=64, held_out=1000, lr=0.002, seed=0):
     reader.w_mean.copy_(w.mean(0))
     reader.w_std.copy_(w.std(0))
     opt = torch.optim.Adam(reader.parameters(), lr=lr, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    # 5% warm-up; OneCycleLR divides by the warm-up length, which must be 2 steps or more
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 2.5 / steps))
     n_train = len(w) - held_out
     rng = np.random.default_rng(seed)
     t0 = time.time()
@@ -219,19 +224,6 @@ def fit_mapping(mapping, codes, z_dim, steps, batch=512, lr=0.002, mapping_lr=No
     return history
 
 
-# ----------------------------------------------------------------------------------------------
-# reporting (the labeler reads images; nothing here feeds back into the fit)
-
-@torch.no_grad()
-def synthesize(G, w, batch=50):
-    return torch.cat([G.synthesis(w[i:i + batch].unsqueeze(1).repeat(1, G.num_ws, 1)) for i in range(0, len(w), batch)])
-
-
-@torch.no_grad()
-def label(labeler, images):
-    return torch.cat([labeler(images[i:i + 100]) for i in range(0, len(images), 100)])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="train_gan.py checkpoint or weights file")
@@ -254,6 +246,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     trainer = train_gan.Trainer.load(args.checkpoint)
     G = trainer.G_ema.eval().requires_grad_(False)
+    # The labeler reads images only for the report; nothing it says feeds back into the fit.
+    labeler = torch.jit.load(args.labeler).eval() if args.labeler else None
     report_path = os.path.join(args.out, "report.json")
     report = json.load(open(report_path)) if os.path.exists(report_path) else {}
     report["checkpoint"] = args.checkpoint
@@ -269,7 +263,7 @@ def main():
         reader.load_state_dict(torch.load(reader_path))
         reader.eval().requires_grad_(False)
     else:
-        reader, r2 = train_reader(w, images, args.encoder_steps)
+        reader, r2 = train_reader(w, images, args.encoder_steps, held_out=min(1000, len(w) // 5))
         save_atomic(reader.state_dict(), reader_path)
         report["encoder"] = {"steps": args.encoder_steps, "draws": len(w), "held_out_r2": round(r2, 4)}
         log(f"encoder: held-out R^2 {r2:.4f}")
@@ -282,12 +276,11 @@ def main():
         codes = read_codes(reader, pool)
         save_atomic(codes, codes_path)
         log(f"encode: {len(codes)} real images")
-        if args.labeler:
-            labeler = torch.jit.load(args.labeler).eval()
+        if labeler is not None:
             n = args.report_n
             recon = synthesize(G, codes[:n])
-            report["reconstructions"] = train_gan.frequencies(label(labeler, recon))
-            report["data"] = train_gan.frequencies(label(labeler, train_gan.to_tensor(pool[:n])))
+            report["reconstructions"] = train_gan.frequencies(train_gan.label(labeler, recon))
+            report["data"] = train_gan.frequencies(train_gan.label(labeler, train_gan.to_tensor(pool[:n])))
             train_gan.save_sheet(np.concatenate([pool[:16], train_gan.to_uint8(recon[:16]), pool[16:32],
                                                  train_gan.to_uint8(recon[16:32])]),
                                  os.path.join(args.out, "reconstructions.png"), cols=16)
@@ -296,7 +289,7 @@ def main():
         return
 
     mapping = trainer.G_ema.style
-    before = synthesize_from(G, args.report_n)
+    before = train_gan.generate(G, args.report_n, seed=777) if labeler is not None else None  # the snapshots' fixed z
     history = fit_mapping(mapping, codes, G.z_dim, args.fit_steps, lr=args.fit_lr, mapping_lr=args.fit_mapping_lr,
                           mmd_weight=args.fit_mmd)
     trainer.G.style.load_state_dict(mapping.state_dict())
@@ -305,11 +298,10 @@ def main():
     trainer.G_ema.w_avg.copy_(w_avg)
     save_atomic(trainer.weights(), os.path.join(args.out, "checkpoint.pt"))
     report["fit"] = {"steps": args.fit_steps, "lr": args.fit_lr, "mapping_lr": args.fit_mapping_lr, "mmd_weight": args.fit_mmd, "history": history}
-    if args.labeler:
-        labeler = torch.jit.load(args.labeler).eval()
-        after = synthesize_from(G, args.report_n)
-        report["samples_before"] = train_gan.frequencies(label(labeler, before))
-        report["samples_after"] = train_gan.frequencies(label(labeler, after))
+    if labeler is not None:
+        after = train_gan.generate(G, args.report_n, seed=777)
+        report["samples_before"] = train_gan.frequencies(train_gan.label(labeler, before))
+        report["samples_after"] = train_gan.frequencies(train_gan.label(labeler, after))
         for key in ("samples_before", "samples_after"):
             r = rank_runs.ratios(report[key], report["data"])
             report[key + "_coverage"] = {"weakest": min(r, key=r.get), "ratio": min(r.values()), "ratios": r}
@@ -318,16 +310,12 @@ def main():
     log("done: " + json.dumps({k: report.get(k + "_coverage", {}).get("ratio") for k in ("samples_before", "samples_after")}))
 
 
-def synthesize_from(G, n, seed=777):
-    """n samples from fixed z through the current mapping (the snapshots' seed)."""
-    return train_gan.generate(G, n, seed)
-
-
 def save_json(obj, path):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
     os.replace(tmp, path)
+
 
 if __name__ == "__main__":
     main()

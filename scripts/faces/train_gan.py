@@ -315,6 +315,12 @@ def frequencies(outputs):
     return out
 
 
+@torch.no_grad()
+def label(labeler, images, batch=100):
+    """A labeler's outputs on many images, in batches."""
+    return torch.cat([labeler(images[i:i + batch]) for i in range(0, len(images), batch)])
+
+
 class LabelerHook:
     """Optional: if the labeler file exists (it may appear while training runs, or be replaced), score
     1,000 G_ema samples and 1,000 training images with it. The labeler is TorchScript:
@@ -337,11 +343,11 @@ class LabelerHook:
             with torch.no_grad():
                 fake = generate(G_ema, self.n, seed=777)
                 real = to_tensor(self.pool.images[:self.n]).to(self.pool.device)
-                lab = lambda x: torch.cat([self.model(x[i:i + 100]) for i in range(0, len(x), 100)])  # noqa: E731
-                out = {"labeler": self.path, "samples": frequencies(lab(fake)), "data": frequencies(lab(real))}
+                out = {"labeler": self.path, "samples": frequencies(label(self.model, fake)),
+                       "data": frequencies(label(self.model, real))}
                 if reconstruct is not None:
-                    out["reconstructions"] = frequencies(lab(torch.cat([reconstruct(real[i:i + 100])
-                                                                        for i in range(0, len(real), 100)])))
+                    out["reconstructions"] = frequencies(label(self.model, torch.cat(
+                        [reconstruct(real[i:i + 100]) for i in range(0, len(real), 100)])))
                 return out
         except Exception as e:  # a broken labeler must not stop a long training run
             return {"labeler": self.path, "error": repr(e)}
@@ -614,8 +620,7 @@ def new_config(args):
     tc.gan = gan.to_dict()
     if args.batch:
         set_batch(tc, args.batch)
-    elif tc.batch % gan.d_pack:
-        raise SystemExit(f"train_gan.py: the default batch {tc.batch} is not a multiple of --d-pack {gan.d_pack}")
+    require_whole_packs(tc)
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
@@ -626,11 +631,16 @@ def new_config(args):
 
 def set_batch(tc, batch):
     """StyleGAN2-ADA's rule for R1's gamma: 0.0002 * resolution^2 / batch."""
-    pack = tc.gan.get("d_pack", 1)
-    if batch % pack:
-        raise SystemExit(f"train_gan.py: --batch {batch} is not a multiple of the discriminator's pack ({pack})")
     tc.batch = batch
     tc.r1_gamma = 0.0002 * tc.gan["resolution"] ** 2 / batch
+    require_whole_packs(tc)
+
+
+def require_whole_packs(tc):
+    """PacGAN: the discriminator scores packs of d_pack consecutive images, so the batch must split into them."""
+    pack = tc.gan.get("d_pack", 1)
+    if tc.batch % pack:
+        raise SystemExit(f"train_gan.py: the batch ({tc.batch}) is not a multiple of the discriminator's pack ({pack})")
 
 
 def count(module):
