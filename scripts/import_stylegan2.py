@@ -34,6 +34,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "faces"))
+import atomic_files  # noqa: E402
 import safe_pickle  # noqa: E402
 import stylegan  # noqa: E402
 
@@ -261,8 +262,8 @@ def build_generator(path, lr_mapping=0.01, w_avg_samples=100_000):
 def export_bundle(G, record, out_dir, name, truncation):
     os.makedirs(out_dir, exist_ok=True)
     gen_path = os.path.join(out_dir, "generator.pt")
-    torch.jit.save(torch.jit.script(G), gen_path + ".tmp")
-    os.replace(gen_path + ".tmp", gen_path)
+    with atomic_files.replacing(gen_path) as tmp:
+        torch.jit.save(torch.jit.script(G), tmp)
     manifest_path = os.path.join(out_dir, "lace.json")
     manifest = {}
     if os.path.exists(manifest_path):  # re-import: keep a classifier that was trained for this generator
@@ -278,11 +279,8 @@ def export_bundle(G, record, out_dir, name, truncation):
                       "resolution": G.resolution, "channels": 3},
         "truncation": {"default": truncation, "w_avg": {"source": "buffer", "name": "w_avg"}},
     })
-    for path, obj in ((manifest_path, manifest), (os.path.join(out_dir, "import.json"), record)):
-        with open(path + ".tmp", "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(path + ".tmp", path)
+    atomic_files.write_json(manifest_path, manifest)
+    atomic_files.write_json(os.path.join(out_dir, "import.json"), record)
 
 
 def main(argv=None):

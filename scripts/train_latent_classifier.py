@@ -41,6 +41,7 @@ from torch import nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import atomic_files  # noqa: E402
 import safe_pickle  # noqa: E402
 
 KINDS = ("binary", "categorical", "continuous")
@@ -253,22 +254,17 @@ def main():
 
     model.eval()
     out = os.path.join(args.bundle, "classifier.pt")
-    torch.jit.script(model).save(out + ".tmp")
-    os.replace(out + ".tmp", out)
+    with atomic_files.replacing(out) as tmp:
+        torch.jit.script(model).save(tmp)
     card = {"pairs": source, "count": n, "held_out": n_test, "epochs": args.epochs,
             "batch": args.batch, "lr": args.lr, "seed": args.seed, "seconds": round(time.time() - t0, 1),
             "architecture": "MLP 512-512-256-128, LeakyReLU(0.2), linear head", "agreement": agree}
     if scales:
         card["styleflow_scales"] = scales  # raw value = lo + label * (hi - lo); binary: raw > threshold
-    with open(os.path.join(args.bundle, "classifier.json"), "w") as f:
-        json.dump(card, f, indent=2)
-        f.write("\n")
+    atomic_files.write_json(os.path.join(args.bundle, "classifier.json"), card)
     manifest["classifier"] = {"file": "classifier.pt", "num_logits": num_logits}
     manifest["attributes"] = spec
-    with open(manifest_path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.replace(manifest_path + ".tmp", manifest_path)
+    atomic_files.write_json(manifest_path, manifest)
     print(json.dumps(card, indent=2))
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import make_pairs  # noqa: E402
 from export_generator import export_generator  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
@@ -92,10 +93,7 @@ def write_manifest(out, info, description):
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
     }
     path = os.path.join(out, "lace.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    atomic_files.write_json(path, manifest)
 
 
 def main():
@@ -123,18 +121,17 @@ def main():
     generator = torch.jit.load(os.path.join(args.out, "generator.pt")).eval()
     labeler = torch.jit.load(args.labeler).eval()
     pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n)
-    np.savez(pairs_path, **pairs)
+    with atomic_files.replacing(pairs_path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **pairs)
     print(f"{args.n} pairs -> {pairs_path} ({time.time() - t0:.0f} s); labeler rates: "
           + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
 
     layers, effect = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
     print("w+ layers per attribute (labeler movement when one layer is swapped):", json.dumps(layers), flush=True)
-    with open(os.path.join(args.out, "layers.json"), "w") as f:
-        json.dump({"layers": layers, "movement_per_layer": effect}, f, indent=1)
-        f.write("\n")
+    atomic_files.write_json(os.path.join(args.out, "layers.json"), {"layers": layers, "movement_per_layer": effect},
+                            indent=1)
     spec_path = pairs_path + ".attributes.json"
-    with open(spec_path, "w") as f:
-        json.dump(attribute_spec(layers), f)
+    atomic_files.write_json(spec_path, attribute_spec(layers))
     subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
                     "--attributes", spec_path, "--bundle", args.out, "--epochs", str(args.epochs),
                     "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
@@ -146,12 +143,11 @@ def main():
             src = os.path.splitext(model)[0] + ext
             dst = os.path.join(args.out, os.path.basename(src))
             if os.path.abspath(src) != os.path.abspath(dst) and (ext == ".pt" or os.path.exists(src)):
-                shutil.copyfile(src, dst)  # a classifier's .json card travels with it when there is one
+                with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
+                    shutil.copyfile(src, tmp)
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
             "seconds": round(time.time() - t0)}
-    with open(os.path.join(args.out, "build.json"), "w") as f:
-        json.dump(card, f, indent=2)
-        f.write("\n")
+    atomic_files.write_json(os.path.join(args.out, "build.json"), card)
     print(f"bundle written to {args.out} in {card['seconds']} s")
 
 

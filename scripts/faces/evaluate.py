@@ -30,7 +30,9 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
 
@@ -183,8 +185,7 @@ def main():
               "fd_real_floor_n": fd_real_floor_n, "fd_unconditional": fd_unc, "fd_unconditional_n": fd_unc_n,
               "unconditional_seconds": round(unc_seconds, 1), "coverage": coverage, "conditions": rows,
               "minutes": round((time.time() - t_start) / 60, 1)}
-    with open(os.path.splitext(args.report)[0] + ".json", "w") as f:
-        json.dump(result, f, indent=1)
+    atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -262,8 +263,7 @@ def write_report(args, r, sheets):
                        f"{ratio} | {x['real_matches']} | {x['seconds']} |")
         out += [""]
         out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]
-    with open(args.report, "w") as f:
-        f.write("\n".join(out) + "\n")
+    atomic_files.write_text(args.report, "\n".join(out) + "\n")
 
 
 if __name__ == "__main__":

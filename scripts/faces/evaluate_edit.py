@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import render  # noqa: E402
 from evaluate import run_lace, satisfied, score  # noqa: E402
 
@@ -98,8 +100,7 @@ def main():
               "start_to_fresh_sample": fresh_distance, "fresh_sample_acc": fresh_acc,
               "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": args.truncation,
               "minutes": round((time.time() - t0) / 60, 1)}
-    with open(os.path.splitext(args.report)[0] + ".json", "w") as f:
-        json.dump(result, f, indent=1)
+    atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result, indent=1))
@@ -128,8 +129,7 @@ def write_report(args, r, sheets):
             f"{r['start_to_fresh_sample']:.2f} (that fresh sample satisfies the whole condition in "
             f"{r['fresh_sample_acc']:.3f} of cases).", "",
             f"![strips: the start, then each step, for 8 starts]({rel}/strips.png)", ""]
-    with open(args.report, "w") as f:
-        f.write("\n".join(out) + "\n")
+    atomic_files.write_text(args.report, "\n".join(out) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import stylegan  # noqa: E402
 
 
@@ -28,9 +30,8 @@ def export_generator(checkpoint, out_path, w_avg_samples=100_000):
     G.eval().requires_grad_(False)
     G.w_avg.copy_(stylegan.measure_w_avg(G, w_avg_samples))
     scripted = torch.jit.script(G)
-    tmp = out_path + ".tmp"
-    torch.jit.save(scripted, tmp)
-    os.replace(tmp, out_path)
+    with atomic_files.replacing(out_path) as tmp:
+        torch.jit.save(scripted, tmp)
     return {"z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "num_ws": cfg.num_ws, "resolution": cfg.resolution,
             "channels": 3, "step": ck.get("step")}
 

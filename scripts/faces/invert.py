@@ -23,7 +23,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import encoder  # noqa: E402
 import render  # noqa: E402
 import stylegan  # noqa: E402
@@ -101,13 +103,12 @@ def main():
                   "seconds": round(time.time() - t0, 1),
                   "inversions": binary_rates(labeler(drawn), {k: v[idx] for k, v in attrs.items()}),
                   "reals": binary_rates(labeler(real), {k: v[idx] for k, v in attrs.items()})}
-    with open(os.path.join(args.out, "report.json"), "w") as f:
-        json.dump(report, f, indent=1)
+    atomic_files.write_json(os.path.join(args.out, "report.json"), report, indent=1)
     k = min(16, half)
     sheet = [train_gan.to_uint8(x) for x in (real[:k], drawn[:k], real[half:half + k], drawn[half:half + k])]
     train_gan.save_sheet(np.concatenate(sheet), os.path.join(args.out, "sheet.png"), cols=k)
-    torch.save({"space": args.space, "codes": code, "render_seed": args.seed, "indices": idx},
-               os.path.join(args.out, "codes.pt"))
+    with atomic_files.replacing(os.path.join(args.out, "codes.pt")) as tmp:
+        torch.save({"space": args.space, "codes": code, "render_seed": args.seed, "indices": idx}, tmp)
     print(json.dumps(report["inversions"]))
 
 

@@ -19,7 +19,9 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 from render import BINARY, CONTINUOUS  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 
@@ -63,7 +65,8 @@ def main():
     generator = torch.jit.load(os.path.join(args.bundle, spec["file"])).eval()
     pairs = make_pairs(generator, spec["z_dim"], spec["num_ws"], torch.jit.load(args.labeler).eval(), args.n,
                        args.seed, args.psi_min)
-    np.savez(args.out, **pairs)
+    with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:  # exactly args.out: no ".npz" added
+        np.savez(f, **pairs)
     rates = {k: float(pairs[k].mean()) for k in BINARY}
     rates["hair"] = np.bincount(pairs["hair"], minlength=5).tolist()
     rates.update({k: [float(pairs[k].min()), float(pairs[k].max())] for k in CONTINUOUS})

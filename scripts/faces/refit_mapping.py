@@ -37,7 +37,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import encoder  # noqa: E402
 import rank_runs  # noqa: E402
 import render  # noqa: E402
@@ -53,9 +55,8 @@ def log(msg):
 
 
 def save_atomic(obj, path):
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_files.replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def main():
             train_gan.save_sheet(np.concatenate([pool[:16], train_gan.to_uint8(recon[:16]), pool[16:32],
                                                  train_gan.to_uint8(recon[16:32])]),
                                  os.path.join(args.out, "reconstructions.png"), cols=16)
-        save_json(report, report_path)
+        atomic_files.write_json(report_path, report, indent=1)
     if args.phase == "encode":
         return
 
@@ -306,15 +307,10 @@ def main():
             r = rank_runs.ratios(report[key], report["data"])
             report[key + "_coverage"] = {"weakest": min(r, key=r.get), "ratio": min(r.values()), "ratios": r}
         train_gan.save_sheet(train_gan.to_uint8(after[:64]), os.path.join(args.out, "samples_after.png"))
-    save_json(report, report_path)
+    atomic_files.write_json(report_path, report, indent=1)
     log("done: " + json.dumps({k: report.get(k + "_coverage", {}).get("ratio") for k in ("samples_before", "samples_after")}))
 
 
-def save_json(obj, path):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import encoder  # noqa: E402
 import render  # noqa: E402
 import stylegan  # noqa: E402
@@ -100,9 +102,8 @@ class Pool:
         else:
             self.images, self.attrs = render.render_many(n, seed, workers)
             if cache:
-                tmp = cache + ".tmp.npz"
-                np.savez(tmp, key=key, images=self.images, **{"attr_" + k: v for k, v in self.attrs.items()})
-                os.replace(tmp, cache)
+                with atomic_files.replacing(cache) as tmp, open(tmp, "wb") as f:
+                    np.savez(f, key=key, images=self.images, **{"attr_" + k: v for k, v in self.attrs.items()})
         self.device = torch.device(device)
         self.seconds = time.perf_counter() - t0
 
@@ -255,9 +256,8 @@ class Trainer:
 
     def save(self, path):
         """Atomic: a reader (or a crash) never sees half a checkpoint."""
-        tmp = path + ".tmp"
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        with atomic_files.replacing(path) as tmp:
+            torch.save(self.state(), tmp)
 
     def weights(self):
         """The state without the optimizers' moments: a third of the size, for carrying a run between
@@ -354,9 +354,8 @@ class LabelerHook:
 
 
 def save_sheet(images_uint8, path, cols=8):
-    tmp = path + ".tmp.png"
-    render.contact_sheet(images_uint8, cols).save(tmp)
-    os.replace(tmp, path)
+    with atomic_files.replacing(path) as tmp:
+        render.contact_sheet(images_uint8, cols).save(tmp)
 
 
 def snapshot(trainer, run_dir, hook, window):
@@ -380,9 +379,8 @@ def snapshot(trainer, run_dir, hook, window):
         rec = reconstruct(real)
         save_sheet(np.concatenate([to_uint8(real), to_uint8(rec)]), os.path.join(run_dir, "reconstructions-latest.png"))
     os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
-    tmp = os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt.tmp")
-    torch.save({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()}, tmp)
-    os.replace(tmp, tmp[:-4])
+    with atomic_files.replacing(os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt")) as tmp:
+        torch.save({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()}, tmp)
     line = {"step": trainer.step, "kimg": round(trainer.nimg / 1000, 2), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "train_hours": round(trainer.train_seconds / 3600, 3)}
     line.update(window.summary())
@@ -585,8 +583,7 @@ def main():
     print(f"rendered the pool: {tc.pool} images in {pool.seconds:.1f} s", flush=True)
     if not os.path.exists(os.path.join(args.run_dir, "reals.png")):
         save_sheet(pool.images[:64], os.path.join(args.run_dir, "reals.png"))
-        with open(os.path.join(args.run_dir, "data_rates.json"), "w") as f:
-            json.dump(render.rates(pool.attrs), f, indent=1)
+        atomic_files.write_json(os.path.join(args.run_dir, "data_rates.json"), render.rates(pool.attrs), indent=1)
 
     stop = {"flag": False}
 

@@ -18,7 +18,9 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 from render import LABEL_COLUMNS, label_matrix, render_many  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 
@@ -81,17 +83,15 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     scripted = torch.jit.script(model)
     path = os.path.join(args.out, f"{args.role}.pt")
-    scripted.save(path + ".tmp")
-    os.replace(path + ".tmp", path)
+    with atomic_files.replacing(path) as tmp:
+        scripted.save(tmp)
     card = {"role": args.role, "columns": LABEL_COLUMNS, "architecture": type(model).__name__,
             "parameters": sum(p.numel() for p in model.parameters()),
             "train": {"images": args.train, "data_seed": DATA_SEEDS[args.role], "epochs": args.epochs,
                       "batch": args.batch, "lr": args.lr, "init_seed": INIT_SEEDS[args.role],
                       "seconds": round(time.time() - t0)},
             "held_out": {"images": args.test, "data_seed": TEST_SEED, "metrics": held_out}}
-    with open(os.path.join(args.out, f"{args.role}.json"), "w") as f:
-        json.dump(card, f, indent=2)
-        f.write("\n")
+    atomic_files.write_json(os.path.join(args.out, f"{args.role}.json"), card)
     print(json.dumps(card, indent=2))
 
 
