@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Rebuild the face bundle from nothing: labeler, evaluator, GAN, pairs, latent classifier, evaluation.
+# Rebuild the face bundle from nothing: labeler, evaluator, GAN, pairs, latent classifier, evaluation of
+# sampling (issue 3) and of sequential editing (issue 4).
 #
-#   scripts/faces/build.sh [--run-dir DIR] [--out DIR] [--hours H] [--lace PATH] [--report FILE]
+#   scripts/faces/build.sh [--run-dir DIR] [--out DIR] [--hours H] [--lace PATH] [--report FILE] [--edit-report FILE]
 #   scripts/faces/build.sh --smoke [--lace PATH]     # tiny sizes in a temporary folder: seconds, for CI
 #
 # Each stage skips what its output already holds, so the command also resumes: the image classifiers
@@ -19,6 +20,7 @@ OUT="$ROOT/models/faces"
 HOURS=8
 LACE="$ROOT/build/lace"
 REPORT="$ROOT/docs/faces-evaluation.md"
+EDIT_REPORT="$ROOT/docs/faces-edit-evaluation.md"
 SMOKE=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,23 +29,27 @@ while [ $# -gt 0 ]; do
     --hours) HOURS="$2"; shift 2 ;;
     --lace) LACE="$2"; shift 2 ;;
     --report) REPORT="$2"; shift 2 ;;
+    --edit-report) EDIT_REPORT="$2"; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     *) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 
-CLASSIFIER_ARGS=() GAN_ARGS=(--max-hours "$HOURS") BUNDLE_ARGS=() EVAL_ARGS=()
+CLASSIFIER_ARGS=() GAN_ARGS=(--max-hours "$HOURS") BUNDLE_ARGS=() EVAL_ARGS=() EDIT_ARGS=()
 if [ "$SMOKE" = 1 ]; then
   RUN="$(mktemp -d /tmp/lace-faces-smoke.XXXXXX)"
   trap 'rm -rf "$RUN"' EXIT
-  OUT="$RUN/bundle" REPORT="$RUN/report/evaluation.md"
+  OUT="$RUN/bundle" REPORT="$RUN/report/evaluation.md" EDIT_REPORT="$RUN/report/edit-evaluation.md"
   CLASSIFIER_ARGS=(--train 512 --test 256 --epochs 1 --batch 64)
   GAN_ARGS=(--tiny --max-steps 12 --threads 1 --render-workers 1)
   BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000)
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
+  # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
+  # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.
+  EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20")
 fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
-mkdir -p "$RUN" "$(dirname "$REPORT")"
+mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
 
 for role in labeler evaluator; do
   if [ ! -s "$RUN/$role.pt" ]; then
@@ -63,11 +69,15 @@ $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/la
 
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"
+echo "== evaluating sequential editing with $LACE"
+$PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$EDIT_REPORT" \
+  "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
   for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
+  grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"
 fi

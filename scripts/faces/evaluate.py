@@ -97,6 +97,12 @@ def frechet_distance(a, b):
 # ----------------------------------------------------------------------------------------------
 # Running lace and reading its PNGs
 
+def read_png(path):
+    """An RGB image written by lace, as uint8 [H, W, 3] (lace's PNGs carry their record in a text chunk)."""
+    from PIL import Image
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
 def run_lace(lace, model, expr, n, seed, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     cmd = [lace, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
@@ -105,11 +111,10 @@ def run_lace(lace, model, expr, n, seed, out_dir):
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
-    from PIL import Image
     files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
     if len(files) != n:
         raise SystemExit(f"expected {n} images in {out_dir}, found {len(files)}")
-    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]), seconds
+    return np.stack([read_png(f) for f in files]), seconds
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,13 +27,12 @@ import time
 
 import numpy as np
 import torch
-from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
 import render  # noqa: E402
-from evaluate import run_lace, satisfied, score  # noqa: E402
+from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
 
 STEPS = ["glasses", "age=0.8", "yaw=0.6", "NOT smile", "hat"]
 NEVER_EDITED = ["beard", "hair"]
@@ -44,7 +44,7 @@ def read_steps(out_dir, starts, steps):
     for i in range(starts):
         for k in range(steps + 1):
             (path,) = glob.glob(os.path.join(out_dir, f"*-{i:04d}-step{k}.png"))
-            images[i, k] = np.asarray(Image.open(path).convert("RGB"))
+            images[i, k] = read_png(path)
     return images
 
 
@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--truncation", type=float, default=0.7)
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
+    ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
     args = ap.parse_args()
     torch.set_num_threads(2)
     t0 = time.time()
@@ -67,8 +68,12 @@ def main():
     with open(os.path.join(work, "edits.json"), "w") as f:
         json.dump(seq, f)
     t_edit = time.perf_counter()
-    subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
-                    "-b", "32", "--out", os.path.join(work, "out")], check=True)
+    try:
+        subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
+                        "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
+    except subprocess.CalledProcessError as e:
+        shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(f"evaluate_edit.py: lace edit failed with exit code {e.returncode} (its message is above)")
     edit_seconds = time.perf_counter() - t_edit
     images = read_steps(os.path.join(work, "out"), args.starts, len(STEPS))
 
@@ -109,7 +114,8 @@ def main():
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate_edit.py --lace {args.lace} --model {args.model} "
-           f"--evaluator {args.evaluator} --report {args.report} --starts {args.starts}")
+           f"--evaluator {args.evaluator} --report {args.report} --starts {args.starts}"
+           + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
     out = ["# Face bundle: measured sequential editing", "",
            f"Made by `{cmd}` ({r['minutes']} min; `lace edit` itself took {r['edit_seconds']} s for "
            f"{r['starts']} starts x {len(STEPS)} steps on the 2-core development machine). Starts: images 0-"

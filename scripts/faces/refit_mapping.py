@@ -63,17 +63,11 @@ def save_atomic(obj, path):
 # 1. draws
 
 @torch.no_grad()
-def synthesize(G, w, batch=50):
-    """Images [n, 3, R, R] from codes w [n, w_dim] (one w for every layer), with the fixed-noise synthesis."""
-    return torch.cat([G.synthesis(w[i:i + batch].unsqueeze(1).repeat(1, G.num_ws, 1)) for i in range(0, len(w), batch)])
-
-
-@torch.no_grad()
 def draw_shard(G, index, seed, size=SHARD, batch=50):
     """z from (seed, index), w = mapping(z), images from the exported (fixed-noise) synthesis."""
     z = torch.randn(size, G.z_dim, generator=torch.Generator().manual_seed(seed * 100003 + index))
     w = torch.cat([G.mapping(z[i:i + batch]) for i in range(0, size, batch)])
-    return {"z": z, "w": w, "images": torch.from_numpy(train_gan.to_uint8(synthesize(G, w, batch)))}
+    return {"z": z, "w": w, "images": torch.from_numpy(train_gan.to_uint8(train_gan.synthesize(G, w, batch)))}
 
 
 def draws(G, out_dir, n, seed):
@@ -279,7 +273,7 @@ def main():
         log(f"encode: {len(codes)} real images")
         if labeler is not None:
             n = args.report_n
-            recon = synthesize(G, codes[:n])
+            recon = train_gan.synthesize(G, codes[:n])
             report["reconstructions"] = train_gan.frequencies(train_gan.label(labeler, recon))
             report["data"] = train_gan.frequencies(train_gan.label(labeler, train_gan.to_tensor(pool[:n])))
             train_gan.save_sheet(np.concatenate([pool[:16], train_gan.to_uint8(recon[:16]), pool[16:32],

@@ -290,14 +290,17 @@ class Trainer:
 # Snapshots: samples, and the labeler's attribute frequencies when a labeler exists
 
 @torch.no_grad()
+def synthesize(G, w, batch=100):
+    """Images [n, 3, R, R] in [-1, 1] from codes w [n, w_dim] (the same w at every layer), in batches, with
+    the deterministic (fixed-noise) synthesis that is exported."""
+    return torch.cat([G.synthesis(w[i:i + batch].unsqueeze(1).repeat(1, G.num_ws, 1)) for i in range(0, len(w), batch)])
+
+
+@torch.no_grad()
 def generate(G, n, seed, batch=100):
-    """n images (uint8) from fixed z (seed), with the deterministic synthesis that is exported."""
+    """n images from fixed z (seed): the mapping, then synthesize."""
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(G.w_avg.device)
-    out = []
-    for i in range(0, n, batch):
-        w = G.mapping(z[i:i + batch])
-        out.append(G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)))
-    return torch.cat(out)
+    return synthesize(G, torch.cat([G.mapping(z[i:i + batch]) for i in range(0, n, batch)]), batch)
 
 
 def frequencies(outputs):
