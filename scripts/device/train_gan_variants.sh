@@ -35,8 +35,8 @@ done
 wait
 
 dirs=("${names[@]/#/$runs/}")
-$py "$here/rank_runs.py" "${dirs[@]}" | tee "$runs/ranking.md"
-best=$($py "$here/rank_runs.py" "${dirs[@]}" --json | $py -c "import json, sys; print(json.load(sys.stdin)[0]['run'])")
+$py "$here/rank_runs.py" "${dirs[@]}" --best-to "$runs/best.txt" | tee "$runs/ranking.md"
+best=$(cat "$runs/best.txt")
 echo "best: $best"
 tar czf "$out/variants.tgz" -C "$runs" ranking.md \
   $(cd "$runs" && ls -d */log.jsonl */stdout.log */samples-latest.png */reconstructions-latest.png */data_rates.json 2>/dev/null)

@@ -59,8 +59,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--json", action="store_true", help="print the ranking as JSON")
+    ap.add_argument("--best-to", help="also write the best run's folder to this file (for shell scripts)")
     args = ap.parse_args()
     rows = rank(args.runs)
+    if args.best_to:
+        with open(args.best_to, "w") as f:
+            f.write(rows[0]["run"] + "\n")
     if args.json:
         print(json.dumps(rows, indent=1))
         return

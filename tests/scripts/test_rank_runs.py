@@ -2,6 +2,7 @@
 written here. Runs under pytest or directly."""
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -47,6 +48,13 @@ def test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots():
         assert rows[0]["kimg"] == 2.0 and abs(rows[0]["coverage"] - 0.833) < 1e-3  # glasses 0.2 / 0.24
         assert rows[1]["worst"] == "glasses" and abs(rows[1]["coverage"] - 0.042) < 1e-3
         assert rows[2]["coverage"] < 0
+        # The command line: the table on stdout, the best run's folder in --best-to's file.
+        best_file = os.path.join(tmp, "best.txt")
+        out = subprocess.run([sys.executable, rank_runs.__file__, *(os.path.join(tmp, n) for n in ("bad", "good")),
+                              "--best-to", best_file], check=True, capture_output=True, text=True).stdout
+        assert out.count("\n") == 4 and "| glasses |" in out  # header, rule, two runs
+        with open(best_file) as f:
+            assert f.read() == os.path.join(tmp, "good") + "\n"
 
 
 if __name__ == "__main__":
