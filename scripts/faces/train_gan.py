@@ -22,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import copy
 import json
+import math
 import random
 import shutil
 import signal
@@ -534,6 +535,9 @@ def main():
     ap.add_argument("--mapping-layers", type=int)
     ap.add_argument("--d-pack", type=int, help="PacGAN: the discriminator judges this many images at once (default 1); "
                                                "the batch must be a multiple of it")
+    ap.add_argument("--init-from", metavar="CHECKPOINT",
+                    help="start the new run from another run's networks and architecture (its --d-pack may differ: "
+                         "a packed discriminator starts as the old one applied to the pack's mean image)")
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
     # These may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
@@ -563,6 +567,8 @@ def main():
     os.makedirs(args.run_dir, exist_ok=True)
     ck_path = os.path.join(args.run_dir, "checkpoint.pt")
     if args.resume:
+        if args.init_from:
+            sys.exit("train_gan.py: --init-from starts a new run; it cannot be combined with --resume")
         trainer = Trainer.load(ck_path, args.device)
         print(f"resumed {ck_path} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg, "
               f"{trainer.train_seconds / 3600:.2f} h of training)", flush=True)
@@ -574,10 +580,14 @@ def main():
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
-        tc = new_config(args)
+        source = torch.load(args.init_from, map_location="cpu", weights_only=False) if args.init_from else None
+        tc = new_config(args, source["train_config"]["gan"] if source else None)
         torch.manual_seed(tc.data_seed)
         random.seed(tc.data_seed)
         trainer = Trainer(tc, args.device)
+        if source:
+            start_from(trainer, source)
+            print(f"networks from {args.init_from} (step {source['step']}, {source['nimg'] / 1000:.1f} kimg)", flush=True)
     tc = trainer.tc
     print("config", json.dumps(asdict(tc)), flush=True)
     print(f"G {count(trainer.G) / 1e6:.2f}M parameters, D {count(trainer.D) / 1e6:.2f}M, num_ws {trainer.cfg.num_ws}",
@@ -602,11 +612,16 @@ def parse_widths(text):
     return {int(k): int(v) for k, v in (kv.split(":") for kv in text.split(","))}
 
 
-def new_config(args):
+def new_config(args, source_gan=None):
+    """A new run's settings from the command line; source_gan (--init-from): that run's architecture, of which
+    only the discriminator's pack may change."""
     if args.tiny:
         return smoke_config()
     tc = TrainConfig()
-    gan = stylegan.Config.from_dict(tc.gan)
+    gan = stylegan.Config.from_dict(source_gan or tc.gan)
+    if source_gan and (args.channels or args.d_channels or args.z_dim or args.mapping_layers):
+        raise SystemExit("train_gan.py: --init-from takes the architecture from its checkpoint; "
+                         "of the architecture options only --d-pack may be given with it")
     if args.channels:
         gan.channels = parse_widths(args.channels)
     if args.d_channels:
@@ -627,6 +642,22 @@ def new_config(args):
     for name, default in ANCHOR_DEFAULTS.items():
         setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc
+
+
+def start_from(trainer, source):
+    """Load another run's G, G_ema and D into a new run (the optimizers start fresh). When the new run packs
+    k times as many images into the discriminator, its first layer's weights are tiled k times and scaled so
+    that it starts as the old discriminator applied to the mean of each pack (equalized lr: the runtime scale
+    is 1 / sqrt(fan-in), so the stored weights shrink by sqrt(k), not k)."""
+    trainer.G.load_state_dict(source["G"])
+    trainer.G_ema.load_state_dict(source["G_ema"])
+    d = dict(source["D"])
+    old, new = source["train_config"]["gan"].get("d_pack", 1), trainer.cfg.d_pack
+    if new != old:
+        if new % old:
+            raise SystemExit(f"train_gan.py: --init-from: a pack of {new} does not extend the source's pack of {old}")
+        d["from_rgb.conv.weight"] = d["from_rgb.conv.weight"].repeat(1, new // old, 1, 1) / math.sqrt(new // old)
+    trainer.D.load_state_dict(d)
 
 
 def set_batch(tc, batch):

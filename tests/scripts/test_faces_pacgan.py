@@ -75,6 +75,36 @@ def test_a_packed_run_trains_saves_and_resumes():
         assert torch.equal(a, b)
 
 
+def test_a_packed_run_can_start_from_a_plain_runs_networks():
+    """--init-from: G and G_ema are the source's; the packed D starts as the plain D applied to each pack's
+    mean image (so the first steps keep the source's judgement instead of a random first layer)."""
+    torch.manual_seed(0)
+    plain = train_gan.Trainer(train_gan.smoke_config())
+    source = plain.weights()
+    tc = train_gan.smoke_config()
+    tc.gan = dict(source["train_config"]["gan"], d_pack=2)
+    packed = train_gan.Trainer(tc)
+    train_gan.start_from(packed, source)
+    x = torch.randn(4, 3, 64, 64)
+    means = (x[0::2] + x[1::2]) / 2
+    with torch.no_grad():
+        assert torch.allclose(packed.D(x), plain.D(means), atol=1e-5)
+    for a, b in zip(packed.G_ema.parameters(), plain.G_ema.parameters()):
+        assert torch.equal(a, b)
+    tc3 = train_gan.smoke_config()
+    tc3.gan = dict(tc3.gan, d_pack=3)
+    with pytest.raises(SystemExit, match="does not extend"):  # 3 from 2 cannot be tiled
+        src2 = dict(packed.weights())
+        train_gan.start_from(train_gan.Trainer(tc3), src2)
+
+
+def test_init_from_refuses_architecture_options():
+    args = type("Args", (), {"tiny": False, "channels": "4:8,8:8,16:8,32:8,64:8", "d_channels": None, "z_dim": None,
+                             "mapping_layers": None, "d_pack": 2, "batch": None, "pool": None, "rec_weight": 0.0})()
+    with pytest.raises(SystemExit, match="only --d-pack"):
+        train_gan.new_config(args, train_gan.smoke_config().gan)
+
+
 def test_batch_must_be_a_multiple_of_the_pack():
     tc = train_gan.smoke_config()
     tc.gan = dict(tc.gan, d_pack=4)
