@@ -580,7 +580,7 @@ def main():
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
-        source = torch.load(args.init_from, map_location="cpu", weights_only=False) if args.init_from else None
+        source = load_source(args.init_from) if args.init_from else None
         tc = new_config(args, source["train_config"]["gan"] if source else None)
         torch.manual_seed(tc.data_seed)
         random.seed(tc.data_seed)
@@ -642,6 +642,21 @@ def new_config(args, source_gan=None):
     for name, default in ANCHOR_DEFAULTS.items():
         setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc
+
+
+def load_source(path):
+    """--init-from's checkpoint (train_gan.py's checkpoint.pt or Trainer.weights file), or one line saying why not."""
+    if not os.path.isfile(path):
+        sys.exit(f"train_gan.py: --init-from {path}: no such file")
+    try:
+        source = torch.load(path, map_location="cpu", weights_only=False)  # our own files: configs too
+    except Exception as e:
+        sys.exit(f"train_gan.py: --init-from {path}: not a readable checkpoint ({type(e).__name__})")
+    missing = [k for k in ("train_config", "G", "G_ema", "D", "step", "nimg") if k not in source]
+    if missing:
+        sys.exit(f"train_gan.py: --init-from {path}: not a training checkpoint (no {', '.join(missing)}; "
+                 "snapshots/g_ema-*.pt hold only G_ema)")
+    return source
 
 
 def start_from(trainer, source):

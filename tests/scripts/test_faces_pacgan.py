@@ -105,6 +105,21 @@ def test_init_from_refuses_architecture_options():
         train_gan.new_config(args, train_gan.smoke_config().gan)
 
 
+def test_init_from_names_what_is_wrong_with_its_file():
+    with tempfile.TemporaryDirectory() as d:
+        with pytest.raises(SystemExit, match="no such file"):
+            train_gan.load_source(os.path.join(d, "missing.pt"))
+        snapshot = os.path.join(d, "g_ema-0000001.pt")
+        torch.save({"gan": train_gan.smoke_config().gan, "step": 1, "G_ema": {}}, snapshot)
+        with pytest.raises(SystemExit, match="not a training checkpoint"):
+            train_gan.load_source(snapshot)
+        text = os.path.join(d, "notes.txt")
+        with open(text, "w") as f:
+            f.write("not a checkpoint")
+        with pytest.raises(SystemExit, match="not a readable checkpoint"):
+            train_gan.load_source(text)
+
+
 def test_batch_must_be_a_multiple_of_the_pack():
     tc = train_gan.smoke_config()
     tc.gan = dict(tc.gan, d_pack=4)
