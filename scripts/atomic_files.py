@@ -8,6 +8,7 @@ training run's monitor) never sees a partial file.
     with replacing("model.pt") as tmp:   # tmp = "model.tmp.pt": the extension stays, for writers
         torch.save(obj, tmp)             # that infer the format from it (PIL, numpy.savez)
     write_json("report.json", {...})
+    save_torch(checkpoint, "checkpoint.pt")
 """
 import contextlib
 import json
@@ -31,6 +32,13 @@ def write_text(path, text):
     with replacing(path) as tmp:
         with open(tmp, "w") as f:
             f.write(text)
+
+
+def save_torch(obj, path):
+    """torch.save, whole or not at all (torch is imported here only, so the JSON helpers do not need it)."""
+    import torch
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def write_json(path, obj, indent=2):

@@ -64,16 +64,30 @@ def main():
     t0 = time.time()
     evaluator = torch.jit.load(args.evaluator).eval()
     work = tempfile.mkdtemp(prefix="lace-edit-eval-")
+    try:
+        result, images = measure(args, evaluator, work)
+    except subprocess.CalledProcessError as e:  # cmd = [lace, "-q", "edit" or "sample", ...]
+        raise SystemExit(f"evaluate_edit.py: lace {e.cmd[2]} failed with exit code {e.returncode} (its message is above)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["minutes"] = round((time.time() - t0) / 60, 1)
+    sheets = os.path.splitext(args.report)[0] + "-sheets"
+    os.makedirs(sheets, exist_ok=True)
+    render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), len(STEPS) + 1).save(os.path.join(sheets, "strips.png"))
+    atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
+    write_report(args, result, sheets)
+    print(json.dumps(result, indent=1))
+
+
+def measure(args, evaluator, work):
+    """Edit args.starts starts through STEPS with lace in the folder work, sample the whole condition afresh,
+    score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
     seq = {"start": {"seed": args.seed, "count": args.starts}, "truncation": args.truncation, "steps": STEPS}
     with open(os.path.join(work, "edits.json"), "w") as f:
         json.dump(seq, f)
     t_edit = time.perf_counter()
-    try:
-        subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
-                        "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
-    except subprocess.CalledProcessError as e:
-        shutil.rmtree(work, ignore_errors=True)
-        raise SystemExit(f"evaluate_edit.py: lace edit failed with exit code {e.returncode} (its message is above)")
+    subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
+                    "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
     edit_seconds = time.perf_counter() - t_edit
     images = read_steps(os.path.join(work, "out"), args.starts, len(STEPS))
 
@@ -97,18 +111,9 @@ def main():
     fresh_distance = float(np.linalg.norm(fresh_feat - feat[:, 0], axis=1).mean())
     start_to_end = float(np.linalg.norm(feat[:, K] - feat[:, 0], axis=1).mean())
     fresh_acc = float(satisfied(combined, fresh_pred, args.tolerance).mean())
-
-    sheets = os.path.splitext(args.report)[0] + "-sheets"
-    os.makedirs(sheets, exist_ok=True)
-    render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), K + 1).save(os.path.join(sheets, "strips.png"))
-    result = {"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": start_to_end,
-              "start_to_fresh_sample": fresh_distance, "fresh_sample_acc": fresh_acc,
-              "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": args.truncation,
-              "minutes": round((time.time() - t0) / 60, 1)}
-    atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
-    write_report(args, result, sheets)
-    shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(result, indent=1))
+    return {"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": start_to_end,
+            "start_to_fresh_sample": fresh_distance, "fresh_sample_acc": fresh_acc,
+            "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": args.truncation}, images
 
 
 def write_report(args, r, sheets):

@@ -107,8 +107,8 @@ def main():
     k = min(16, half)
     sheet = [train_gan.to_uint8(x) for x in (real[:k], drawn[:k], real[half:half + k], drawn[half:half + k])]
     train_gan.save_sheet(np.concatenate(sheet), os.path.join(args.out, "sheet.png"), cols=k)
-    with atomic_files.replacing(os.path.join(args.out, "codes.pt")) as tmp:
-        torch.save({"space": args.space, "codes": code, "render_seed": args.seed, "indices": idx}, tmp)
+    atomic_files.save_torch({"space": args.space, "codes": code, "render_seed": args.seed, "indices": idx},
+                            os.path.join(args.out, "codes.pt"))
     print(json.dumps(report["inversions"]))
 
 

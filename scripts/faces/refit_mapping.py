@@ -54,11 +54,6 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def save_atomic(obj, path):
-    with atomic_files.replacing(path) as tmp:
-        torch.save(obj, tmp)
-
-
 # ----------------------------------------------------------------------------------------------
 # 1. draws
 
@@ -79,7 +74,7 @@ def draws(G, out_dir, n, seed):
         path = os.path.join(d, f"shard_{k:04d}.pt")
         if not os.path.exists(path):
             t0 = time.time()
-            save_atomic(draw_shard(G, k, seed), path)
+            atomic_files.save_torch(draw_shard(G, k, seed), path)
             log(f"draws: shard {k} ({SHARD / (time.time() - t0):.1f} images/s)")
         s = torch.load(path)
         ws.append(s["w"])
@@ -259,7 +254,7 @@ def main():
         reader.eval().requires_grad_(False)
     else:
         reader, r2 = train_reader(w, images, args.encoder_steps, held_out=min(1000, len(w) // 5))
-        save_atomic(reader.state_dict(), reader_path)
+        atomic_files.save_torch(reader.state_dict(), reader_path)
         report["encoder"] = {"steps": args.encoder_steps, "draws": len(w), "held_out_r2": round(r2, 4)}
         log(f"encoder: held-out R^2 {r2:.4f}")
 
@@ -269,7 +264,7 @@ def main():
     else:
         pool, attrs = render.render_many(args.pool, 0)
         codes = read_codes(reader, pool)
-        save_atomic(codes, codes_path)
+        atomic_files.save_torch(codes, codes_path)
         log(f"encode: {len(codes)} real images")
         if labeler is not None:
             n = args.report_n
@@ -291,7 +286,7 @@ def main():
     w_avg = stylegan.measure_w_avg(G)
     trainer.G.w_avg.copy_(w_avg)
     trainer.G_ema.w_avg.copy_(w_avg)
-    save_atomic(trainer.weights(), os.path.join(args.out, "checkpoint.pt"))
+    atomic_files.save_torch(trainer.weights(), os.path.join(args.out, "checkpoint.pt"))
     report["fit"] = {"steps": args.fit_steps, "lr": args.fit_lr, "mapping_lr": args.fit_mapping_lr, "mmd_weight": args.fit_mmd, "history": history}
     if labeler is not None:
         after = train_gan.generate(G, args.report_n, seed=777)
@@ -303,8 +298,6 @@ def main():
         train_gan.save_sheet(train_gan.to_uint8(after[:64]), os.path.join(args.out, "samples_after.png"))
     atomic_files.write_json(report_path, report, indent=1)
     log("done: " + json.dumps({k: report.get(k + "_coverage", {}).get("ratio") for k in ("samples_before", "samples_after")}))
-
-
 
 
 if __name__ == "__main__":

@@ -257,8 +257,7 @@ class Trainer:
 
     def save(self, path):
         """Atomic: a reader (or a crash) never sees half a checkpoint."""
-        with atomic_files.replacing(path) as tmp:
-            torch.save(self.state(), tmp)
+        atomic_files.save_torch(self.state(), path)
 
     def weights(self):
         """The state without the optimizers' moments: a third of the size, for carrying a run between
@@ -383,8 +382,8 @@ def snapshot(trainer, run_dir, hook, window):
         rec = reconstruct(real)
         save_sheet(np.concatenate([to_uint8(real), to_uint8(rec)]), os.path.join(run_dir, "reconstructions-latest.png"))
     os.makedirs(os.path.join(run_dir, "snapshots"), exist_ok=True)
-    with atomic_files.replacing(os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt")) as tmp:
-        torch.save({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()}, tmp)
+    atomic_files.save_torch({"gan": trainer.tc.gan, "step": trainer.step, "G_ema": trainer.G_ema.state_dict()},
+                            os.path.join(run_dir, "snapshots", f"g_ema-{tag}.pt"))
     line = {"step": trainer.step, "kimg": round(trainer.nimg / 1000, 2), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "train_hours": round(trainer.train_seconds / 3600, 3)}
     line.update(window.summary())
@@ -588,6 +587,7 @@ def main():
         if source:
             start_from(trainer, source)
             print(f"networks from {args.init_from} (step {source['step']}, {source['nimg'] / 1000:.1f} kimg)", flush=True)
+            del source  # a whole checkpoint, Adam moments too: not to be held in memory while training runs
     tc = trainer.tc
     print("config", json.dumps(asdict(tc)), flush=True)
     print(f"G {count(trainer.G) / 1e6:.2f}M parameters, D {count(trainer.D) / 1e6:.2f}M, num_ws {trainer.cfg.num_ws}",
@@ -635,7 +635,8 @@ def new_config(args, source_gan=None):
     tc.gan = gan.to_dict()
     if args.batch:
         set_batch(tc, args.batch)
-    require_whole_packs(tc)
+    else:
+        require_whole_packs(tc)  # the default batch against --d-pack (set_batch checks a given one)
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight

@@ -1,6 +1,5 @@
 #include "lace/jobs/record.hpp"
 
-
 #include <torch/torch.h>
 
 #include "lace/io/error.hpp"

@@ -51,6 +51,16 @@ def test_the_temporary_keeps_the_extension():
         assert os.listdir(d) == ["pairs.npz"]
 
 
+def test_save_torch_writes_a_loadable_file():
+    import torch
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "checkpoint.pt")
+        atomic_files.save_torch({"step": 3, "w": torch.arange(4.0)}, path)
+        back = torch.load(path)
+        assert back["step"] == 3 and back["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert os.listdir(d) == ["checkpoint.pt"]
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
