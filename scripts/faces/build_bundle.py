@@ -2,12 +2,14 @@
 """Turn a trained face GAN into lace's face bundle: generator, pseudo-labelled pairs, latent classifier.
 
   /usr/bin/python3 scripts/faces/build_bundle.py --checkpoint RUN/checkpoint.pt --labeler RUN/labeler.pt \
-      --evaluator RUN/evaluator.pt --out models/faces [-n 20000] [--pairs RUN/pairs.npz]
+      --evaluator RUN/evaluator.pt --out models/faces [-n 20000] [--pairs RUN/pairs.npz [--reuse-pairs]]
 
 1. exports G_ema as OUT/generator.pt (export_generator.py) and writes OUT/lace.json's generator and
    truncation sections;
-2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image);
-3. trains the latent classifier on them (scripts/train_latent_classifier.py), which writes
+2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image), or
+   with --reuse-pairs reads the ones an earlier build (or make_pairs.py, seed 0) left at --pairs;
+3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see
+   PerAttributeClassifier there for why), which writes
    OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
 4. copies the labeler and the evaluator (with their cards) beside the bundle.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
@@ -55,21 +57,13 @@ def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7,
     w_avg = generator.w_avg
     wa, wb = (w_avg + psi * (generator.mapping(torch.randn(n, z_dim, generator=g)) - w_avg) for _ in range(2))
     ws_a = wa.unsqueeze(1).repeat(1, num_ws, 1)
-    read = lambda ws: labeler(generator.synthesis(ws))  # noqa: E731
-    nb, nh = len(BINARY), len(HAIR_CLASSES)
-
-    def readings(out):
-        r = {b: torch.sigmoid(out[:, i]) for i, b in enumerate(BINARY)}
-        r["hair"] = torch.softmax(out[:, nb:nb + nh], 1)
-        r.update({c: out[:, nb + nh + j] for j, c in enumerate(CONTINUOUS)})
-        return r
-
-    base = readings(read(ws_a))
+    read = lambda ws: make_pairs.soft_labels(labeler(generator.synthesis(ws)))  # noqa: E731
+    base = read(ws_a)
     effect = {name: [] for name in base}
     for layer in range(num_ws):
         ws = ws_a.clone()
         ws[:, layer] = wb
-        swapped = readings(read(ws))
+        swapped = read(ws)
         for name in base:
             diff = (swapped[name] - base[name]).abs()
             effect[name].append(float(diff.sum(1).mean() / 2 if diff.dim() == 2 else diff.mean()))
@@ -83,6 +77,20 @@ def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7,
                 break
         layers[name] = sorted(chosen)
     return layers, effect
+
+
+def read_pairs(path, n):
+    """Pairs an earlier run wrote, checked to be what this build would have sampled (count, soft labels)."""
+    try:
+        with np.load(path) as f:
+            pairs = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--reuse-pairs: cannot read {path}: {e}")
+    if len(pairs.get("w", ())) != n:
+        raise SystemExit(f"--reuse-pairs: {path} holds {len(pairs.get('w', ()))} pairs, not -n {n}")
+    if pairs.get("hair", np.zeros(1)).ndim != 2:
+        raise SystemExit(f"--reuse-pairs: {path} has hard labels (an older make_pairs.py): sample them again")
+    return pairs
 
 
 def write_manifest(out, info, description):
@@ -104,7 +112,15 @@ def main():
     ap.add_argument("--out", default="models/faces")
     ap.add_argument("--pairs", help="where the pairs go (default: pairs.npz beside the checkpoint)")
     ap.add_argument("-n", type=int, default=20_000, help="pseudo-labelled pairs")
-    ap.add_argument("--epochs", type=int, default=50, help="latent classifier epochs")
+    ap.add_argument("--reuse-pairs", action="store_true",
+                    help="read the pairs already at --pairs (their count must be -n) instead of sampling them")
+    ap.add_argument("--architecture", default="per-attribute", choices=["per-attribute", "shared"],
+                    help="latent classifier: one MLP per attribute, or LACE's single MLP")
+    ap.add_argument("--widths", default="512,256,128",
+                    help="latent classifier hidden widths (per attribute with per-attribute; 256,128 agreed "
+                         "0.01-0.07 less with the labeler on age, yaw and hair)")
+    ap.add_argument("--epochs", type=int, default=60, help="latent classifier epochs")
+    ap.add_argument("--lr", type=float, default=1e-3, help="latent classifier learning rate")
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -120,10 +136,14 @@ def main():
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
     generator = torch.jit.load(os.path.join(args.out, "generator.pt")).eval()
     labeler = torch.jit.load(args.labeler).eval()
-    pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n)
-    with atomic_files.replacing(pairs_path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **pairs)
-    print(f"{args.n} pairs -> {pairs_path} ({time.time() - t0:.0f} s); labeler rates: "
+    if args.reuse_pairs:
+        pairs = read_pairs(pairs_path, args.n)
+    else:
+        pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n)
+        with atomic_files.replacing(pairs_path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **pairs)
+    print(f"{args.n} pairs {'from' if args.reuse_pairs else '->'} {pairs_path} ({time.time() - t0:.0f} s); "
+          "labeler rates: "
           + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
 
     layers, effect = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
@@ -133,8 +153,9 @@ def main():
     spec_path = pairs_path + ".attributes.json"
     atomic_files.write_json(spec_path, attribute_spec(layers))
     subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
-                    "--attributes", spec_path, "--bundle", args.out, "--epochs", str(args.epochs),
-                    "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
+                    "--attributes", spec_path, "--bundle", args.out, "--architecture", args.architecture,
+                    "--widths", args.widths, "--epochs", str(args.epochs), "--lr", str(args.lr), "--threads", str(args.threads)],
+                   check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(args.out, "classifier.json")) as f:
         print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]))
 

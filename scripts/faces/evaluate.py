@@ -19,6 +19,7 @@ Continuous targets count as met within --tolerance of the target on the attribut
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -114,7 +115,19 @@ def run_lace(lace, model, expr, n, seed, out_dir):
     files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
     if len(files) != n:
         raise SystemExit(f"expected {n} images in {out_dir}, found {len(files)}")
-    return np.stack([read_png(f) for f in files]), seconds
+    return np.stack([read_png(f) for f in files]), seconds, latent_satisfaction(files)
+
+
+def latent_satisfaction(pngs):
+    """exp(-E) of each sample's condition under the latent classifier that guided it, from the record lace
+    writes beside each PNG: near 1 where the sampler reached what the classifier calls the condition, so a
+    low ACC with a high value here is the classifier (or the generator) disagreeing with the evaluator, and
+    a low value is the sampler or a classifier that has no such region."""
+    values = []
+    for f in pngs:
+        with open(os.path.splitext(f)[0] + ".json") as r:
+            values.append(math.exp(json.load(r)["log_p"]))
+    return np.array(values)
 
 
 @torch.no_grad()
@@ -162,7 +175,7 @@ def main():
     fd_real_floor_n = frechet_distance(real_feat[2 * nu:2 * nu + args.n], real_feat[:nu])
 
     # Unconditional samples: coverage and FD.
-    unc_images, unc_seconds = run_lace(args.lace, args.model, "", nu, args.seed, os.path.join(work, "unconditional"))
+    unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", nu, args.seed, os.path.join(work, "unconditional"))
     unc_pred, unc_feat = score(evaluator, unc_images)
     fd_unc = frechet_distance(unc_feat, real_feat[:nu])
     fd_unc_n = frechet_distance(unc_feat[:args.n], real_feat[:nu])
@@ -174,15 +187,17 @@ def main():
     for k, (expr, group, threshold) in enumerate(CONDITIONS):
         if args.only and args.only not in expr:
             continue
-        images, seconds = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
+        images, seconds, latent_p = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
                                    os.path.join(work, slug(expr)))
         pred, feat = score(evaluator, images)
         acc = float(satisfied(expr, pred, args.tolerance).mean())
         match = satisfied(expr, real_attrs, args.tolerance)
+        judge = judge_on_real(expr, real_attrs, real_pred, args.tolerance)
         real_match = real_feat[match][:nu]
         fd = frechet_distance(feat, real_match) if len(real_match) >= 2 * feat.shape[1] else None
         render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))
         rows.append({"expr": expr, "group": group, "threshold": threshold, "acc": acc, "fd": fd,
+                     "latent_p": float(latent_p.mean()), "judge_on_real": judge,
                      "real_matches": int(match.sum()), "seconds": round(seconds, 1)})
         print(json.dumps(rows[-1]), flush=True)
 
@@ -195,6 +210,16 @@ def main():
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.report} in {result['minutes']} min")
+
+
+def judge_on_real(expr, real_attrs, real_pred, tolerance, exact=0.03, least=20):
+    """The evaluator's own ceiling for a condition: of the real images whose true attributes satisfy it
+    (continuous ones within `exact` of the target), the share it reads as satisfying it. None with fewer
+    than `least` such images."""
+    true = satisfied(expr, real_attrs, exact)
+    if true.sum() < least:
+        return None
+    return float(satisfied(expr, {k: v[true] for k, v in real_pred.items()}, tolerance).mean())
 
 
 def coverage_table(pred, real_attrs, real_pred):
@@ -253,18 +278,26 @@ def write_report(args, r, sheets):
             f"expression (continuous values within {r['tolerance']} of the target). Conditional FD: the samples vs "
             "real images whose true attributes satisfy the condition (up to "
             f"{r['unconditional']}); compare it with the unconditional FD at {r['n']} samples, "
-            f"{r['fd_unconditional_n']:.3f} (pass: at most 1.5x, {1.5 * r['fd_unconditional_n']:.3f}).", ""]
+            f"{r['fd_unconditional_n']:.3f} (pass: at most 1.5x, {1.5 * r['fd_unconditional_n']:.3f}). "
+            "Latent p: the mean over samples of exp(-E), the probability of the condition under the latent "
+            "classifier that guided the sampler (from each PNG's record): a low ACC beside a high latent p is "
+            "the classifier or the generator disagreeing with the evaluator; a low latent p, the sampler not "
+            "reaching the condition. Judge on real: the evaluator's ACC on real images whose true attributes "
+            "satisfy the condition (continuous ones within 0.03 of the target), the ceiling its own errors put "
+            "on any ACC.", ""]
     for group, title in GROUP_TITLES.items():
         rows = [x for x in r["conditions"] if x["group"] == group]
         if not rows:
             continue
-        out += [f"### {title}", "", "| condition | ACC | target | FD | FD / unconditional | real matches | seconds |",
-                "|---|---|---|---|---|---|---|"]
+        out += [f"### {title}", "", "| condition | ACC | target | latent p | judge on real | FD | FD / unconditional "
+                "| real matches | seconds |", "|---|---|---|---|---|---|---|---|---|"]
         for x in rows:
             ok = x["acc"] >= x["threshold"]
             fd = "n/a" if x["fd"] is None else f"{x['fd']:.3f}"
+            judge = "n/a" if x.get("judge_on_real") is None else f"{x['judge_on_real']:.3f}"
             ratio = "n/a" if x["fd"] is None else f"{x['fd'] / r['fd_unconditional_n']:.2f}"
-            out.append(f"| `{x['expr']}` | {x['acc']:.3f}{'' if ok else ' **(below)**'} | {x['threshold']:.2f} | {fd} | "
+            out.append(f"| `{x['expr']}` | {x['acc']:.3f}{'' if ok else ' **(below)**'} | {x['threshold']:.2f} | "
+                       f"{x['latent_p']:.3f} | {judge} | {fd} | "
                        f"{ratio} | {x['real_matches']} | {x['seconds']} |")
         out += [""]
         out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]

@@ -106,7 +106,7 @@ def measure(args, evaluator, work):
     kept = {name: float((pred[name][:, K] == pred[name][:, 0]).mean()) for name in NEVER_EDITED}
 
     combined = " AND ".join(STEPS)
-    fresh_images, _ = run_lace(args.lace, args.model, combined, n, args.seed + 1, os.path.join(work, "fresh"))
+    fresh_images, _, _ = run_lace(args.lace, args.model, combined, n, args.seed + 1, os.path.join(work, "fresh"))
     fresh_pred, fresh_feat = score(evaluator, fresh_images)
     fresh_distance = float(np.linalg.norm(fresh_feat - feat[:, 0], axis=1).mean())
     start_to_end = float(np.linalg.norm(feat[:, K] - feat[:, 0], axis=1).mean())

@@ -8,7 +8,9 @@ DIR is a lace bundle (its lace.json names the generator and gives z_dim and num_
 Each pair gets its own truncation psi, uniform in [--psi-min, 1], so the latent classifier also knows
 the truncated region that sampling (psi 0.7) and editing (psi 0.5) visit; w is stored truncated, exactly
 as the classifier will see it, and the image is drawn from that w. The .npz holds z, w, psi, the raw
-labeler outputs and one label array per attribute in the layout train_latent_classifier.py reads.
+labeler outputs and one label array per attribute in the layout train_latent_classifier.py reads. Discrete
+labels are the labeler's probabilities, not its decisions (binary: p [N]; hair: class probabilities [N, C]):
+a face the labeler finds ambiguous teaches the latent classifier to be unsure there instead of a coin flip.
 """
 import argparse
 import json
@@ -22,8 +24,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
-from render import BINARY, CONTINUOUS  # noqa: E402
-import image_classifiers as ic  # noqa: E402
+from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 
 
 @torch.no_grad()
@@ -41,11 +42,20 @@ def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=
         outs.append(labeler(images))
         zs.append(z), ws.append(w), psis.append(psi[:, 0])
     out = torch.cat(outs)
-    pred = ic.predictions(out)
     pairs = {"z": torch.cat(zs).numpy(), "w": torch.cat(ws).numpy(), "psi": torch.cat(psis).numpy(),
              "labeler_outputs": out.numpy()}
-    pairs.update({k: np.asarray(v) for k, v in pred.items()})
+    pairs.update({k: v.numpy() for k, v in soft_labels(out).items()})
     return pairs
+
+
+def soft_labels(outputs):
+    """The labeler's outputs (image_classifiers' layout) as training targets: binary probabilities, hair class
+    probabilities, continuous values."""
+    nb, nh = len(BINARY), len(HAIR_CLASSES)
+    labels = {b: torch.sigmoid(outputs[:, i]) for i, b in enumerate(BINARY)}
+    labels["hair"] = torch.softmax(outputs[:, nb:nb + nh], 1)
+    labels.update({c: outputs[:, nb + nh + j] for j, c in enumerate(CONTINUOUS)})
+    return labels
 
 
 def main():
@@ -68,7 +78,7 @@ def main():
     with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:  # exactly args.out: no ".npz" added
         np.savez(f, **pairs)
     rates = {k: float(pairs[k].mean()) for k in BINARY}
-    rates["hair"] = np.bincount(pairs["hair"], minlength=5).tolist()
+    rates["hair"] = dict(zip(HAIR_CLASSES, pairs["hair"].mean(0).round(3).tolist()))
     rates.update({k: [float(pairs[k].min()), float(pairs[k].max())] for k in CONTINUOUS})
     print(f"wrote {args.n} pairs to {args.out} in {time.time() - t0:.0f} s; labeler rates {rates}")
 
