@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -104,11 +105,11 @@ def read_png(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def run_lace(lace, model, expr, n, seed, out_dir):
+def run_lace(lace, model, expr, n, seed, out_dir, extra=()):
     os.makedirs(out_dir, exist_ok=True)
     cmd = [lace, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
     if expr:
-        cmd += ["--attrs", expr]
+        cmd += ["--attrs", expr, *extra]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
@@ -159,6 +160,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="evaluate only conditions containing this text (quick checks)")
     ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
+    ap.add_argument("--lace-args", default="", help='more options for the conditional lace samples, e.g. "--guidance 3"')
     args = ap.parse_args()
     torch.set_num_threads(2)
     t_start = time.time()
@@ -188,7 +190,7 @@ def main():
         if args.only and args.only not in expr:
             continue
         images, seconds, latent_p = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
-                                   os.path.join(work, slug(expr)))
+                                             os.path.join(work, slug(expr)), shlex.split(args.lace_args))
         pred, feat = score(evaluator, images)
         acc = float(satisfied(expr, pred, args.tolerance).mean())
         match = satisfied(expr, real_attrs, args.tolerance)
@@ -243,12 +245,13 @@ def coverage_table(pred, real_attrs, real_pred):
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate.py --lace {args.lace} --model {args.model} "
-           f"--evaluator {args.evaluator} --report {args.report} -n {args.n}")
+           f"--evaluator {args.evaluator} --report {args.report} -n {args.n}"
+           + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
     out = ["# Face bundle: measured control and quality", "",
            f"Made by `{cmd}` ({r['minutes']} min on the 2-core development machine). Every image comes from "
-           "`lace sample` with the bundle's defaults and is read back from its PNG; every reading is the "
-           "evaluator's (`models/faces/evaluator.pt`), which played no part in training the generator, the "
-           "latent classifier or in guiding the sampler. Real images are rendered with seed 9000, which no network "
+           "`lace sample` with the bundle's defaults (conditional ones with the options after --lace-args, if "
+           "any) and is read back from its PNG; every reading is the evaluator's (`models/faces/evaluator.pt`), "
+           "which played no part in training the generator, the latent classifier or in guiding the sampler. Real images are rendered with seed 9000, which no network "
            "was trained on. Raw figures: " + f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]"
            f"({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",
            "## Coverage", "",

@@ -1,5 +1,6 @@
 #include "cli/app.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -32,6 +33,7 @@ CLI::Validator number_check(bool allow_zero) {
       [allow_zero](std::string& value) -> std::string {
         double x = 0;
         if (!CLI::detail::lexical_cast(value, x)) return "'" + value + "' is not a number";
+        if (!std::isfinite(x)) return "must be a finite number, got " + value;
         if (x < 0 || (!allow_zero && x == 0))
           return "must be " + std::string(allow_zero ? "zero or more" : "greater than zero") + ", got " + value;
         return "";

@@ -17,6 +17,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     std::string error_norm = "per-sample";
     std::string out = "outputs";
     double truncation = -1;
+    double guidance = -1;
     int64_t steps = 100;
   };
   auto flags = std::make_shared<Flags>();
@@ -41,6 +42,9 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--ld-step", j.langevin.step_size, "Langevin step size eta")->check(kPositive)->capture_default_str();
   cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(kNonNegative)->capture_default_str();
   cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the bundle's)")->check(kNonNegative);
+  cmd->add_option("-g,--guidance", flags->guidance,
+                  "guidance scale g: samples follow p(z) p(condition | z)^g (default: the bundle's, else 1 as in LACE)")
+      ->check(kPositive);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
 
@@ -52,6 +56,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     job.ode.adaptive.norm = error_norm_from_flag(flags->error_norm);
     job.ode.steps = job.langevin.steps = flags->steps;
     if (flags->truncation >= 0) job.truncation = flags->truncation;
+    if (flags->guidance > 0) job.guidance = flags->guidance;
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());

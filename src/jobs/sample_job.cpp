@@ -31,10 +31,12 @@ void check_options(const SampleJob& job) {
   if (job.langevin.steps < 1) throw std::invalid_argument("--steps must be at least 1");
   if (job.truncation && !(std::isfinite(*job.truncation) && *job.truncation >= 0))
     throw std::invalid_argument("--truncation must be a non-negative number");
+  if (job.guidance && !(std::isfinite(*job.guidance) && *job.guidance > 0))
+    throw std::invalid_argument("--guidance must be a positive number");
 }
 
 // The command line that redoes image `index` alone.
-std::string reproduce_command(const SampleJob& job, double truncation, int64_t index) {
+std::string reproduce_command(const SampleJob& job, double truncation, double guidance, int64_t index) {
   std::ostringstream c;
   c << "lace sample --model '" << job.model_dir.string() << "'";
   if (!job.attrs.empty()) c << " --attrs '" << job.attrs << "' --operators " << energy::to_string(job.operators);
@@ -47,6 +49,7 @@ std::string reproduce_command(const SampleJob& job, double truncation, int64_t i
   else
     c << " --steps " << job.ode.steps;
   c << " --truncation " << truncation;
+  if (!job.attrs.empty()) c << " --guidance " << guidance;
   return c.str();
 }
 
@@ -68,7 +71,8 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
   const double psi = job.truncation.value_or(manifest.default_truncation);
-  const sampling::LatentEnergy latent_energy(bundle, condition, psi);
+  const double guidance = job.guidance.value_or(manifest.default_guidance);
+  const sampling::LatentEnergy latent_energy(bundle, condition, psi, guidance);
   // log p(c | z) in the exact semantics is reported whatever operators guided the sampler.
   const energy::Energy exact = job.operators == energy::Operators::Exact
                                    ? condition
@@ -82,6 +86,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
                        {"operators", energy::to_string(job.operators)}};
   base["seed"] = job.seed;
   base["truncation"] = psi;
+  base["guidance"] = guidance;
   base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
 
@@ -116,7 +121,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["attributes"] = attribute_readings(manifest, logits[i]);
       record["z0"] = tensor_to_json(z0[i]);
       record["z"] = tensor_to_json(result.z[i]);
-      record["reproduce"] = reproduce_command(job, psi, index);
+      record["reproduce"] = reproduce_command(job, psi, guidance, index);
       io::Image image = io::image_from_tensor(images[i]);
       report.images.push_back(write_image_and_record(namer, index, image, record, report.images.empty()));
       report.nfe_total += result.stats.nfe[i].item<int64_t>();

@@ -1,6 +1,7 @@
 #include "lace/model/manifest.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -165,6 +166,15 @@ Manifest read_manifest(const std::filesystem::path& dir) {
     if (wa.contains("seed")) m.w_avg.seed = static_cast<uint64_t>(r.number(wa, "truncation.w_avg", "seed"));
   } else {
     r.fail("truncation.w_avg.source", "'" + source + "' is not one of buffer, estimate");
+  }
+
+  if (j.contains("sampling")) {
+    const json& s = r.object(j, "", "sampling");
+    if (s.contains("guidance")) {
+      m.default_guidance = r.number(s, "sampling", "guidance");
+      if (!(std::isfinite(m.default_guidance) && m.default_guidance > 0))
+        r.fail("sampling.guidance", "must be a positive number");
+    }
   }
 
   const json& c = r.object(j, "", "classifier");

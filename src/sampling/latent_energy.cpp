@@ -4,8 +4,8 @@
 
 namespace lace::sampling {
 
-LatentEnergy::LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation)
-    : bundle_(bundle), condition_(std::move(condition)), truncation_(truncation) {}
+LatentEnergy::LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation, double guidance)
+    : bundle_(bundle), condition_(std::move(condition)), truncation_(truncation), guidance_(guidance) {}
 
 torch::Tensor LatentEnergy::w(const torch::Tensor& z) const {
   return bundle_.truncate(bundle_.mapping(z), truncation_);
@@ -15,14 +15,14 @@ torch::Tensor LatentEnergy::logits(const torch::Tensor& z) const { return bundle
 
 torch::Tensor LatentEnergy::energy(const torch::Tensor& z) const {
   torch::NoGradGuard no_grad;
-  return condition_(logits(z));
+  return guidance_ * condition_(logits(z));
 }
 
 EnergyAndGradient LatentEnergy::energy_and_gradient(const torch::Tensor& z, const torch::Tensor&) const {
   if (condition_.unconditional()) return {torch::zeros({z.size(0)}, z.options()), torch::zeros_like(z)};
   torch::AutoGradMode grad_mode(true);
   auto zg = z.detach().requires_grad_(true);
-  auto e = condition_(logits(zg));
+  auto e = guidance_ * condition_(logits(zg));
   // Rows are independent, so the gradient of the sum gives every row its own dE/dz.
   auto grad = torch::autograd::grad({e.sum()}, {zg})[0];
   return {e.detach(), grad.detach()};

@@ -235,6 +235,9 @@ TEST_F(CliTest, BadFlagsAndDevices) {
   expect_one_line_error(lace("sample " + model() + " --solver rk45"), 2, "rk45");
   expect_one_line_error(lace("sample " + model() + " -n 0"), 2, "");
   expect_one_line_error(lace("sample " + model() + " --frobnicate"), 2, "frobnicate");
+  expect_one_line_error(lace("sample " + model() + " --guidance 0"), 2, "guidance");
+  expect_one_line_error(lace("sample " + model() + " --guidance nan"), 2, "finite");
+  expect_one_line_error(lace("sample " + model() + " --truncation inf"), 2, "finite");
   if (!torch::cuda::is_available())
     expect_one_line_error(lace("sample " + model() + " --device cuda --out '" + dir_.string() + "'"), 7, "CUDA");
 }

@@ -106,6 +106,9 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["attributes"][0]["layers"] = {9}; }, "past generator.num_ws"},
       {[](json& j) { j["attributes"][0]["name"] = "two words"; }, "not a valid name"},
       {[](json& j) { j["truncation"]["w_avg"]["source"] = "magic"; }, "truncation.w_avg.source"},
+      {[](json& j) { j["sampling"] = {{"guidance", 0}}; }, "sampling.guidance: must be a positive number"},
+      {[](json& j) { j["sampling"] = {{"guidance", "strong"}}; }, "sampling.guidance"},
+      {[](json& j) { j["sampling"] = 3; }, "sampling"},
   };
   for (const auto& c : cases) {
     json j = manifest_;

@@ -60,6 +60,17 @@ TEST(LatentEnergy, GradientMatchesFiniteDifferences) {
   }
 }
 
+TEST(LatentEnergy, GuidanceScalesTheEnergyAndItsGradient) {
+  const auto e1 = latent_energy("smile AND NOT glasses");
+  const sampling::LatentEnergy e3(e1.bundle(), e1.condition(), e1.truncation(), 3.0);
+  const auto z = sampling::initial_latents(4, 0, 5, 8);
+  const auto a = e1.energy_and_gradient(z), b = e3.energy_and_gradient(z);
+  EXPECT_TRUE(torch::allclose(b.energy, 3 * a.energy, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(b.gradient, 3 * a.gradient, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(e3.energy(z), 3 * e1.energy(z), 1e-5, 1e-6));
+  EXPECT_GT(a.energy.min().item<float>(), 0.0f);  // a non-trivial check: the energies are not zero
+}
+
 TEST(LatentEnergy, UnconditionalHasZeroGradient) {
   const auto e = latent_energy("");
   const auto z = sampling::initial_latents(3, 0, 4, 8);

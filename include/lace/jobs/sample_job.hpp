@@ -30,6 +30,7 @@ struct SampleJob {
   sampling::VpOdeOptions ode;             // method is taken from `solver`
   sampling::LangevinOptions langevin;
   std::optional<double> truncation;       // default: the manifest's
+  std::optional<double> guidance;         // scale of the condition's energy; default: the manifest's (else 1)
   std::filesystem::path out_dir = "outputs";
   bool grid = false;
   torch::Device device = torch::kCPU;

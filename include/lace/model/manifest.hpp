@@ -49,6 +49,7 @@ struct Manifest {
   std::string description;
   GeneratorSpec generator;
   double default_truncation = 1.0;
+  double default_guidance = 1.0;  // optional "sampling": {"guidance": g}: the scale lace sample uses by default
   WAvgSpec w_avg;
   ClassifierSpec classifier;
   std::vector<Attribute> attributes;

@@ -1,5 +1,6 @@
 #pragma once
-// The energy of a latent z under a condition: E(c | z) = energy(classifier(truncate(mapping(z)))).
+// The energy of a latent z under a condition: E(c | z) = energy(classifier(truncate(mapping(z)))),
+// times the guidance scale g (samples then follow p(z) p(c | z)^g; g = 1 is LACE).
 // Its gradient with respect to z (torch autograd through the TorchScript mapping and classifier) is
 // what every sampler follows. The synthesis network is not involved.
 
@@ -13,22 +14,24 @@ namespace lace::sampling {
 
 class LatentEnergy : public EnergyFunction {
  public:
-  LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation);
+  LatentEnergy(const model::Bundle& bundle, energy::Energy condition, double truncation, double guidance = 1.0);
 
   torch::Tensor w(const torch::Tensor& z) const;        // truncated w, [B, w_dim]
   torch::Tensor logits(const torch::Tensor& z) const;   // classifier logits of the truncated w
-  torch::Tensor energy(const torch::Tensor& z) const;   // [B], no gradient
+  torch::Tensor energy(const torch::Tensor& z) const;   // [B], guidance times E(c | z), no gradient
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   bool constant() const override { return condition_.unconditional(); }
 
   const model::Bundle& bundle() const { return bundle_; }
   const energy::Energy& condition() const { return condition_; }
   double truncation() const { return truncation_; }
+  double guidance() const { return guidance_; }
 
  private:
   const model::Bundle& bundle_;
   energy::Energy condition_;
   double truncation_;
+  double guidance_;
 };
 
 }  // namespace lace::sampling
