@@ -116,9 +116,9 @@ def main():
                     help="read the pairs already at --pairs (their count must be -n) instead of sampling them")
     ap.add_argument("--architecture", default="per-attribute", choices=["per-attribute", "shared"],
                     help="latent classifier: one MLP per attribute, or LACE's single MLP")
-    ap.add_argument("--widths", default="512,256,128",
-                    help="latent classifier hidden widths (per attribute with per-attribute; 256,128 agreed "
-                         "0.01-0.07 less with the labeler on age, yaw and hair)")
+    ap.add_argument("--widths", help="latent classifier hidden widths (default: 512,256,128 per attribute, where "
+                                     "256,128 agreed 0.01-0.07 less with the labeler on age, yaw and hair; "
+                                     "LACE's for shared)")
     ap.add_argument("--epochs", type=int, default=60, help="latent classifier epochs")
     ap.add_argument("--lr", type=float, default=1e-3, help="latent classifier learning rate")
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
@@ -152,10 +152,11 @@ def main():
                             indent=1)
     spec_path = pairs_path + ".attributes.json"
     atomic_files.write_json(spec_path, attribute_spec(layers))
+    widths = args.widths or ("512,256,128" if args.architecture == "per-attribute" else None)
     subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
                     "--attributes", spec_path, "--bundle", args.out, "--architecture", args.architecture,
-                    "--widths", args.widths, "--epochs", str(args.epochs), "--lr", str(args.lr), "--threads", str(args.threads)],
-                   check=True, stdout=subprocess.DEVNULL)
+                    *(["--widths", widths] if widths else []), "--epochs", str(args.epochs), "--lr", str(args.lr),
+                    "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(args.out, "classifier.json")) as f:
         print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]))
 

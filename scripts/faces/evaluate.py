@@ -160,7 +160,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="evaluate only conditions containing this text (quick checks)")
     ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
-    ap.add_argument("--lace-args", default="", help='more options for the conditional lace samples, e.g. "--guidance 3"')
+    ap.add_argument("--lace-args", default="",
+                    help='more options for the conditional lace samples, e.g. "--guidance 3"')
     args = ap.parse_args()
     torch.set_num_threads(2)
     t_start = time.time()
@@ -251,7 +252,8 @@ def write_report(args, r, sheets):
            f"Made by `{cmd}` ({r['minutes']} min on the 2-core development machine). Every image comes from "
            "`lace sample` with the bundle's defaults (conditional ones with the options after --lace-args, if "
            "any) and is read back from its PNG; every reading is the evaluator's (`models/faces/evaluator.pt`), "
-           "which played no part in training the generator, the latent classifier or in guiding the sampler. Real images are rendered with seed 9000, which no network "
+           "which played no part in training the generator, the latent classifier or in guiding the sampler. "
+           "Real images are rendered with seed 9000, which no network "
            "was trained on. Raw figures: " + f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]"
            f"({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",
            "## Coverage", "",
