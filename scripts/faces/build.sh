@@ -42,7 +42,7 @@ if [ "$SMOKE" = 1 ]; then
   OUT="$RUN/bundle" REPORT="$RUN/report/evaluation.md" EDIT_REPORT="$RUN/report/edit-evaluation.md"
   CLASSIFIER_ARGS=(--train 512 --test 256 --epochs 1 --batch 64)
   GAN_ARGS=(--tiny --max-steps 12 --threads 1 --render-workers 1)
-  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000)
+  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2)
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
   # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
   # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.
@@ -65,7 +65,7 @@ $PY "$HERE/train_gan.py" --run-dir "$RUN" --labeler "$RUN/labeler.pt" "${RESUME[
 
 echo "== building the bundle in $OUT"
 $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
-  --evaluator "$RUN/evaluator.pt" --out "$OUT" "${BUNDLE_ARGS[@]}"
+  --evaluator "$RUN/evaluator.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
 
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"

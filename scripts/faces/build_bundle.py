@@ -11,6 +11,9 @@
 3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see
    PerAttributeClassifier there for why), which writes
    OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
+   then, with --refine-rounds R, R times: refine_pairs.py adds pairs from lace's own samples of every
+   single condition (where the classifier is wrong about the labeler, the sampler finds out) and the
+   classifier is trained again on all of them;
 4. copies the labeler and the evaluator (with their cards) beside the bundle.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
 """
@@ -121,6 +124,12 @@ def main():
                                      "LACE's for shared)")
     ap.add_argument("--epochs", type=int, default=60, help="latent classifier epochs")
     ap.add_argument("--lr", type=float, default=1e-3, help="latent classifier learning rate")
+    ap.add_argument("--refine-rounds", type=int, default=0,
+                    help="rounds of refine_pairs.py (pairs where lace's sampler goes) and retraining")
+    ap.add_argument("--refine-n", type=int, default=200, help="samples per condition and round")
+    ap.add_argument("--refine-guidance", type=float, default=3.0)
+    ap.add_argument("--lace", default=os.path.join(HERE, "..", "..", "build", "lace"),
+                    help="the lace binary, for the refinement rounds")
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -153,12 +162,26 @@ def main():
     spec_path = pairs_path + ".attributes.json"
     atomic_files.write_json(spec_path, attribute_spec(layers))
     widths = args.widths or ("512,256,128" if args.architecture == "per-attribute" else None)
-    subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_path,
-                    "--attributes", spec_path, "--bundle", args.out, "--architecture", args.architecture,
-                    *(["--widths", widths] if widths else []), "--epochs", str(args.epochs), "--lr", str(args.lr),
-                    "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(args.out, "classifier.json")) as f:
-        print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]))
+
+    def train_classifier(pairs_file):
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_file,
+                        "--attributes", spec_path, "--bundle", args.out, "--architecture", args.architecture,
+                        *(["--widths", widths] if widths else []), "--epochs", str(args.epochs), "--lr", str(args.lr),
+                        "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(args.out, "classifier.json")) as f:
+            print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]),
+                  flush=True)
+
+    train_classifier(pairs_path)
+    # Refinement rounds (refine_pairs.py): pairs where the bundle's own sampler goes, then retrain.
+    for r in range(1, args.refine_rounds + 1):
+        refined = f"{os.path.splitext(pairs_path)[0]}-refined{r}.npz"
+        subprocess.run([sys.executable, os.path.join(HERE, "refine_pairs.py"), "--lace", args.lace, "--bundle",
+                        args.out, "--labeler", args.labeler, "--pairs", pairs_path, "--out", refined,
+                        "-n", str(args.refine_n), "--guidance", str(args.refine_guidance), "--seed", str(5000 * r),
+                        "--threads", str(args.threads)], check=True)
+        pairs_path = refined
+        train_classifier(pairs_path)
 
     for model in (args.labeler, args.evaluator):
         for ext in (".pt", ".json"):
@@ -168,7 +191,7 @@ def main():
                 with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
                     shutil.copyfile(src, tmp)
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
-            "seconds": round(time.time() - t0)}
+            "refine_rounds": args.refine_rounds, "seconds": round(time.time() - t0)}
     atomic_files.write_json(os.path.join(args.out, "build.json"), card)
     print(f"bundle written to {args.out} in {card['seconds']} s")
 

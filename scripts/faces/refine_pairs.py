@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""More pseudo-labelled pairs where the sampler goes: lace samples each condition with the bundle's own
+latent classifier, the labeler reads the images, and the (w, labels) join the pairs.
+
+  /usr/bin/python3 scripts/faces/refine_pairs.py --lace build/lace --bundle DIR --labeler labeler.pt \
+      --pairs pairs.npz --out refined.npz [-n 200] [--guidance 3]
+
+Why: a latent classifier agrees with its teacher on pairs drawn like its training pairs, yet the sampler
+climbs its gradient to where it is most sure, off those pairs. Measured on the face bundle: of 48 samples
+of `hat` at guidance 3 the latent classifier read a hat on 0.98, the labeler that taught it on 0.75. Pairs
+from exactly those places teach it where it was wrong (hard-example mining with the labeler as the
+oracle). The evaluator plays no part.
+
+The conditions (`conditions()`): every binary attribute and its NOT, every hair colour, continuous
+attributes at three targets across their range, and the two-attribute ANDs of binary ones. Each sample's
+w is recomputed from its record (final z and truncation through the bundle's mapping) and its label is the
+labeler's reading of the PNG lace wrote. The output holds the input pairs followed by the new ones.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
+import image_classifiers as ic  # noqa: E402
+import make_pairs  # noqa: E402
+from evaluate import run_lace  # noqa: E402
+from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
+
+
+def conditions():
+    out = [c for b in BINARY for c in (b, f"NOT {b}")]
+    out += [f"hair={c}" for c in HAIR_CLASSES]
+    for name, (lo, hi) in CONTINUOUS.items():
+        out += [f"{name}={lo + f * (hi - lo):g}" for f in (0.2, 0.5, 0.8)]
+    out += [f"{a} AND {b}" for i, a in enumerate(BINARY) for b in BINARY[i + 1:]]
+    return out
+
+
+@torch.no_grad()
+def sample_pairs(lace, bundle, labeler, n, guidance, seed, work):
+    """New pairs (the make_pairs layout) from lace samples of every condition."""
+    with open(os.path.join(bundle, "lace.json")) as f:
+        manifest = json.load(f)
+    generator = torch.jit.load(os.path.join(bundle, manifest["generator"]["file"])).eval()
+    classifier = torch.jit.load(os.path.join(bundle, manifest["classifier"]["file"])).eval()
+    zs, psis, images, read = [], [], [], []
+    for k, expr in enumerate(conditions()):
+        out_dir = os.path.join(work, f"c{k:02d}")
+        imgs, _, _ = run_lace(lace, bundle, expr, n, seed + k, out_dir, ["--guidance", str(guidance)])
+        for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
+            with open(path) as f:
+                record = json.load(f)
+            zs.append(record["z"])
+            psis.append(record["truncation"])
+            read.append(record["attributes"])
+        images.append(imgs)
+    z = torch.tensor(zs, dtype=torch.float32)
+    psi = torch.tensor(psis, dtype=torch.float32)[:, None]
+    w = generator.w_avg + psi * (generator.mapping(z) - generator.w_avg)
+    check_w(classifier, manifest["attributes"], w, read)
+    outputs = torch.cat([labeler(ic.to_input(x)) for x in images])
+    pairs = {"z": z.numpy(), "w": w.numpy(), "psi": psi[:, 0].numpy(), "labeler_outputs": outputs.numpy()}
+    pairs.update({key: v.numpy() for key, v in make_pairs.soft_labels(outputs).items()})
+    return pairs
+
+
+def check_w(classifier, attributes, w, readings):
+    """The w recomputed here must be the one lace sampled: the classifier must read on it what lace recorded."""
+    logits = classifier(w)
+    for a in attributes:
+        if a["kind"] == "binary":
+            ours = torch.sigmoid(logits[:, a["columns"][0]])
+            theirs = torch.tensor([r[a["name"]] for r in readings], dtype=ours.dtype)
+            gap = float((ours - theirs).abs().max())
+            if gap > 1e-3:
+                raise SystemExit(f"refine_pairs: recomputed w disagrees with lace's records ({a['name']}: {gap:.4f})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lace", default="build/lace")
+    ap.add_argument("--bundle", required=True, help="the bundle whose latent classifier guides the samples")
+    ap.add_argument("--labeler", required=True)
+    ap.add_argument("--pairs", required=True, help="the pairs the classifier was trained on (make_pairs layout)")
+    ap.add_argument("--out", required=True, help="where the input pairs plus the new ones go")
+    ap.add_argument("-n", type=int, default=200, help="samples per condition")
+    ap.add_argument("--guidance", type=float, default=3.0, help="lace's guidance: reach where the classifier is surest")
+    ap.add_argument("--seed", type=int, default=5000)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    with np.load(args.pairs) as f:
+        old = {k: f[k] for k in f.files}
+    if old.get("hair", np.zeros(1)).ndim != 2:
+        raise SystemExit(f"{args.pairs}: hard labels (an older make_pairs.py): sample the pairs again")
+    work = tempfile.mkdtemp(prefix="lace-refine-")
+    try:
+        new = sample_pairs(args.lace, args.bundle, torch.jit.load(args.labeler).eval(), args.n, args.guidance,
+                           args.seed, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    merged = {k: np.concatenate([old[k], new[k]]) for k in new}
+    with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **merged)
+    rates = {b: round(float(new[b].mean()), 3) for b in BINARY}
+    print(f"{len(new['w'])} new pairs from {len(conditions())} conditions ({time.time() - t0:.0f} s), "
+          f"{len(merged['w'])} in {args.out}; labeler rates on the new ones: {json.dumps(rates)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
