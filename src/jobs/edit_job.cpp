@@ -169,7 +169,8 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     auto z = starts.z.slice(0, done, done + n).to(job.device);
     progress.batch(done, n);
     if (!start_condition.unconditional()) {
-      const sampling::LatentEnergy condition(bundle, start_condition, psi);
+      // As `lace sample --attrs` does, at the bundle's default guidance.
+      const sampling::LatentEnergy condition(bundle, start_condition, psi, manifest.default_guidance);
       z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
     }
     torch::Tensor ws;
