@@ -45,6 +45,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["generator"] = {{"z_dim", m.generator.z_dim}, {"w_dim", m.generator.w_dim}, {"num_ws", m.generator.num_ws},
                         {"resolution", m.generator.resolution}, {"channels", m.generator.channels}};
       j["truncation"] = m.default_truncation;
+      j["guidance"] = m.default_guidance;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
         nlohmann::json x = {{"name", a.name}, {"kind", model::to_string(a.kind)}, {"columns", a.columns}, {"layers", a.layers}};
@@ -65,6 +66,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << " layers, " << m.generator.resolution << "x" << m.generator.resolution << " pixels, "
               << m.generator.channels << " channel(s)\n"
               << "truncation  " << m.default_truncation << " by default\n"
+              << "guidance    " << m.default_guidance << " by default\n"
               << "attributes  " << m.attributes.size() << "\n";
     for (const auto& a : m.attributes) {
       std::string values;

@@ -185,7 +185,9 @@ TEST_F(CliTest, InfoListsAttributes) {
   for (const auto& a : info["attributes"]) names.push_back(a["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"smile", "glasses", "hair", "age"}));
   EXPECT_EQ(info["attributes"][2]["classes"], json({"black", "blonde", "red"}));
+  EXPECT_EQ(info["guidance"], 1.0);  // the tiny bundle sets none
   const auto text = lace("info " + model());
+  EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("hair=black|blonde|red"), std::string::npos) << text.out;
 }
 
