@@ -17,6 +17,7 @@ from its PNG and scored by the evaluator. The report (markdown, with a contact s
 Continuous targets count as met within --tolerance of the target on the attribute's scale.
 """
 import argparse
+import atexit
 import glob
 import json
 import math
@@ -111,7 +112,10 @@ def run_lace(lace, model, expr, n, seed, out_dir, extra=()):
     if expr:
         cmd += ["--attrs", expr, *extra]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    code = subprocess.run(cmd).returncode
+    if code != 0:  # lace has printed its one line; add which run it was, without a traceback
+        raise SystemExit(f"lace sample failed (exit {code}) on condition {expr or '(unconditional)'!r}, "
+                         f"seed {seed}: {shlex.join(cmd)}")
     seconds = time.perf_counter() - t0
     files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
     if len(files) != n:
@@ -167,6 +171,8 @@ def main():
     t_start = time.time()
     evaluator = torch.jit.load(args.evaluator).eval()
     work = args.keep or tempfile.mkdtemp(prefix="lace-eval-")
+    if not args.keep:  # removed however the run ends, a failed lace call included
+        atexit.register(shutil.rmtree, work, True)
     sheets = os.path.splitext(args.report)[0] + "-sheets"
     os.makedirs(sheets, exist_ok=True)
 
@@ -210,8 +216,6 @@ def main():
               "minutes": round((time.time() - t_start) / 60, 1)}
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.report} in {result['minutes']} min")
 
 

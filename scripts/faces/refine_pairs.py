@@ -12,7 +12,9 @@ from exactly those places teach it where it was wrong (hard-example mining with 
 oracle). The evaluator plays no part.
 
 The conditions (`conditions()`): every binary attribute and its NOT, every hair colour, continuous
-attributes at three targets across their range, and the two-attribute ANDs of binary ones. Each sample's
+attributes at three targets across their range, and the two-attribute ANDs of binary ones. Discrete
+conditions are sampled at --guidance; continuous targets at 1, their Gaussian energy (sigma 0.05) being
+sharp already (at guidance 3, `yaw=0` exhausted dopri5's 10,000 steps). Each sample's
 w is recomputed from its record (final z and truncation through the bundle's mapping) and its label is the
 labeler's reading of the PNG lace wrote. The output holds the input pairs followed by the new ones.
 """
@@ -20,6 +22,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -38,25 +41,27 @@ from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 
 
 def conditions():
-    out = [c for b in BINARY for c in (b, f"NOT {b}")]
-    out += [f"hair={c}" for c in HAIR_CLASSES]
+    """(expression, continuous?) pairs."""
+    out = [(c, False) for b in BINARY for c in (b, f"NOT {b}")]
+    out += [(f"hair={c}", False) for c in HAIR_CLASSES]
     for name, (lo, hi) in CONTINUOUS.items():
-        out += [f"{name}={lo + f * (hi - lo):g}" for f in (0.2, 0.5, 0.8)]
-    out += [f"{a} AND {b}" for i, a in enumerate(BINARY) for b in BINARY[i + 1:]]
+        out += [(f"{name}={lo + f * (hi - lo):g}", True) for f in (0.2, 0.5, 0.8)]
+    out += [(f"{a} AND {b}", False) for i, a in enumerate(BINARY) for b in BINARY[i + 1:]]
     return out
 
 
 @torch.no_grad()
-def sample_pairs(lace, bundle, labeler, n, guidance, seed, work):
+def sample_pairs(lace, bundle, labeler, n, guidance, seed, work, lace_args=()):
     """New pairs (the make_pairs layout) from lace samples of every condition."""
     with open(os.path.join(bundle, "lace.json")) as f:
         manifest = json.load(f)
     generator = torch.jit.load(os.path.join(bundle, manifest["generator"]["file"])).eval()
     classifier = torch.jit.load(os.path.join(bundle, manifest["classifier"]["file"])).eval()
     zs, psis, images, read = [], [], [], []
-    for k, expr in enumerate(conditions()):
+    for k, (expr, continuous) in enumerate(conditions()):
         out_dir = os.path.join(work, f"c{k:02d}")
-        imgs, _, _ = run_lace(lace, bundle, expr, n, seed + k, out_dir, ["--guidance", str(guidance)])
+        extra = ["--guidance", "1" if continuous else str(guidance), *lace_args]
+        imgs, _, _ = run_lace(lace, bundle, expr, n, seed + k, out_dir, extra)
         for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
             with open(path) as f:
                 record = json.load(f)
@@ -96,6 +101,7 @@ def main():
     ap.add_argument("-n", type=int, default=200, help="samples per condition")
     ap.add_argument("--guidance", type=float, default=3.0, help="lace's guidance: reach where the classifier is surest")
     ap.add_argument("--seed", type=int, default=5000)
+    ap.add_argument("--lace-args", default="", help='more options for lace sample, e.g. "--solver rk4 --steps 20"')
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,7 +113,7 @@ def main():
     work = tempfile.mkdtemp(prefix="lace-refine-")
     try:
         new = sample_pairs(args.lace, args.bundle, torch.jit.load(args.labeler).eval(), args.n, args.guidance,
-                           args.seed, work)
+                           args.seed, work, shlex.split(args.lace_args))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     merged = {k: np.concatenate([old[k], new[k]]) for k in new}
