@@ -57,8 +57,7 @@ def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7,
     guessed: swap one layer of image A's w+ for image B's and see how far the labeler's reading of each
     attribute moves. An attribute gets the fewest layers that hold `share` of its total movement."""
     g = torch.Generator().manual_seed(seed)
-    w_avg = generator.w_avg
-    wa, wb = (w_avg + psi * (generator.mapping(torch.randn(n, z_dim, generator=g)) - w_avg) for _ in range(2))
+    wa, wb = (make_pairs.truncated_w(generator, torch.randn(n, z_dim, generator=g), psi) for _ in range(2))
     ws_a = wa.unsqueeze(1).repeat(1, num_ws, 1)
     read = lambda ws: make_pairs.soft_labels(labeler(generator.synthesis(ws)))  # noqa: E731
     base = read(ws_a)
@@ -84,15 +83,9 @@ def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7,
 
 def read_pairs(path, n):
     """Pairs an earlier run wrote, checked to be what this build would have sampled (count, soft labels)."""
-    try:
-        with np.load(path) as f:
-            pairs = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"--reuse-pairs: cannot read {path}: {e}")
-    if len(pairs.get("w", ())) != n:
-        raise SystemExit(f"--reuse-pairs: {path} holds {len(pairs.get('w', ()))} pairs, not -n {n}")
-    if pairs.get("hair", np.zeros(1)).ndim != 2:
-        raise SystemExit(f"--reuse-pairs: {path} has hard labels (an older make_pairs.py): sample them again")
+    pairs = make_pairs.load_pairs(path)
+    if len(pairs["w"]) != n:
+        raise SystemExit(f"--reuse-pairs: {path} holds {len(pairs['w'])} pairs, not -n {n}")
     return pairs
 
 

@@ -120,19 +120,19 @@ def run_lace(lace, model, expr, n, seed, out_dir, extra=()):
     files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
     if len(files) != n:
         raise SystemExit(f"expected {n} images in {out_dir}, found {len(files)}")
-    return np.stack([read_png(f) for f in files]), seconds, latent_satisfaction(files)
-
-
-def latent_satisfaction(pngs):
-    """exp(-E) of each sample's condition under the latent classifier that guided it, from the record lace
-    writes beside each PNG: near 1 where the sampler reached what the classifier calls the condition, so a
-    low ACC with a high value here is the classifier (or the generator) disagreeing with the evaluator, and
-    a low value is the sampler or a classifier that has no such region."""
-    values = []
-    for f in pngs:
+    records = []
+    for f in files:  # the record lace writes beside each PNG
         with open(os.path.splitext(f)[0] + ".json") as r:
-            values.append(math.exp(json.load(r)["log_p"]))
-    return np.array(values)
+            records.append(json.load(r))
+    return np.stack([read_png(f) for f in files]), seconds, records
+
+
+def latent_satisfaction(records):
+    """exp(-E) of each sample's condition under the latent classifier that guided it: near 1 where the
+    sampler reached what the classifier calls the condition, so a low ACC with a high value here is the
+    classifier (or the generator) disagreeing with the evaluator, and a low value is the sampler or a
+    classifier that has no such region."""
+    return np.array([math.exp(r["log_p"]) for r in records])
 
 
 @torch.no_grad()
@@ -196,7 +196,7 @@ def main():
     for k, (expr, group, threshold) in enumerate(CONDITIONS):
         if args.only and args.only not in expr:
             continue
-        images, seconds, latent_p = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
+        images, seconds, records = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
                                              os.path.join(work, slug(expr)), shlex.split(args.lace_args))
         pred, feat = score(evaluator, images)
         acc = float(satisfied(expr, pred, args.tolerance).mean())
@@ -206,7 +206,7 @@ def main():
         fd = frechet_distance(feat, real_match) if len(real_match) >= 2 * feat.shape[1] else None
         render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))
         rows.append({"expr": expr, "group": group, "threshold": threshold, "acc": acc, "fd": fd,
-                     "latent_p": float(latent_p.mean()), "judge_on_real": judge,
+                     "latent_p": float(latent_satisfaction(records).mean()), "judge_on_real": judge,
                      "real_matches": int(match.sum()), "seconds": round(seconds, 1)})
         print(json.dumps(rows[-1]), flush=True)
 

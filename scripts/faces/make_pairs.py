@@ -27,16 +27,32 @@ import atomic_files  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 
 
+def truncated_w(generator, z, psi):
+    """w = w_avg + psi (mapping(z) - w_avg), as lace truncates; psi a number or a [B, 1] tensor."""
+    return generator.w_avg + psi * (generator.mapping(z) - generator.w_avg)
+
+
+def load_pairs(path):
+    """Pairs this script wrote, as a dict of arrays; refuses the hard labels of older versions."""
+    try:
+        with np.load(path) as f:
+            pairs = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"cannot read pairs {path}: {e}")
+    if pairs.get("hair", np.zeros(1)).ndim != 2:
+        raise SystemExit(f"{path} has hard labels (an older make_pairs.py): sample the pairs again")
+    return pairs
+
+
 @torch.no_grad()
 def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=250):
     g = torch.Generator().manual_seed(seed)
-    w_avg = generator.w_avg
     zs, ws, psis, outs = [], [], [], []
     for i in range(0, n, batch):
         b = min(batch, n - i)
         z = torch.randn(b, z_dim, generator=g)
         psi = psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g)
-        w = w_avg + psi * (generator.mapping(z) - w_avg)
+        w = truncated_w(generator, z, psi)
         ws_plus = w.unsqueeze(1).repeat(1, num_ws, 1)
         images = generator.synthesis(ws_plus).clamp(-1, 1)
         outs.append(labeler(images))

@@ -19,7 +19,6 @@ w is recomputed from its record (final z and truncation through the bundle's map
 labeler's reading of the PNG lace wrote. The output holds the input pairs followed by the new ones.
 """
 import argparse
-import glob
 import json
 import os
 import shlex
@@ -61,17 +60,15 @@ def sample_pairs(lace, bundle, labeler, n, guidance, seed, work, lace_args=()):
     for k, (expr, continuous) in enumerate(conditions()):
         out_dir = os.path.join(work, f"c{k:02d}")
         extra = ["--guidance", "1" if continuous else str(guidance), *lace_args]
-        imgs, _, _ = run_lace(lace, bundle, expr, n, seed + k, out_dir, extra)
-        for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
-            with open(path) as f:
-                record = json.load(f)
+        imgs, _, records = run_lace(lace, bundle, expr, n, seed + k, out_dir, extra)
+        for record in records:
             zs.append(record["z"])
             psis.append(record["truncation"])
             read.append(record["attributes"])
         images.append(imgs)
     z = torch.tensor(zs, dtype=torch.float32)
     psi = torch.tensor(psis, dtype=torch.float32)[:, None]
-    w = generator.w_avg + psi * (generator.mapping(z) - generator.w_avg)
+    w = make_pairs.truncated_w(generator, z, psi)
     check_w(classifier, manifest["attributes"], w, read)
     outputs = torch.cat([labeler(ic.to_input(x)) for x in images])
     pairs = {"z": z.numpy(), "w": w.numpy(), "psi": psi[:, 0].numpy(), "labeler_outputs": outputs.numpy()}
@@ -106,10 +103,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    with np.load(args.pairs) as f:
-        old = {k: f[k] for k in f.files}
-    if old.get("hair", np.zeros(1)).ndim != 2:
-        raise SystemExit(f"{args.pairs}: hard labels (an older make_pairs.py): sample the pairs again")
+    old = make_pairs.load_pairs(args.pairs)
     work = tempfile.mkdtemp(prefix="lace-refine-")
     try:
         new = sample_pairs(args.lace, args.bundle, torch.jit.load(args.labeler).eval(), args.n, args.guidance,
