@@ -2,7 +2,8 @@
 """CI smoke test of train_latent_classifier.py: pairs labelled by the tiny bundle's own classifier,
 a new classifier trained on them and installed into a copy of the bundle, which lace must then load.
 Both architectures: the shared MLP on hard labels (decisions, class indices) into WORKDIR/bundle, and one
-MLP per attribute on soft labels (probabilities) into WORKDIR/bundle-per-attribute.
+MLP per attribute on soft labels (probabilities) into WORKDIR/bundle-per-attribute, there as an ensemble of
+two (--members 2) whose logits must be the mean of its members'.
 
   /usr/bin/python3 scripts/smoke_latent_classifier.py WORKDIR
 """
@@ -52,7 +53,15 @@ def train(bundle, pairs, *extra):
 
 
 train(bundle, "pairs.npz")
-per_attribute = train(bundle + "-per-attribute", "soft.npz", "--architecture", "per-attribute", "--widths", "64,32")
+per_attribute = train(bundle + "-per-attribute", "soft.npz", "--architecture", "per-attribute", "--widths", "64,32",
+                      "--members", "2")
+members = [getattr(per_attribute.members, str(k)) for k in range(2)]
+assert not hasattr(per_attribute.members, "2")
+with torch.no_grad():
+    outputs = [m(w[:64]) for m in members]
+    assert torch.allclose(per_attribute(w[:64]), (outputs[0] + outputs[1]) / 2, atol=1e-6)
+    assert (outputs[0] - outputs[1]).abs().max() > 1e-3  # two seeds, two networks
+per_attribute = members[0]
 # Each attribute's columns come from its own network only: silencing hair's network moves hair's columns
 # (1-3) and nothing else.
 with torch.no_grad():

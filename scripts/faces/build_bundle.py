@@ -9,7 +9,7 @@
 2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image), or
    with --reuse-pairs reads the ones an earlier build (or make_pairs.py, seed 0) left at --pairs;
 3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see
-   PerAttributeClassifier there for why), which writes
+   PerAttributeClassifier there for why; the mean of --members such networks, see Ensemble), which writes
    OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
    then, with --refine-rounds R, R times: refine_pairs.py adds pairs from lace's own samples of every
    single condition (where the classifier is wrong about the labeler, the sampler finds out) and the
@@ -39,6 +39,8 @@ from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 # around its target; 0.05 keeps 95% of readings within 0.1.
 CONTINUOUS_SIGMA = 0.05
 DEFAULT_TRUNCATION = 1.0
+# lace sample --guidance default for the bundle (lace.json sampling.guidance); see faces-data-card.md
+GUIDANCE = 1.0
 
 
 def attribute_spec(layers):
@@ -89,12 +91,13 @@ def read_pairs(path, n):
     return pairs
 
 
-def write_manifest(out, info, description):
+def write_manifest(out, info, description, guidance):
     manifest = {
         "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
         "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
                                                                        "channels")}},
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
+        "sampling": {"guidance": guidance},
     }
     path = os.path.join(out, "lace.json")
     atomic_files.write_json(path, manifest)
@@ -115,6 +118,10 @@ def main():
     ap.add_argument("--widths", help="latent classifier hidden widths (default: 512,256,128 per attribute, where "
                                      "256,128 agreed 0.01-0.07 less with the labeler on age, yaw and hair; "
                                      "LACE's for shared)")
+    ap.add_argument("--guidance", type=float, default=GUIDANCE,
+                    help="the bundle's default guidance scale (lace.json sampling.guidance; lace sample --guidance)")
+    ap.add_argument("--members", type=int, default=3,
+                    help="latent classifier: the mean of this many networks (train_latent_classifier.py --members)")
     ap.add_argument("--epochs", type=int, default=60, help="latent classifier epochs")
     ap.add_argument("--lr", type=float, default=1e-3, help="latent classifier learning rate")
     ap.add_argument("--refine-rounds", type=int, default=0,
@@ -132,7 +139,7 @@ def main():
 
     info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
-                                   "classifier for smile, glasses, beard, hat, hair colour, age and yaw.")
+                                   "classifier for smile, glasses, beard, hat, hair colour, age and yaw.", args.guidance)
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
@@ -159,7 +166,8 @@ def main():
     def train_classifier(pairs_file):
         subprocess.run([sys.executable, os.path.join(HERE, "..", "train_latent_classifier.py"), "--pairs", pairs_file,
                         "--attributes", spec_path, "--bundle", args.out, "--architecture", args.architecture,
-                        *(["--widths", widths] if widths else []), "--epochs", str(args.epochs), "--lr", str(args.lr),
+                        *(["--widths", widths] if widths else []), "--members", str(args.members),
+                        "--epochs", str(args.epochs), "--lr", str(args.lr),
                         "--threads", str(args.threads)], check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(args.out, "classifier.json")) as f:
             print("latent classifier held-out agreement with the labeler:", json.dumps(json.load(f)["agreement"]),
