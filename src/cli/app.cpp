@@ -22,7 +22,7 @@
 #define LACE_VERSION "dev"
 #endif
 #ifndef LACE_DEFAULT_MODEL_DIR
-#define LACE_DEFAULT_MODEL_DIR "models/tiny"
+#define LACE_DEFAULT_MODEL_DIR "models/faces"
 #endif
 
 namespace lace::cli {
