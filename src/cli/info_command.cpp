@@ -1,5 +1,7 @@
 // `lace info`: what a bundle holds, as text or JSON.
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,13 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
   return out;
+}
+
+// Shortest faithful text of a manifest number: 0, -1, 0.05, 80 (std::to_string gives 0.050000).
+std::string number(double v) {
+  std::ostringstream out;
+  out << std::setprecision(6) << v;
+  return out.str();
 }
 
 std::string join(const std::vector<int64_t>& parts) {
@@ -74,8 +83,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
         case model::AttributeKind::Binary: values = a.name + " | NOT " + a.name; break;
         case model::AttributeKind::Categorical: values = a.name + "=" + join(a.classes, "|"); break;
         case model::AttributeKind::Continuous:
-          values = a.name + "=<" + std::to_string(a.range_min).substr(0, 4) + ".." +
-                   std::to_string(a.range_max).substr(0, 4) + ">  sigma " + std::to_string(a.sigma).substr(0, 5);
+          values = a.name + "=<" + number(a.range_min) + ".." + number(a.range_max) + ">  sigma " + number(a.sigma);
           break;
       }
       std::cout << "  " << a.name << std::string(a.name.size() < 12 ? 12 - a.name.size() : 1, ' ')

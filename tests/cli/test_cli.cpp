@@ -189,6 +189,7 @@ TEST_F(CliTest, InfoListsAttributes) {
   const auto text = lace("info " + model());
   EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("hair=black|blonde|red"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("age=<0..1>  sigma 0.1"), std::string::npos) << text.out;  // numbers as written
 }
 
 // --- the error contract ---------------------------------------------------------------------------
