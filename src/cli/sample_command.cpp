@@ -43,7 +43,8 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--ld-noise", j.langevin.noise, "Langevin noise scale s")->check(kNonNegative)->capture_default_str();
   cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the bundle's)")->check(kNonNegative);
   cmd->add_option("-g,--guidance", flags->guidance,
-                  "guidance scale g: samples follow p(z) p(condition | z)^g (default: the bundle's, else 1 as in LACE)")
+                  "guidance scale g: each discrete term's probability to the power g, continuous targets as they are "
+                  "(default: the bundle's, else 1 as in LACE)")
       ->check(kPositive);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");

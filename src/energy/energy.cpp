@@ -209,25 +209,27 @@ torch::Tensor class_logits(const torch::Tensor& logits, const Node& n) {
   return logits.index_select(1, index);
 }
 
-torch::Tensor evaluate(const Node& n, const torch::Tensor& logits, Operators ops) {
+// g multiplies every discrete term's energy (its probability to the power g: guidance); a continuous
+// target keeps its own sharpness, the bundle's sigma.
+torch::Tensor evaluate(const Node& n, const torch::Tensor& logits, Operators ops, double g) {
   switch (n.kind) {
-    case Node::Kind::Binary: return binary_energy(column(logits, n), n.present);
-    case Node::Kind::Categorical: return categorical_energy(class_logits(logits, n), n.class_index);
+    case Node::Kind::Binary: return g * binary_energy(column(logits, n), n.present);
+    case Node::Kind::Categorical: return g * categorical_energy(class_logits(logits, n), n.class_index);
     case Node::Kind::Continuous: return continuous_energy(column(logits, n), n.target, n.sigma);
-    case Node::Kind::Weighted: return n.weight * evaluate(*n.children[0], logits, ops);
+    case Node::Kind::Weighted: return n.weight * evaluate(*n.children[0], logits, ops, g);
     case Node::Kind::Not: {
       const Node& child = *n.children[0];
-      if (ops == Operators::Lace) return lace_not_energy(evaluate(child, logits, ops));
+      if (ops == Operators::Lace) return lace_not_energy(evaluate(child, logits, ops, g));
       // A discrete term's complement comes straight from the logits: exact, and never clamped.
-      if (child.kind == Node::Kind::Binary) return binary_energy(column(logits, child), !child.present);
+      if (child.kind == Node::Kind::Binary) return g * binary_energy(column(logits, child), !child.present);
       if (child.kind == Node::Kind::Categorical)
-        return categorical_not_energy(class_logits(logits, child), child.class_index);
-      return exact_not_energy(evaluate(child, logits, ops));
+        return g * categorical_not_energy(class_logits(logits, child), child.class_index);
+      return exact_not_energy(evaluate(child, logits, ops, g));
     }
     case Node::Kind::And:
     case Node::Kind::Or: {
       std::vector<torch::Tensor> energies;
-      for (const auto& c : n.children) energies.push_back(evaluate(*c, logits, ops));
+      for (const auto& c : n.children) energies.push_back(evaluate(*c, logits, ops, g));
       if (n.kind == Node::Kind::And) return and_energy(energies);
       return ops == Operators::Exact ? exact_or_energy(energies) : lace_or_energy(energies);
     }
@@ -239,7 +241,7 @@ torch::Tensor evaluate(const Node& n, const torch::Tensor& logits, Operators ops
 
 Energy::Energy() = default;
 
-torch::Tensor Energy::operator()(const torch::Tensor& logits) const {
+torch::Tensor Energy::operator()(const torch::Tensor& logits, double discrete_scale) const {
   if (!logits.defined() || logits.dim() != 2)
     throw std::invalid_argument("energy: logits must be a [B, num_logits] tensor");
   if (!at::isFloatingType(logits.scalar_type()))
@@ -251,7 +253,7 @@ torch::Tensor Energy::operator()(const torch::Tensor& logits) const {
                                 " logit columns, got " + std::to_string(logits.size(1)));
   // Half precision would lose the small probabilities the operators work with.
   const bool low = logits.scalar_type() == at::kHalf || logits.scalar_type() == at::kBFloat16;
-  return evaluate(*root_, low ? logits.to(at::kFloat) : logits, ops_);
+  return evaluate(*root_, low ? logits.to(at::kFloat) : logits, ops_, discrete_scale);
 }
 
 bool Energy::unconditional() const { return root_ == nullptr; }

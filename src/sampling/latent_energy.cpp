@@ -15,14 +15,14 @@ torch::Tensor LatentEnergy::logits(const torch::Tensor& z) const { return bundle
 
 torch::Tensor LatentEnergy::energy(const torch::Tensor& z) const {
   torch::NoGradGuard no_grad;
-  return guidance_ * condition_(logits(z));
+  return condition_(logits(z), guidance_);
 }
 
 EnergyAndGradient LatentEnergy::energy_and_gradient(const torch::Tensor& z, const torch::Tensor&) const {
   if (condition_.unconditional()) return {torch::zeros({z.size(0)}, z.options()), torch::zeros_like(z)};
   torch::AutoGradMode grad_mode(true);
   auto zg = z.detach().requires_grad_(true);
-  auto e = guidance_ * condition_(logits(zg));
+  auto e = condition_(logits(zg), guidance_);
   // Rows are independent, so the gradient of the sum gives every row its own dE/dz.
   auto grad = torch::autograd::grad({e.sum()}, {zg})[0];
   return {e.detach(), grad.detach()};

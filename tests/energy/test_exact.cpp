@@ -187,3 +187,22 @@ TEST(Exact, OperatorFunctions) {
   EXPECT_NEAR(exact_not_energy(a)[0].item<double>(), -std::log(1 - std::exp(-1.0)), kTol);
   EXPECT_THROW(and_energy({}), std::invalid_argument);
 }
+
+TEST(Exact, DiscreteScaleMultipliesDiscreteTermsOnly) {
+  // Guidance g: each binary or categorical term's energy times g, a continuous target's unchanged.
+  const auto l = row(1.5, -0.5, 0.2, 1.0, -1.0, 0.8);
+  const auto scaled = [&](const std::string& text, double g) {
+    return compile(text, lace_test::attributes())(l, g)[0].item<double>();
+  };
+  const double smile = std::log(1 + std::exp(-1.5));
+  const double age = std::pow(0.8 - 0.5, 2) / (2 * 0.1 * 0.1);
+  EXPECT_NEAR(scaled("smile AND age=0.5", 3.0), 3 * smile + age, kTol);
+  EXPECT_NEAR(scaled("age=0.5", 3.0), age, kTol);
+  EXPECT_NEAR(scaled("NOT glasses", 2.0), 2 * std::log(1 + std::exp(-0.5)), kTol);
+  const double red = -(-1.0 - std::log(std::exp(0.2) + std::exp(1.0) + std::exp(-1.0)));
+  EXPECT_NEAR(scaled("hair=red", 2.0), 2 * red, kTol);
+  // An OR mixes the scaled terms: -log((p_a^g + p_b^g) / 2), the exact OR of two.
+  const double p_smile = sigmoid(1.5), p_glasses = sigmoid(-0.5);
+  EXPECT_NEAR(scaled("smile OR glasses", 2.0), -std::log((p_smile * p_smile + p_glasses * p_glasses) / 2), kTol);
+  EXPECT_NEAR(scaled("smile AND age=0.5", 1.0), energy("smile AND age=0.5", l), kTol);
+}

@@ -71,6 +71,24 @@ TEST(LatentEnergy, GuidanceScalesTheEnergyAndItsGradient) {
   EXPECT_GT(a.energy.min().item<float>(), 0.0f);  // a non-trivial check: the energies are not zero
 }
 
+TEST(LatentEnergy, GuidanceLeavesContinuousTargetsAlone) {
+  // smile AND age=0.7 under guidance 3: 3 E(smile) + E(age), checked against each term alone.
+  const auto both = latent_energy("smile AND age=0.7"), smile = latent_energy("smile"), age = latent_energy("age=0.7");
+  const sampling::LatentEnergy guided(both.bundle(), both.condition(), both.truncation(), 3.0);
+  const sampling::LatentEnergy age3(age.bundle(), age.condition(), age.truncation(), 3.0);
+  const auto z = sampling::initial_latents(4, 0, 6, 8);
+  EXPECT_TRUE(torch::allclose(guided.energy(z), 3 * smile.energy(z) + age.energy(z), 1e-5, 1e-6));
+  const auto g = guided.energy_and_gradient(z).gradient;
+  const auto expected = 3 * smile.energy_and_gradient(z).gradient + age.energy_and_gradient(z).gradient;
+  EXPECT_TRUE(torch::allclose(g, expected, 1e-4, 1e-6));
+  EXPECT_TRUE(torch::allclose(age3.energy(z), age.energy(z)));
+  EXPECT_GT(age.energy(z).min().item<float>(), 0.0f);
+  // Inside NOT and OR the discrete terms are scaled too: NOT hair=red is (1 - p)^3, an OR mixes p_a^3 and p_b^3.
+  const auto n1 = latent_energy("NOT hair=red");
+  const sampling::LatentEnergy n3(n1.bundle(), n1.condition(), n1.truncation(), 3.0);
+  EXPECT_TRUE(torch::allclose(n3.energy(z), 3 * n1.energy(z), 1e-5, 1e-6));
+}
+
 TEST(LatentEnergy, UnconditionalHasZeroGradient) {
   const auto e = latent_energy("");
   const auto z = sampling::initial_latents(3, 0, 4, 8);

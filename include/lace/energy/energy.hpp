@@ -25,7 +25,9 @@ class Energy {
 
   // logits: [B, num_logits], any floating dtype and device -> energy [B], differentiable w.r.t. logits.
   // Half and bfloat16 are computed, and returned, in float32. Throws std::invalid_argument on a bad shape.
-  torch::Tensor operator()(const torch::Tensor& logits) const;
+  // discrete_scale g multiplies each binary and categorical term's energy (p^g: the guidance scale) and
+  // leaves continuous targets as they are (their sharpness is the bundle's sigma).
+  torch::Tensor operator()(const torch::Tensor& logits, double discrete_scale = 1.0) const;
 
   bool unconditional() const;                          // empty expression
   const std::string& canonical() const;                // e.g. "(smile AND glasses) AND NOT beard"
