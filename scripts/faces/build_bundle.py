@@ -40,7 +40,7 @@ from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 CONTINUOUS_SIGMA = 0.05
 DEFAULT_TRUNCATION = 1.0
 # lace sample --guidance default for the bundle (lace.json sampling.guidance): 2 meets binary conditions
-# more surely than 1 (hat 0.56 -> 0.66); 3 more still, but makes continuous targets stiff (models/faces/README.md)
+# more surely than 1 (hat 0.56 -> 0.66); 3 more still, not yet measured on every condition (models/faces/README.md)
 GUIDANCE = 2.0
 
 
