@@ -141,7 +141,7 @@ def score(evaluator, images, batch=500):
     for i in range(0, len(images), batch):
         x = ic.to_input(images[i:i + batch])
         outs.append(evaluator(x))
-        feats.append(evaluator.features(x))
+        feats.append(evaluator.features(x).flatten(1))  # pooled already for the evaluator; maps for the labeler
     return ic.predictions(torch.cat(outs)), torch.cat(feats).double().numpy()
 
 
