@@ -140,7 +140,8 @@ def main():
 
     info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
-                                   "classifier for smile, glasses, beard, hat, hair colour, age and yaw.", args.guidance)
+                                   "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
+                   args.guidance)
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")

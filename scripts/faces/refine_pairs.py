@@ -12,9 +12,8 @@ from exactly those places teach it where it was wrong (hard-example mining with 
 oracle). The evaluator plays no part.
 
 The conditions (`conditions()`): every binary attribute and its NOT, every hair colour, continuous
-attributes at three targets across their range, and the two-attribute ANDs of binary ones. Discrete
-conditions are sampled at --guidance; continuous targets at 1, their Gaussian energy (sigma 0.05) being
-sharp already (at guidance 3, `yaw=0` exhausted dopri5's 10,000 steps). Each sample's
+attributes at three targets across their range, and the two-attribute ANDs of binary ones, all at --guidance
+(which sharpens discrete terms only; a continuous target keeps the bundle's sigma). Each sample's
 w is recomputed from its record (final z and truncation through the bundle's mapping) and its label is the
 labeler's reading of the PNG lace wrote. The output holds the input pairs followed by the new ones.
 """
@@ -40,12 +39,12 @@ from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 
 
 def conditions():
-    """(expression, continuous?) pairs."""
-    out = [(c, False) for b in BINARY for c in (b, f"NOT {b}")]
-    out += [(f"hair={c}", False) for c in HAIR_CLASSES]
+    """The expressions sampled, in order."""
+    out = [c for b in BINARY for c in (b, f"NOT {b}")]
+    out += [f"hair={c}" for c in HAIR_CLASSES]
     for name, (lo, hi) in CONTINUOUS.items():
-        out += [(f"{name}={lo + f * (hi - lo):g}", True) for f in (0.2, 0.5, 0.8)]
-    out += [(f"{a} AND {b}", False) for i, a in enumerate(BINARY) for b in BINARY[i + 1:]]
+        out += [f"{name}={lo + f * (hi - lo):g}" for f in (0.2, 0.5, 0.8)]
+    out += [f"{a} AND {b}" for i, a in enumerate(BINARY) for b in BINARY[i + 1:]]
     return out
 
 
@@ -57,10 +56,9 @@ def sample_pairs(lace, bundle, labeler, n, guidance, seed, work, lace_args=()):
     generator = torch.jit.load(os.path.join(bundle, manifest["generator"]["file"])).eval()
     classifier = torch.jit.load(os.path.join(bundle, manifest["classifier"]["file"])).eval()
     zs, psis, images, read = [], [], [], []
-    for k, (expr, continuous) in enumerate(conditions()):
+    for k, expr in enumerate(conditions()):
         out_dir = os.path.join(work, f"c{k:02d}")
-        extra = ["--guidance", "1" if continuous else str(guidance), *lace_args]
-        imgs, _, records = run_lace(lace, bundle, expr, n, seed + k, out_dir, extra)
+        imgs, _, records = run_lace(lace, bundle, expr, n, seed + k, out_dir, ["--guidance", str(guidance), *lace_args])
         for record in records:
             zs.append(record["z"])
             psis.append(record["truncation"])

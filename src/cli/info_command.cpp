@@ -1,12 +1,11 @@
 // `lace info`: what a bundle holds, as text or JSON.
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
+#include "lace/energy/expression.hpp"
 #include "lace/jobs/record.hpp"
 #include "lace/model/bundle.hpp"
 
@@ -17,13 +16,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
   return out;
-}
-
-// Shortest faithful text of a manifest number: 0, -1, 0.05, 80 (std::to_string gives 0.050000).
-std::string number(double v) {
-  std::ostringstream out;
-  out << std::setprecision(6) << v;
-  return out.str();
 }
 
 std::string join(const std::vector<int64_t>& parts) {
@@ -83,7 +75,9 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
         case model::AttributeKind::Binary: values = a.name + " | NOT " + a.name; break;
         case model::AttributeKind::Categorical: values = a.name + "=" + join(a.classes, "|"); break;
         case model::AttributeKind::Continuous:
-          values = a.name + "=<" + number(a.range_min) + ".." + number(a.range_max) + ">  sigma " + number(a.sigma);
+          // Numbers as the manifest writes them (0, -1, 0.05), as expressions print them.
+          values = a.name + "=<" + energy::format_number(a.range_min) + ".." + energy::format_number(a.range_max) +
+                   ">  sigma " + energy::format_number(a.sigma);
           break;
       }
       std::cout << "  " << a.name << std::string(a.name.size() < 12 ? 12 - a.name.size() : 1, ' ')

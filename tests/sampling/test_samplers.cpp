@@ -83,7 +83,7 @@ TEST(LatentEnergy, GuidanceLeavesContinuousTargetsAlone) {
   EXPECT_TRUE(torch::allclose(g, expected, 1e-4, 1e-6));
   EXPECT_TRUE(torch::allclose(age3.energy(z), age.energy(z)));
   EXPECT_GT(age.energy(z).min().item<float>(), 0.0f);
-  // Inside NOT and OR the discrete terms are scaled too: NOT hair=red is (1 - p)^3, an OR mixes p_a^3 and p_b^3.
+  // Inside NOT the discrete term is scaled too: NOT hair=red is (1 - p)^3 (OR: Exact.DiscreteScale...).
   const auto n1 = latent_energy("NOT hair=red");
   const sampling::LatentEnergy n3(n1.bundle(), n1.condition(), n1.truncation(), 3.0);
   EXPECT_TRUE(torch::allclose(n3.energy(z), 3 * n1.energy(z), 1e-5, 1e-6));

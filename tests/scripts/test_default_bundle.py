@@ -13,11 +13,11 @@ import tempfile
 
 import numpy as np
 import torch
-from PIL import Image
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "scripts", "faces"))
+sys.path[:0] = [os.path.join(ROOT, "scripts", "faces"), os.path.join(ROOT, "scripts")]
 import image_classifiers as ic  # noqa: E402
+from evaluate import latent_satisfaction, read_png, satisfied  # noqa: E402
 
 LACE = os.environ.get("LACE_BINARY", os.path.join(ROOT, "build", "lace"))
 ENV = {k: v for k, v in os.environ.items() if k != "LACE_MODEL"}
@@ -42,16 +42,16 @@ def test_smile_and_glasses_reads_true_under_the_evaluator():
         lace("-q", "sample", "--attrs", "smile AND glasses", "-n", str(n), "--seed", "1", "--out", out)
         files = sorted(f for f in glob.glob(os.path.join(out, "*.png")))
         assert len(files) == n, files
-        images = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+        images = np.stack([read_png(f) for f in files])
         assert images.shape == (n, 64, 64, 3)
         records = [json.load(open(os.path.splitext(f)[0] + ".json")) for f in files]
     evaluator = torch.jit.load(os.path.join(ROOT, "models", "faces", "evaluator.pt")).eval()
     with torch.no_grad():
         read = ic.predictions(evaluator(ic.to_input(images)))
-    both = float((read["smile"] & read["glasses"]).mean())
-    latent = float(np.mean([np.exp(r["log_p"]) for r in records]))
+    both = float(satisfied("smile AND glasses", read, 0.15).mean())
+    latent = float(latent_satisfaction(records).mean())
     print(f"smile AND glasses: evaluator {both:.2f}, latent classifier {latent:.2f} on {n} samples")
-    # Measured 0.94 on 64 samples per condition (docs/faces-evaluation-provisional.md); 12 of 16 leaves room
+    # Measured 0.92 on 64 samples per condition (docs/faces-evaluation-provisional.md); 12 of 16 leaves room
     # for seed-to-seed spread while a bundle whose control broke (the unconditional rate is about 0.13) fails.
     assert both >= 0.75, both
     assert latent >= 0.8, latent
