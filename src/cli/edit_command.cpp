@@ -48,12 +48,12 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     const auto set = [](double value, std::optional<double>& into) {
       if (value >= 0) into = value;
     };
-    set(flags->truncation, job.truncation);
-    set(flags->previous, job.previous);
-    set(flags->newest, job.newest);
-    set(flags->newest_continuous, job.newest_continuous);
-    set(flags->reg_z, job.reg_z);
-    set(flags->reg_logits, job.reg_logits);
+    set(flags->truncation, job.overrides.truncation);
+    set(flags->previous, job.overrides.previous);
+    set(flags->newest, job.overrides.newest);
+    set(flags->newest_continuous, job.overrides.newest_continuous);
+    set(flags->reg_z, job.overrides.reg_z);
+    set(flags->reg_logits, job.overrides.reg_logits);
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());

@@ -27,7 +27,8 @@ namespace {
 void check_options(const EditJob& job) {
   if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
   check_solver_options(job.solver, ode::tableau_names(), job.ode);  // no Langevin for edits
-  for (const auto& w : {job.previous, job.newest, job.newest_continuous, job.reg_z, job.reg_logits, job.truncation})
+  const auto& o = job.overrides;
+  for (const auto& w : {o.previous, o.newest, o.newest_continuous, o.reg_z, o.reg_logits, o.truncation})
     if (w && !(*w >= 0)) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
 }
 
@@ -114,6 +115,19 @@ std::string reproduce_command(const EditJob& job, double psi, const sampling::Ed
 
 }  // namespace
 
+EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
+                                 const model::EditSettings& flags) {
+  EditChoice c;
+  c.truncation = manifest.default_truncation;
+  for (const model::EditSettings* s : {&manifest.editing, &file, &flags}) {  // later sources win
+    for (auto [value, into] : {std::pair{s->truncation, &c.truncation}, {s->previous, &c.weights.previous},
+                               {s->newest, &c.weights.newest}, {s->newest_continuous, &c.weights.newest_continuous},
+                               {s->reg_z, &c.weights.reg_z}, {s->reg_logits, &c.weights.reg_logits}})
+      if (value) *into = *value;
+  }
+  return c;
+}
+
 EditReport run_edit(const EditJob& job, Progress& progress) {
   const auto started = std::chrono::steady_clock::now();
   check_options(job);
@@ -127,12 +141,9 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   const Starts starts = resolve_starts(seq, manifest.generator.z_dim);
   io::ensure_writable_dir(job.out_dir);
 
-  sampling::EditWeights weights = seq.weights;
-  for (auto [flag, into] : {std::pair{job.previous, &weights.previous}, {job.newest, &weights.newest},
-                            {job.newest_continuous, &weights.newest_continuous}, {job.reg_z, &weights.reg_z},
-                            {job.reg_logits, &weights.reg_logits}})
-    if (flag) *into = *flag;
-  const double psi = job.truncation ? *job.truncation : seq.truncation.value_or(manifest.default_truncation);
+  const EditChoice choice = resolve_edit_settings(manifest, seq.settings, job.overrides);
+  const sampling::EditWeights& weights = choice.weights;
+  const double psi = choice.truncation;
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
   const std::string sha = bundle_hash(bundle);

@@ -138,19 +138,13 @@ EditStart parse_start(const json& j, const fs::path& base, const Checker& check)
   return s;
 }
 
-sampling::EditWeights parse_weights(const json& j, const Checker& check) {
-  sampling::EditWeights w;
+void parse_weights(const json& j, const Checker& check, model::EditSettings& into) {
   if (!j.is_object()) check.fail("weights", "must be an object");
   check.only_keys(j, "weights", {"previous", "newest", "newest_continuous", "reg_z", "reg_logits"});
-  const auto get = [&](const char* key, double& into) {
-    if (j.contains(key)) into = check.number(j[key], std::string("weights.") + key, 0.0);
-  };
-  get("previous", w.previous);
-  get("newest", w.newest);
-  get("newest_continuous", w.newest_continuous);
-  get("reg_z", w.reg_z);
-  get("reg_logits", w.reg_logits);
-  return w;
+  for (auto [key, value] : {std::pair{"previous", &into.previous}, {"newest", &into.newest},
+                            {"newest_continuous", &into.newest_continuous}, {"reg_z", &into.reg_z},
+                            {"reg_logits", &into.reg_logits}})
+    if (j.contains(key)) *value = check.number(j[key], std::string("weights.") + key, 0.0);
 }
 
 }  // namespace
@@ -166,7 +160,7 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   if (!j.contains("start")) check.fail("", "missing field 'start'");
   seq.start = parse_start(j["start"], base, check);
   if (j.contains("condition")) seq.condition = check.string(j["condition"], "condition");
-  if (j.contains("truncation")) seq.truncation = check.number(j["truncation"], "truncation", 0.0);
+  if (j.contains("truncation")) seq.settings.truncation = check.number(j["truncation"], "truncation", 0.0);
   if (!j.contains("steps")) check.fail("", "missing field 'steps'");
   if (!j["steps"].is_array() || j["steps"].empty()) check.fail("steps", "must be a non-empty array of expressions");
   for (size_t i = 0; i < j["steps"].size(); ++i) {
@@ -175,7 +169,7 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
     if (expr.find_first_not_of(" \t") == std::string::npos) check.fail(field, "is empty");
     seq.steps.push_back(expr);
   }
-  if (j.contains("weights")) seq.weights = parse_weights(j["weights"], check);
+  if (j.contains("weights")) parse_weights(j["weights"], check, seq.settings);
   return seq;
 }
 

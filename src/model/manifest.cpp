@@ -57,6 +57,16 @@ class Reader {
     return out;
   }
 
+  // A typo in an optional section must not pass silently.
+  void only_keys(const json& obj, const std::string& path, const std::set<std::string>& known) const {
+    for (const auto& item : obj.items()) {
+      if (known.count(item.key())) continue;
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      fail(path, "unknown field '" + item.key() + "' (known: " + list + ")");
+    }
+  }
+
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
@@ -64,6 +74,27 @@ class Reader {
  private:
   std::string file_;
 };
+
+// The bundle's own defaults for lace edit: weights tuned to its classifier (the authors' were tuned to theirs).
+EditSettings read_editing(const Reader& r, const json& e) {
+  r.only_keys(e, "editing", {"truncation", "weights", "comment"});
+  EditSettings s;
+  const auto non_negative = [&](const json& obj, const std::string& path, const std::string& key) {
+    const double v = r.number(obj, path, key);
+    if (!(std::isfinite(v) && v >= 0)) r.fail(Reader::join(path, key), "must be a number >= 0");
+    return v;
+  };
+  if (e.contains("truncation")) s.truncation = non_negative(e, "editing", "truncation");
+  if (e.contains("weights")) {
+    const json& w = r.object(e, "editing", "weights");
+    r.only_keys(w, "editing.weights", {"previous", "newest", "newest_continuous", "reg_z", "reg_logits"});
+    for (auto [key, into] : {std::pair{"previous", &s.previous}, {"newest", &s.newest},
+                             {"newest_continuous", &s.newest_continuous}, {"reg_z", &s.reg_z},
+                             {"reg_logits", &s.reg_logits}})
+      if (w.contains(key)) *into = non_negative(w, "editing.weights", key);
+  }
+  return s;
+}
 
 Attribute read_attribute(const Reader& r, const json& a, const std::string& path) {
   if (!a.is_object()) r.fail(path, "must be an object");
@@ -176,6 +207,8 @@ Manifest read_manifest(const std::filesystem::path& dir) {
         r.fail("sampling.guidance", "must be a positive number");
     }
   }
+
+  if (j.contains("editing")) m.editing = read_editing(r, r.object(j, "", "editing"));
 
   const json& c = r.object(j, "", "classifier");
   m.classifier.file = r.string(c, "classifier", "file");

@@ -136,6 +136,33 @@ TEST_F(EditJobTest, StartsFromAPngWrittenByLaceSample) {
   EXPECT_TRUE(report.warnings.empty());
 }
 
+TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
+  model::Manifest m;
+  m.default_truncation = 0.9;
+  model::EditSettings file, flags;
+  auto c = jobs::resolve_edit_settings(m, file, flags);  // nothing set anywhere: LACE.md's weights
+  EXPECT_DOUBLE_EQ(c.truncation, 0.9);
+  EXPECT_DOUBLE_EQ(c.weights.previous, 0.1);
+  EXPECT_DOUBLE_EQ(c.weights.newest, 1.0);
+  EXPECT_DOUBLE_EQ(c.weights.newest_continuous, 10.0);
+  EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.04);
+  EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.01);
+
+  m.editing.truncation = 0.7;
+  m.editing.newest = 3;
+  m.editing.reg_z = 0.02;
+  file.newest = 4;
+  file.reg_logits = 0.5;
+  flags.newest = 5;
+  flags.truncation = 0.5;
+  c = jobs::resolve_edit_settings(m, file, flags);
+  EXPECT_DOUBLE_EQ(c.truncation, 0.5);          // flag over bundle
+  EXPECT_DOUBLE_EQ(c.weights.newest, 5.0);      // flag over file over bundle
+  EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.5);  // file over the authors'
+  EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.02);      // bundle over the authors'
+  EXPECT_DOUBLE_EQ(c.weights.previous, 0.1);    // nobody: the authors'
+}
+
 TEST_F(EditJobTest, BadInputFailsBeforeWritingAnything) {
   const auto expect_input_error = [&](const json& j, const std::string& part) {
     sequence(j);

@@ -45,12 +45,10 @@ TEST_F(EditSequenceTest, ReadsAGoodFile) {
   EXPECT_EQ(seq.start.seed, 3u);
   EXPECT_EQ(seq.start.indices, (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(seq.steps, (std::vector<std::string>{"glasses", "age=0.8"}));
-  EXPECT_FALSE(seq.truncation.has_value());
-  EXPECT_DOUBLE_EQ(seq.weights.previous, 0.1);  // the authors' defaults
-  EXPECT_DOUBLE_EQ(seq.weights.newest, 1.0);
-  EXPECT_DOUBLE_EQ(seq.weights.newest_continuous, 10.0);
-  EXPECT_DOUBLE_EQ(seq.weights.reg_z, 0.04);
-  EXPECT_DOUBLE_EQ(seq.weights.reg_logits, 0.01);
+  // Nothing set: the bundle's editing defaults or the authors' apply (resolve_edit_settings).
+  EXPECT_FALSE(seq.settings.truncation.has_value());
+  EXPECT_FALSE(seq.settings.previous || seq.settings.newest || seq.settings.newest_continuous ||
+               seq.settings.reg_z || seq.settings.reg_logits);
 }
 
 TEST_F(EditSequenceTest, SeedWithIndicesOrFirstIndex) {
@@ -81,10 +79,10 @@ TEST_F(EditSequenceTest, WeightsAndTruncationAreRead) {
   j["weights"] = {{"reg_z", 0.5}, {"newest", 2}};
   j["truncation"] = 0.5;
   const auto seq = lace::jobs::parse_edit_sequence(j, dir_ / "e.json");
-  EXPECT_DOUBLE_EQ(seq.weights.reg_z, 0.5);
-  EXPECT_DOUBLE_EQ(seq.weights.newest, 2.0);
-  EXPECT_DOUBLE_EQ(seq.weights.previous, 0.1);
-  EXPECT_DOUBLE_EQ(*seq.truncation, 0.5);
+  EXPECT_DOUBLE_EQ(seq.settings.reg_z.value(), 0.5);
+  EXPECT_DOUBLE_EQ(seq.settings.newest.value(), 2.0);
+  EXPECT_FALSE(seq.settings.previous.has_value());
+  EXPECT_DOUBLE_EQ(seq.settings.truncation.value(), 0.5);
 }
 
 TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {

@@ -109,6 +109,10 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["sampling"] = {{"guidance", 0}}; }, "sampling.guidance: must be a positive number"},
       {[](json& j) { j["sampling"] = {{"guidance", "strong"}}; }, "sampling.guidance"},
       {[](json& j) { j["sampling"] = 3; }, "sampling"},
+      {[](json& j) { j["editing"] = {{"weights", {{"newest", -1}}}}; }, "editing.weights.newest: must be a number >= 0"},
+      {[](json& j) { j["editing"] = {{"weights", {{"newst", 2}}}}; }, "editing.weights: unknown field 'newst'"},
+      {[](json& j) { j["editing"] = {{"trunc", 0.5}}; }, "editing: unknown field 'trunc'"},
+      {[](json& j) { j["editing"] = {{"truncation", "half"}}; }, "editing.truncation: must be a number"},
   };
   for (const auto& c : cases) {
     json j = manifest_;
@@ -118,6 +122,18 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
     EXPECT_HAS(msg, c.expect);
     EXPECT_HAS(msg, "lace.json");
   }
+}
+
+TEST_F(BundleTest, EditingDefaultsAreOptionalAndRead) {
+  EXPECT_FALSE(lace::model::read_manifest(dir_).editing.newest.has_value());  // none: the authors' weights
+  json j = manifest_;
+  j["editing"] = {{"truncation", 0.6}, {"weights", {{"newest", 3}, {"reg_z", 0}}}, {"comment", "tuned"}};
+  write_manifest(j);
+  const auto editing = lace::model::read_manifest(dir_).editing;
+  EXPECT_DOUBLE_EQ(editing.truncation.value(), 0.6);
+  EXPECT_DOUBLE_EQ(editing.newest.value(), 3.0);
+  EXPECT_DOUBLE_EQ(editing.reg_z.value(), 0.0);
+  EXPECT_FALSE(editing.previous.has_value());
 }
 
 TEST_F(BundleTest, ModuleFileMissingOrNotTorchScript) {

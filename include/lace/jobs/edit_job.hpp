@@ -12,6 +12,8 @@
 
 #include "lace/jobs/edit_sequence.hpp"
 #include "lace/jobs/progress.hpp"
+#include "lace/model/manifest.hpp"
+#include "lace/sampling/edit_energy.hpp"
 #include "lace/sampling/vp_ode.hpp"
 
 namespace lace::jobs {
@@ -23,9 +25,7 @@ struct EditJob {
   int64_t batch_size = 16;                // starts edited together
   std::string solver = "dopri5";          // dopri5 | euler | heun | rk4
   sampling::VpOdeOptions ode;
-  std::optional<double> truncation;       // over the file's, over the bundle's
-  // Over the file's weights, when set (flags).
-  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits;
+  model::EditSettings overrides;          // the flags: over the sequence file's, over the bundle's
   torch::Device device = torch::kCPU;
 };
 
@@ -38,6 +38,15 @@ struct EditReport {
   double seconds = 0;
   std::vector<std::string> warnings;          // e.g. a start image made with another model
 };
+
+// What an edit runs with: the flags over the sequence file over the bundle's "editing" section over the
+// authors' weights (sampling::EditWeights) and the bundle's default truncation.
+struct EditChoice {
+  double truncation = 1.0;
+  sampling::EditWeights weights;
+};
+EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
+                                 const model::EditSettings& flags);
 
 // Throws InputError (the sequence file or what it names), model::BundleError, io::OutputError,
 // ode::SolverError, std::invalid_argument (bad option values).

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lace/sampling/edit_energy.hpp"
+#include "lace/model/manifest.hpp"
 
 namespace lace::jobs {
 
@@ -35,9 +35,8 @@ struct EditSequence {
   std::filesystem::path file;
   EditStart start;
   std::string condition;               // optional: sample the starts with this condition first
-  std::optional<double> truncation;    // default: the bundle's
   std::vector<std::string> steps;      // expressions, applied in order
-  sampling::EditWeights weights;       // the authors' defaults unless the file sets them
+  model::EditSettings settings;        // "truncation" and "weights": what the file sets, over the bundle's
   nlohmann::json source;               // the file's JSON, for the records
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,6 +44,14 @@ struct ClassifierSpec {
   int64_t num_logits = 0;
 };
 
+// Settings of `lace edit` (docs/edit.md). Flags, the sequence file and the bundle's optional "editing"
+// section each set what they name, in that order of precedence; whatever none sets keeps the authors'
+// default (sampling::EditWeights; truncation: the bundle's default).
+struct EditSettings {
+  std::optional<double> truncation;
+  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits;  // the energy's weights
+};
+
 struct Manifest {
   int version = kManifestVersion;
   std::string name;
@@ -50,6 +59,7 @@ struct Manifest {
   GeneratorSpec generator;
   double default_truncation = 1.0;
   double default_guidance = 1.0;  // optional "sampling": {"guidance": g}: the scale lace sample uses by default
+  EditSettings editing;           // optional "editing": {"truncation": psi, "weights": {...}}: lace edit's defaults
   WAvgSpec w_avg;
   ClassifierSpec classifier;
   std::vector<Attribute> attributes;
