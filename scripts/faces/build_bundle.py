@@ -33,6 +33,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import make_pairs  # noqa: E402
 from export_generator import export_generator  # noqa: E402
+from measure_layers import SHARE, measure_layers, write as write_layers  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
 
 # sigma of the continuous attributes' energy: LACE's 0.1 leaves a sample's reading spread by about 0.1
@@ -42,6 +43,12 @@ DEFAULT_TRUNCATION = 1.0
 # lace sample --guidance default for the bundle (lace.json sampling.guidance): 2 meets binary conditions
 # more surely than 1 (hat 0.56 -> 0.66); 3 more still, not yet measured on every condition (models/faces/README.md)
 GUIDANCE = 2.0
+# lace edit's defaults for the bundle (lace.json "editing"), tuned on 16 starts of seed 7 with the labeler
+# (docs/faces-edit-evaluation.md). LACE's weights assume sigma 0.1 and classifiers more certain than ours:
+# here their newest-continuous 10 is stiff (thousands of steps per edit), reg_z 0.04 held binary edits
+# back (hat: labeler 0.31 at newest weight 3; 0.88 without the regularizers) and previous 0.1 let later
+# edits undo earlier ones (glasses 0.95 -> 0.45 in the yaw step).
+EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.005, "reg_logits": 0.01}}
 
 
 def attribute_spec(layers):
@@ -52,36 +59,6 @@ def attribute_spec(layers):
     for a in spec:
         a["layers"] = layers[a["name"]]
     return spec
-
-
-@torch.no_grad()
-def measure_layers(generator, labeler, z_dim, num_ws, n=400, share=0.8, psi=0.7, seed=1):
-    """Which w+ layers carry each attribute (for lace edit's subset selection), measured rather than
-    guessed: swap one layer of image A's w+ for image B's and see how far the labeler's reading of each
-    attribute moves. An attribute gets the fewest layers that hold `share` of its total movement."""
-    g = torch.Generator().manual_seed(seed)
-    wa, wb = (make_pairs.truncated_w(generator, torch.randn(n, z_dim, generator=g), psi) for _ in range(2))
-    ws_a = wa.unsqueeze(1).repeat(1, num_ws, 1)
-    read = lambda ws: make_pairs.soft_labels(labeler(generator.synthesis(ws)))  # noqa: E731
-    base = read(ws_a)
-    effect = {name: [] for name in base}
-    for layer in range(num_ws):
-        ws = ws_a.clone()
-        ws[:, layer] = wb
-        swapped = read(ws)
-        for name in base:
-            diff = (swapped[name] - base[name]).abs()
-            effect[name].append(float(diff.sum(1).mean() / 2 if diff.dim() == 2 else diff.mean()))
-    layers = {}
-    for name, e in effect.items():
-        order = sorted(range(num_ws), key=lambda i: -e[i])
-        chosen, total = [], sum(e)
-        for i in order:
-            chosen.append(i)
-            if sum(e[j] for j in chosen) >= share * total:
-                break
-        layers[name] = sorted(chosen)
-    return layers, effect
 
 
 def read_pairs(path, n):
@@ -99,6 +76,7 @@ def write_manifest(out, info, description, guidance):
                                                                        "channels")}},
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
         "sampling": {"guidance": guidance},
+        "editing": EDITING,
     }
     path = os.path.join(out, "lace.json")
     atomic_files.write_json(path, manifest)
@@ -157,10 +135,9 @@ def main():
           "labeler rates: "
           + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
 
-    layers, effect = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
-    print("w+ layers per attribute (labeler movement when one layer is swapped):", json.dumps(layers), flush=True)
-    atomic_files.write_json(os.path.join(args.out, "layers.json"), {"layers": layers, "movement_per_layer": effect},
-                            indent=1)
+    layers, carried = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
+    print("w+ layers per attribute (greedy joint swaps, measure_layers.py):", json.dumps(layers), flush=True)
+    write_layers(args.out, layers, carried, SHARE)
     spec_path = pairs_path + ".attributes.json"
     atomic_files.write_json(spec_path, attribute_spec(layers))
     widths = args.widths or ("512,256,128" if args.architecture == "per-attribute" else None)

@@ -56,7 +56,7 @@ def main():
     ap.add_argument("--report", default="docs/faces-edit-evaluation.md")
     ap.add_argument("--starts", type=int, default=128)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--truncation", type=float, default=0.7)
+    ap.add_argument("--truncation", type=float, default=None, help="default: the bundle's (its editing section)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
     args = ap.parse_args()
@@ -82,7 +82,9 @@ def main():
 def measure(args, evaluator, work):
     """Edit args.starts starts through STEPS with lace in the folder work, sample the whole condition afresh,
     score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
-    seq = {"start": {"seed": args.seed, "count": args.starts}, "truncation": args.truncation, "steps": STEPS}
+    seq = {"start": {"seed": args.seed, "count": args.starts}, "steps": STEPS}
+    if args.truncation is not None:
+        seq["truncation"] = args.truncation
     with open(os.path.join(work, "edits.json"), "w") as f:
         json.dump(seq, f)
     t_edit = time.perf_counter()
@@ -90,6 +92,9 @@ def measure(args, evaluator, work):
                     "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
     edit_seconds = time.perf_counter() - t_edit
     images = read_steps(os.path.join(work, "out"), args.starts, len(STEPS))
+    (first,) = glob.glob(os.path.join(work, "out", "*-0000-step1.json"))
+    with open(first) as f:
+        record = json.load(f)  # what the edit ran with, after the bundle's, the file's and the flags' settings
 
     n, K = args.starts, len(STEPS)
     pred, feat = score(evaluator, images.reshape(-1, 64, 64, 3))
@@ -113,18 +118,21 @@ def measure(args, evaluator, work):
     fresh_acc = float(satisfied(combined, fresh_pred, args.tolerance).mean())
     return {"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": start_to_end,
             "start_to_fresh_sample": fresh_distance, "fresh_sample_acc": fresh_acc,
-            "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": args.truncation}, images
+            "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": record["truncation"],
+            "weights": record["weights"]}, images
 
 
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate_edit.py --lace {args.lace} --model {args.model} "
-           f"--evaluator {args.evaluator} --report {args.report} --starts {args.starts}"
+           f"--evaluator {args.evaluator} --report {args.report} --starts {args.starts} --seed {args.seed}"
+           + (f" --truncation {args.truncation}" if args.truncation is not None else "")
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
     out = ["# Face bundle: measured sequential editing", "",
            f"Made by `{cmd}` ({r['minutes']} min; `lace edit` itself took {r['edit_seconds']} s for "
            f"{r['starts']} starts x {len(STEPS)} steps on the 2-core development machine). Starts: images 0-"
-           f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; sequence: "
+           f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; weights "
+           + ", ".join(f"{k} {v:g}" for k, v in r["weights"].items()) + "; sequence: "
            + ", ".join(f"`{s}`" for s in STEPS) + ". Every reading is the evaluator's on the PNGs lace wrote "
            f"(continuous targets within {r['tolerance']}). Raw figures: "
            f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",

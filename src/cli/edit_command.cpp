@@ -28,15 +28,15 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str();
   add_adaptive_solver_flags(cmd, j.ode.adaptive, flags->error_norm);
   cmd->add_option("--steps", j.ode.steps, "steps for euler, heun and rk4")->check(kPositive)->capture_default_str();
-  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the file's, else the bundle's)")
+  cmd->add_option("-t,--truncation", flags->truncation, "truncation psi (default: the file's, else the bundle's editing or sampling default)")
       ->check(kNonNegative);
-  cmd->add_option("--weight-previous", flags->previous, "weight of earlier edits' conditions (default 0.1)")->check(kNonNegative);
-  cmd->add_option("--weight-newest", flags->newest, "weight of the newest condition (default 1)")->check(kNonNegative);
+  cmd->add_option("--weight-previous", flags->previous, "weight of earlier edits' conditions (default: the file's, the bundle's, else 0.1)")->check(kNonNegative);
+  cmd->add_option("--weight-newest", flags->newest, "weight of the newest condition (default: the file's, the bundle's, else 1)")->check(kNonNegative);
   cmd->add_option("--weight-newest-continuous", flags->newest_continuous,
-                  "weight of the newest condition when it sets a continuous attribute (default 10)")
+                  "weight of the newest condition when it sets a continuous attribute (default: the file's, the bundle's, else 10)")
       ->check(kNonNegative);
-  cmd->add_option("--reg-z", flags->reg_z, "pull towards the previous step's z and w (default 0.04)")->check(kNonNegative);
-  cmd->add_option("--reg-logits", flags->reg_logits, "keep the logits of attributes not yet edited (default 0.01)")
+  cmd->add_option("--reg-z", flags->reg_z, "pull towards the previous step's z and w (default: the file's, the bundle's, else 0.04)")->check(kNonNegative);
+  cmd->add_option("--reg-logits", flags->reg_logits, "keep the logits of attributes not yet edited (default: the file's, the bundle's, else 0.01)")
       ->check(kNonNegative);
 
   return [flags, &global] {

@@ -1,11 +1,14 @@
 // `lace info`: what a bundle holds, as text or JSON.
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "cli/runtime.hpp"
 #include "lace/energy/expression.hpp"
+#include "lace/jobs/edit_job.hpp"
 #include "lace/jobs/record.hpp"
 #include "lace/model/bundle.hpp"
 
@@ -37,6 +40,11 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     const auto bundle = model::Bundle::load(*model, resolve_device(global.device));
     const auto& m = bundle.manifest();
     const auto hash = jobs::bundle_hash(bundle);
+    const auto edit = jobs::resolve_edit_settings(m, {}, {});  // what lace edit runs with, flags and file aside
+    const std::vector<std::pair<const char*, double>> edit_settings = {
+        {"truncation", edit.truncation}, {"previous", edit.weights.previous}, {"newest", edit.weights.newest},
+        {"newest_continuous", edit.weights.newest_continuous}, {"reg_z", edit.weights.reg_z},
+        {"reg_logits", edit.weights.reg_logits}};
     if (*as_json) {
       nlohmann::json j;
       j["name"] = m.name;
@@ -47,6 +55,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
                         {"resolution", m.generator.resolution}, {"channels", m.generator.channels}};
       j["truncation"] = m.default_truncation;
       j["guidance"] = m.default_guidance;
+      for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
         nlohmann::json x = {{"name", a.name}, {"kind", model::to_string(a.kind)}, {"columns", a.columns}, {"layers", a.layers}};
@@ -68,6 +77,10 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << m.generator.channels << " channel(s)\n"
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
+              << "editing    ";
+    for (const auto& [key, value] : edit_settings)
+      std::cout << " " << key << " " << energy::format_number(value) << (key == edit_settings.back().first ? "" : ",");
+    std::cout << "\n"
               << "attributes  " << m.attributes.size() << "\n";
     for (const auto& a : m.attributes) {
       std::string values;
