@@ -46,7 +46,7 @@ GUIDANCE = 2.0
 # lace edit's defaults for the bundle (lace.json "editing"), tuned on 16 starts of seed 7 with the labeler
 # (docs/faces-edit-evaluation.md). LACE's weights assume sigma 0.1 and classifiers more certain than ours:
 # here their newest-continuous 10 is stiff (thousands of steps per edit), reg_z 0.04 held binary edits
-# back (hat: labeler 0.31 at newest weight 3; 0.88 without the regularizers) and previous 0.1 let later
+# back (hat: labeler 0.44 at newest weight 3; 0.88 without the regularizers) and previous 0.1 let later
 # edits undo earlier ones (glasses 0.95 -> 0.45 in the yaw step).
 EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.005, "reg_logits": 0.01}}
 
