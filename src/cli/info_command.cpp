@@ -77,9 +77,9 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << m.generator.channels << " channel(s)\n"
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
-              << "editing    ";
-    for (const auto& [key, value] : edit_settings)
-      std::cout << " " << key << " " << energy::format_number(value) << (key == edit_settings.back().first ? "" : ",");
+              << "editing     ";
+    for (size_t i = 0; i < edit_settings.size(); ++i)
+      std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);
     std::cout << "\n"
               << "attributes  " << m.attributes.size() << "\n";
     for (const auto& a : m.attributes) {
