@@ -44,7 +44,7 @@ DEFAULT_TRUNCATION = 1.0
 # more surely than 1 (hat 0.56 -> 0.66); 3 more still, not yet measured on every condition (models/faces/README.md)
 GUIDANCE = 2.0
 # lace edit's defaults for the bundle (lace.json "editing"), tuned on 16 starts of seed 7 with the labeler
-# (docs/faces-edit-evaluation.md). LACE's weights assume sigma 0.1 and classifiers more certain than ours:
+# (models/faces/README.md; measured in docs/faces-edit-evaluation.md). LACE's weights assume sigma 0.1 and classifiers more certain than ours:
 # here their newest-continuous 10 is stiff (thousands of steps per edit), reg_z 0.04 held binary edits
 # back (hat: labeler 0.44 at newest weight 3; 0.88 without the regularizers) and previous 0.1 let later
 # edits undo earlier ones (glasses 0.95 -> 0.45 in the yaw step).
@@ -136,7 +136,7 @@ def main():
           + json.dumps({b: round(float(pairs[b].mean()), 3) for b in BINARY}), flush=True)
 
     layers, carried = measure_layers(generator, labeler, info["z_dim"], info["num_ws"])
-    print("w+ layers per attribute (greedy joint swaps, measure_layers.py):", json.dumps(layers), flush=True)
+    print("w+ layers per attribute (joint swaps, measure_layers.py):", json.dumps(layers), flush=True)
     write_layers(args.out, layers, carried, SHARE)
     spec_path = pairs_path + ".attributes.json"
     atomic_files.write_json(spec_path, attribute_spec(layers))

@@ -103,7 +103,7 @@ def main():
 def write(bundle, layers, carried, share):
     atomic_files.write_json(os.path.join(bundle, "layers.json"),
                             {"layers": layers, "carried": carried, "share": share,
-                             "method": "scripts/faces/measure_layers.py: greedy joint swaps of w+ layers"}, indent=1)
+                             "method": "scripts/faces/measure_layers.py: joint swaps of w+ layers, ranked by leave-one-out"}, indent=1)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,7 @@ class Checker {
   }
 
   void only_keys(const json& object, const std::string& field, const std::set<std::string>& known) const {
-    for (const auto& item : object.items()) {
-      if (known.count(item.key())) continue;
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(field, "unknown field '" + item.key() + "' (known: " + list + ")");
-    }
+    if (const std::string problem = model::unknown_field(object, known); !problem.empty()) fail(field, problem);
   }
 
   std::string string(const json& value, const std::string& field) const {
@@ -140,11 +135,9 @@ EditStart parse_start(const json& j, const fs::path& base, const Checker& check)
 
 void parse_weights(const json& j, const Checker& check, model::EditSettings& into) {
   if (!j.is_object()) check.fail("weights", "must be an object");
-  check.only_keys(j, "weights", {"previous", "newest", "newest_continuous", "reg_z", "reg_logits"});
-  for (auto [key, value] : {std::pair{"previous", &into.previous}, {"newest", &into.newest},
-                            {"newest_continuous", &into.newest_continuous}, {"reg_z", &into.reg_z},
-                            {"reg_logits", &into.reg_logits}})
-    if (j.contains(key)) *value = check.number(j[key], std::string("weights.") + key, 0.0);
+  check.only_keys(j, "weights", model::edit_weight_names());
+  for (const auto& field : model::edit_weight_fields())
+    if (j.contains(field.name)) into.*field.member = check.number(j[field.name], std::string("weights.") + field.name, 0.0);
 }
 
 }  // namespace

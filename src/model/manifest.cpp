@@ -59,12 +59,7 @@ class Reader {
 
   // A typo in an optional section must not pass silently.
   void only_keys(const json& obj, const std::string& path, const std::set<std::string>& known) const {
-    for (const auto& item : obj.items()) {
-      if (known.count(item.key())) continue;
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(path, "unknown field '" + item.key() + "' (known: " + list + ")");
-    }
+    if (const std::string problem = unknown_field(obj, known); !problem.empty()) fail(path, problem);
   }
 
   static std::string join(const std::string& path, const std::string& key) {
@@ -87,11 +82,9 @@ EditSettings read_editing(const Reader& r, const json& e) {
   if (e.contains("truncation")) s.truncation = non_negative(e, "editing", "truncation");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
-    r.only_keys(w, "editing.weights", {"previous", "newest", "newest_continuous", "reg_z", "reg_logits"});
-    for (auto [key, into] : {std::pair{"previous", &s.previous}, {"newest", &s.newest},
-                             {"newest_continuous", &s.newest_continuous}, {"reg_z", &s.reg_z},
-                             {"reg_logits", &s.reg_logits}})
-      if (w.contains(key)) *into = non_negative(w, "editing.weights", key);
+    r.only_keys(w, "editing.weights", edit_weight_names());
+    for (const auto& field : edit_weight_fields())
+      if (w.contains(field.name)) s.*field.member = non_negative(w, "editing.weights", field.name);
   }
   return s;
 }
@@ -146,6 +139,30 @@ const Attribute* Manifest::find(const std::string& attribute_name) const {
   for (const auto& a : attributes)
     if (a.name == attribute_name) return &a;
   return nullptr;
+}
+
+const std::vector<EditWeightField>& edit_weight_fields() {
+  static const std::vector<EditWeightField> fields = {
+      {"previous", &EditSettings::previous}, {"newest", &EditSettings::newest},
+      {"newest_continuous", &EditSettings::newest_continuous}, {"reg_z", &EditSettings::reg_z},
+      {"reg_logits", &EditSettings::reg_logits}};
+  return fields;
+}
+
+std::set<std::string> edit_weight_names() {
+  std::set<std::string> names;
+  for (const auto& field : edit_weight_fields()) names.insert(field.name);
+  return names;
+}
+
+std::string unknown_field(const nlohmann::json& object, const std::set<std::string>& known) {
+  for (const auto& item : object.items()) {
+    if (known.count(item.key())) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    return "unknown field '" + item.key() + "' (known: " + list + ")";
+  }
+  return "";
 }
 
 Manifest read_manifest(const std::filesystem::path& dir) {

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "lace/model/attribute.hpp"
 
@@ -51,6 +54,18 @@ struct EditSettings {
   std::optional<double> truncation;
   std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits;  // the energy's weights
 };
+
+// The weights by the names lace.json and sequence files give them, with where each lives in EditSettings.
+struct EditWeightField {
+  const char* name;
+  std::optional<double> EditSettings::*member;
+};
+const std::vector<EditWeightField>& edit_weight_fields();
+std::set<std::string> edit_weight_names();
+
+// lace.json and sequence files refuse fields they do not define: for the first key of `object` outside
+// `known`, "unknown field 'x' (known: a, b)"; empty when every key is known.
+std::string unknown_field(const nlohmann::json& object, const std::set<std::string>& known);
 
 struct Manifest {
   int version = kManifestVersion;
