@@ -48,7 +48,7 @@ GUIDANCE = 2.0
 # here their newest-continuous 10 is stiff (thousands of steps per edit), reg_z 0.04 held binary edits
 # back (hat: labeler 0.44 at newest weight 3; 0.88 without the regularizers) and previous 0.1 let later
 # edits undo earlier ones (glasses 0.95 -> 0.45 in the yaw step).
-EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.005, "reg_logits": 0.01}}
+EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.02, "reg_logits": 0.01, "keep": 1.0}}
 
 
 def attribute_spec(layers):

@@ -4,15 +4,15 @@
   /usr/bin/python3 scripts/faces/evaluate_edit.py --lace build/lace --model models/faces \
       --evaluator models/faces/evaluator.pt --report docs/faces-edit-evaluation.md [--starts 128]
 
-Runs one five-step sequence (binary and continuous edits) on --starts seeds through the lace binary and
-reads every step's PNG with the evaluator:
+Runs one sequence of edits (--steps; by default five, binary and continuous) on --starts seeds through the
+lace binary and reads every step's PNG with the evaluator:
 - per step: the share of starts whose step-k image satisfies step k's expression, and the share that
   still satisfies it after the last step;
-- attributes never edited (beard, hair): the share of starts whose evaluator label at the end equals
-  the label of the start;
-- how far each step moves the image: the distance between evaluator features of consecutive steps, and of
-  the start and the end, beside the distance between the start and a fresh `lace sample` of the same
-  combined condition (what "sampling anew" would move).
+- attributes no step names: the share of starts whose evaluator reading at the end equals that of the
+  start (discrete: the same label; continuous: within --tolerance);
+- how far the image moves: the distance between evaluator features of consecutive steps, and from the
+  start to step k, beside the distance between the start and a fresh `lace sample` of the conditions of
+  steps 1..k (what "sampling anew" would move).
 """
 import argparse
 import glob
@@ -34,8 +34,72 @@ import atomic_files  # noqa: E402
 import render  # noqa: E402
 from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
 
-STEPS = ["glasses", "age=0.8", "yaw=0.6", "NOT smile", "hat"]
-NEVER_EDITED = ["beard", "hair"]
+STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
+
+
+def never_edited(steps):
+    """The attributes that no step's expression names, in render.ATTRIBUTES order."""
+    named = {t.strip().removeprefix("NOT ").split("=")[0].strip() for s in steps
+             for t in s.replace(" OR ", " AND ").split(" AND ")}
+    return [a for a in render.ATTRIBUTES if a not in named]
+
+
+def apply_step(params, step):
+    """A copy of render parameters with one edit applied as the renderer would draw it: the same face with
+    the attribute set (age also greys the hair as the renderer does). None for a step with OR."""
+    if " OR " in step:
+        return None
+    q = {k: v.copy() for k, v in params.items()}
+    n = len(q["age"])
+    for term in step.split(" AND "):
+        term = term.strip()
+        negate = term.startswith("NOT ")
+        name, _, value = term.removeprefix("NOT ").partition("=")
+        name, value = name.strip(), value.strip()
+        if name == "hair":
+            if negate:
+                return None
+            q["hair"] = np.full(n, render.HAIR_CLASSES.index(value), np.int64)
+            q["hair_rgb"] = np.clip(render.HAIR_RGB[q["hair"]] * q["hair_jit"], 0, 1).astype(np.float32)
+        elif name in render.CONTINUOUS:
+            if negate:
+                return None
+            q[name] = np.full(n, float(value), np.float32)
+            if name == "age":
+                q["grey_share"] = np.clip((q["age"] - 0.3) / 0.6 * q["grey_speed"], 0.0, 1.0).astype(np.float32)
+        else:
+            present = (value in ("", "1", "true")) != negate
+            q[name] = np.full(n, present)
+    return q
+
+
+def draw_images(params):
+    return (np.clip(render.draw(params), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def rendered_reference(steps, evaluator, n, seed, tolerance):
+    """The same sequence applied by the renderer to n rendered faces (the edit an editor that knew the true
+    factors would make), and to n other rendered faces (a fresh face with the same attributes): per step,
+    the evaluator's ACC on the edited faces, how far they moved and how far the other faces are.
+    None when a step cannot be applied to render parameters."""
+    base = render.sample_params(n, np.random.default_rng([seed, 1]))
+    other = render.sample_params(n, np.random.default_rng([seed, 2]))
+    frames, others = [base], [other]
+    for step in steps:
+        frames.append(apply_step(frames[-1], step))
+        others.append(apply_step(others[-1], step))
+        if frames[-1] is None:
+            return None
+    pred, feat = score(evaluator, np.concatenate([draw_images(f) for f in frames]))
+    _, other_feat = score(evaluator, np.concatenate([draw_images(f) for f in others[1:]]))
+    K = len(steps)
+    feat, other_feat = feat.reshape(K + 1, n, -1), other_feat.reshape(K, n, -1)
+    at = lambda k: {name: v.reshape(K + 1, n)[k] for name, v in pred.items()}  # noqa: E731
+    distance = lambda a, b: float(np.linalg.norm(a - b, axis=1).mean())  # noqa: E731
+    return [{"step": k, "after_step": float(satisfied(step, at(k), tolerance).mean()),
+             "move": distance(feat[k], feat[k - 1]), "start_to_step": distance(feat[k], feat[0]),
+             "start_to_other_face": distance(other_feat[k - 1], feat[0])}
+            for k, step in enumerate(steps, start=1)]
 
 
 def read_steps(out_dir, starts, steps):
@@ -54,12 +118,14 @@ def main():
     ap.add_argument("--model", default="models/faces")
     ap.add_argument("--evaluator", default="models/faces/evaluator.pt")
     ap.add_argument("--report", default="docs/faces-edit-evaluation.md")
+    ap.add_argument("--steps", default=STEPS, help="the edits, separated by ';'")
     ap.add_argument("--starts", type=int, default=128)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--truncation", type=float, default=None, help="default: the bundle's (its editing section)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
     args = ap.parse_args()
+    args.step_list = [x.strip() for x in args.steps.split(";") if x.strip()]
     torch.set_num_threads(2)
     t0 = time.time()
     evaluator = torch.jit.load(args.evaluator).eval()
@@ -73,16 +139,17 @@ def main():
     result["minutes"] = round((time.time() - t0) / 60, 1)
     sheets = os.path.splitext(args.report)[0] + "-sheets"
     os.makedirs(sheets, exist_ok=True)
-    render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), len(STEPS) + 1).save(os.path.join(sheets, "strips.png"))
+    render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), len(args.step_list) + 1).save(os.path.join(sheets, "strips.png"))
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
     print(json.dumps(result, indent=1))
 
 
 def measure(args, evaluator, work):
-    """Edit args.starts starts through STEPS with lace in the folder work, sample the whole condition afresh,
-    score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
-    seq = {"start": {"seed": args.seed, "count": args.starts}, "steps": STEPS}
+    """Edit args.starts starts through the steps with lace in the folder work, sample each step's combined
+    condition afresh, score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
+    steps = args.step_list
+    seq = {"start": {"seed": args.seed, "count": args.starts}, "steps": steps}
     if args.truncation is not None:
         seq["truncation"] = args.truncation
     with open(os.path.join(work, "edits.json"), "w") as f:
@@ -91,33 +158,42 @@ def measure(args, evaluator, work):
     subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
                     "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
     edit_seconds = time.perf_counter() - t_edit
-    images = read_steps(os.path.join(work, "out"), args.starts, len(STEPS))
+    images = read_steps(os.path.join(work, "out"), args.starts, len(steps))
     (first,) = glob.glob(os.path.join(work, "out", "*-0000-step1.json"))
     with open(first) as f:
         record = json.load(f)  # what the edit ran with, after the bundle's, the file's and the flags' settings
 
-    n, K = args.starts, len(STEPS)
+    n, K = args.starts, len(steps)
     pred, feat = score(evaluator, images.reshape(-1, 64, 64, 3))
     pred = {k: v.reshape(n, K + 1) for k, v in pred.items()}
     feat = feat.reshape(n, K + 1, -1)
     at = lambda k: {name: v[:, k] for name, v in pred.items()}  # noqa: E731
+    distance = lambda a, b: float(np.linalg.norm(a - b, axis=1).mean())  # noqa: E731
     rows = []
-    for k, expr in enumerate(STEPS, start=1):
+    for k, expr in enumerate(steps, start=1):
+        # Sampling anew: a fresh image of the conditions of steps 1..k, from other seeds.
+        combined = " AND ".join(f"({s})" if " OR " in s else s for s in steps[:k])
+        fresh_images, _, _ = run_lace(args.lace, args.model, combined, n, args.seed + 1, os.path.join(work, f"fresh{k}"))
+        fresh_pred, fresh_feat = score(evaluator, fresh_images)
         rows.append({"step": k, "expression": expr,
                      "before": float(satisfied(expr, at(k - 1), args.tolerance).mean()),
                      "after_step": float(satisfied(expr, at(k), args.tolerance).mean()),
                      "at_end": float(satisfied(expr, at(K), args.tolerance).mean()),
-                     "move": float(np.linalg.norm(feat[:, k] - feat[:, k - 1], axis=1).mean())})
-    kept = {name: float((pred[name][:, K] == pred[name][:, 0]).mean()) for name in NEVER_EDITED}
-
-    combined = " AND ".join(STEPS)
-    fresh_images, _, _ = run_lace(args.lace, args.model, combined, n, args.seed + 1, os.path.join(work, "fresh"))
-    fresh_pred, fresh_feat = score(evaluator, fresh_images)
-    fresh_distance = float(np.linalg.norm(fresh_feat - feat[:, 0], axis=1).mean())
-    start_to_end = float(np.linalg.norm(feat[:, K] - feat[:, 0], axis=1).mean())
-    fresh_acc = float(satisfied(combined, fresh_pred, args.tolerance).mean())
-    return {"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": start_to_end,
-            "start_to_fresh_sample": fresh_distance, "fresh_sample_acc": fresh_acc,
+                     "move": distance(feat[:, k], feat[:, k - 1]),
+                     "start_to_step": distance(feat[:, k], feat[:, 0]),
+                     "fresh_condition": combined,
+                     "start_to_fresh_sample": distance(fresh_feat, feat[:, 0]),
+                     "fresh_sample_acc": float(satisfied(combined, fresh_pred, args.tolerance).mean())})
+    kept = {}
+    for name in never_edited(steps):
+        if name in render.CONTINUOUS:
+            kept[name] = float((np.abs(pred[name][:, K] - pred[name][:, 0]) <= args.tolerance).mean())
+        else:
+            kept[name] = float((pred[name][:, K] == pred[name][:, 0]).mean())
+    last = rows[-1]
+    reference = rendered_reference(steps, evaluator, n, args.seed, args.tolerance)
+    return {"rendered_reference": reference,"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": last["start_to_step"],
+            "start_to_fresh_sample": last["start_to_fresh_sample"], "fresh_sample_acc": last["fresh_sample_acc"],
             "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": record["truncation"],
             "weights": record["weights"]}, images
 
@@ -125,28 +201,41 @@ def measure(args, evaluator, work):
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate_edit.py --lace {args.lace} --model {args.model} "
-           f"--evaluator {args.evaluator} --report {args.report} --starts {args.starts} --seed {args.seed}"
+           f"--evaluator {args.evaluator} --report {args.report} --steps '{args.steps}' --starts {args.starts} --seed {args.seed}"
            + (f" --truncation {args.truncation}" if args.truncation is not None else "")
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
     out = ["# Face bundle: measured sequential editing", "",
            f"Made by `{cmd}` ({r['minutes']} min; `lace edit` itself took {r['edit_seconds']} s for "
-           f"{r['starts']} starts x {len(STEPS)} steps on the 2-core development machine). Starts: images 0-"
+           f"{r['starts']} starts x {len(args.step_list)} steps on the 2-core development machine). Starts: images 0-"
            f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; weights "
            + ", ".join(f"{k} {v:g}" for k, v in r["weights"].items()) + "; sequence: "
-           + ", ".join(f"`{s}`" for s in STEPS) + ". Every reading is the evaluator's on the PNGs lace wrote "
+           + ", ".join(f"`{s}`" for s in args.step_list) + ". Every reading is the evaluator's on the PNGs lace wrote "
            f"(continuous targets within {r['tolerance']}). Raw figures: "
            f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",
-           "| step | edit | target read before | after the step (>= 0.90) | after the last step (>= 0.85) | feature distance moved |",
-           "|---|---|---|---|---|---|"]
+           "| step | edit | target read before | after the step (>= 0.90) | after the last step (>= 0.85) "
+           "| moved by the step | start to this step | start to a fresh sample of steps 1..k | that sample's ACC |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for x in r["steps"]:
         out.append(f"| {x['step']} | `{x['expression']}` | {x['before']:.3f} | {x['after_step']:.3f} | "
-                   f"{x['at_end']:.3f} | {x['move']:.2f} |")
-    out += ["", "Attributes never edited, same evaluator label at the end as at the start (>= 0.90): " +
+                   f"{x['at_end']:.3f} | {x['move']:.2f} | {x['start_to_step']:.2f} | {x['start_to_fresh_sample']:.2f} | "
+                   f"{x['fresh_sample_acc']:.3f} |")
+    out += ["", "Attributes no step names, the same evaluator reading at the end as at the start (>= 0.90; "
+            f"continuous ones within {r['tolerance']}): " +
             ", ".join(f"{k} {v:.3f}" for k, v in r["never_edited_kept"].items()) + ".", "",
-            f"How far the image moves (mean distance between evaluator features): start to end of the edit "
-            f"{r['start_to_end']:.2f}; start to a fresh `lace sample --attrs \"{' AND '.join(STEPS)}\"` image "
-            f"{r['start_to_fresh_sample']:.2f} (that fresh sample satisfies the whole condition in "
-            f"{r['fresh_sample_acc']:.3f} of cases).", "",
+            "How far the image moves is the mean distance between evaluator features (128 pooled features); a "
+            "fresh sample is `lace sample --attrs` of the steps so far joined by AND, from seed "
+            f"{args.seed + 1}.", ""]
+    if r["rendered_reference"]:
+        out += ["What an ideal edit would read and move: the same steps applied by the renderer to "
+                f"{r['starts']} rendered faces (the same face, the attribute set; ageing greys the hair as the "
+                "renderer does), beside other rendered faces with the same attributes:", "",
+                "| step | edit | ACC after the step | moved by the step | start to this step | start to another face of steps 1..k |",
+                "|---|---|---|---|---|---|"]
+        for x, expr in zip(r["rendered_reference"], args.step_list):
+            out.append(f"| {x['step']} | `{expr}` | {x['after_step']:.3f} | {x['move']:.2f} | {x['start_to_step']:.2f} | "
+                       f"{x['start_to_other_face']:.2f} |")
+        out.append("")
+    out += [
             f"![strips: the start, then each step, for 8 starts]({rel}/strips.png)", ""]
     atomic_files.write_text(args.report, "\n".join(out) + "\n")
 

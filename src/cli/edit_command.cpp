@@ -14,7 +14,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
   struct Flags {
     jobs::EditJob job;
     std::string sequence, model = default_model_dir(), out = "outputs", error_norm = "per-sample";
-    double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1;
+    double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1, keep = -1;
   };
   auto flags = std::make_shared<Flags>();
   auto& j = flags->job;
@@ -38,6 +38,9 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--reg-z", flags->reg_z, "pull towards the previous step's z and w (default: the file's, the bundle's, else 0.04)")->check(kNonNegative);
   cmd->add_option("--reg-logits", flags->reg_logits, "keep the logits of attributes not yet edited (default: the file's, the bundle's, else 0.01)")
       ->check(kNonNegative);
+  cmd->add_option("--weight-keep", flags->keep,
+                  "hold the class of discrete attributes not yet edited, -log p(class at the previous step) (default: the file's, the bundle's, else 0)")
+      ->check(kNonNegative);
 
   return [flags, &global] {
     auto& job = flags->job;
@@ -54,6 +57,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     set(flags->newest_continuous, job.overrides.newest_continuous);
     set(flags->reg_z, job.overrides.reg_z);
     set(flags->reg_logits, job.overrides.reg_logits);
+    set(flags->keep, job.overrides.keep);
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());

@@ -41,10 +41,8 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     const auto& m = bundle.manifest();
     const auto hash = jobs::bundle_hash(bundle);
     const auto edit = jobs::resolve_edit_settings(m, {}, {});  // what lace edit runs with, flags and file aside
-    const std::vector<std::pair<const char*, double>> edit_settings = {
-        {"truncation", edit.truncation}, {"previous", edit.weights.previous}, {"newest", edit.weights.newest},
-        {"newest_continuous", edit.weights.newest_continuous}, {"reg_z", edit.weights.reg_z},
-        {"reg_logits", edit.weights.reg_logits}};
+    std::vector<std::pair<const char*, double>> edit_settings = {{"truncation", edit.truncation}};
+    for (const auto& field : model::edit_weight_fields()) edit_settings.emplace_back(field.name, edit.weights.*field.weight);
     if (*as_json) {
       nlohmann::json j;
       j["name"] = m.name;

@@ -28,8 +28,9 @@ void check_options(const EditJob& job) {
   if (job.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1");
   check_solver_options(job.solver, ode::tableau_names(), job.ode);  // no Langevin for edits
   const auto& o = job.overrides;
-  for (const auto& w : {o.previous, o.newest, o.newest_continuous, o.reg_z, o.reg_logits, o.truncation})
-    if (w && !(*w >= 0)) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
+  bool ok = !o.truncation || *o.truncation >= 0;
+  for (const auto& field : model::edit_weight_fields()) ok = ok && (!(o.*field.setting) || *(o.*field.setting) >= 0);
+  if (!ok) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
 }
 
 // An expression of the sequence file; its errors become the file's errors, naming the field.
@@ -100,7 +101,7 @@ Starts resolve_starts(const EditSequence& seq, int64_t z_dim) {
   return out;
 }
 
-std::string reproduce_command(const EditJob& job, double psi, const sampling::EditWeights& w) {
+std::string reproduce_command(const EditJob& job, double psi, const model::EditWeights& w) {
   std::ostringstream c;
   c << "lace edit --sequence '" << job.sequence_file.string() << "' --model '" << job.model_dir.string()
     << "' --solver " << job.solver;
@@ -108,8 +109,8 @@ std::string reproduce_command(const EditJob& job, double psi, const sampling::Ed
     c << " --atol " << job.ode.adaptive.atol << " --rtol " << job.ode.adaptive.rtol;
   else
     c << " --steps " << job.ode.steps;
-  c << " --truncation " << psi << " --weight-previous " << w.previous << " --weight-newest " << w.newest
-    << " --weight-newest-continuous " << w.newest_continuous << " --reg-z " << w.reg_z << " --reg-logits " << w.reg_logits;
+  c << " --truncation " << psi;
+  for (const auto& field : model::edit_weight_fields()) c << " " << field.flag << " " << w.*field.weight;
   return c.str();
 }
 
@@ -120,10 +121,9 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
   EditChoice c;
   c.truncation = manifest.default_truncation;
   for (const model::EditSettings* s : {&manifest.editing, &file, &flags}) {  // later sources win
-    for (auto [value, into] : {std::pair{s->truncation, &c.truncation}, {s->previous, &c.weights.previous},
-                               {s->newest, &c.weights.newest}, {s->newest_continuous, &c.weights.newest_continuous},
-                               {s->reg_z, &c.weights.reg_z}, {s->reg_logits, &c.weights.reg_logits}})
-      if (value) *into = *value;
+    if (s->truncation) c.truncation = *s->truncation;
+    for (const auto& field : model::edit_weight_fields())
+      if (s->*field.setting) c.weights.*field.weight = *(s->*field.setting);
   }
   return c;
 }
@@ -142,7 +142,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   io::ensure_writable_dir(job.out_dir);
 
   const EditChoice choice = resolve_edit_settings(manifest, seq.settings, job.overrides);
-  const sampling::EditWeights& weights = choice.weights;
+  const model::EditWeights& weights = choice.weights;
   const double psi = choice.truncation;
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
@@ -160,9 +160,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   base["command"] = "edit";
   base["model"] = {{"name", manifest.name}, {"path", job.model_dir.string()}, {"sha256", sha}};
   base["sequence"] = {{"file", job.sequence_file.string()}, {"json", seq.source}};
-  base["weights"] = {{"previous", weights.previous}, {"newest", weights.newest},
-                     {"newest_continuous", weights.newest_continuous}, {"reg_z", weights.reg_z},
-                     {"reg_logits", weights.reg_logits}};
+  for (const auto& field : model::edit_weight_fields()) base["weights"][field.name] = weights.*field.weight;
   base["truncation"] = psi;
   base["sampler"] = sampler_record(job.solver, ode_options);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";

@@ -137,7 +137,7 @@ void parse_weights(const json& j, const Checker& check, model::EditSettings& int
   if (!j.is_object()) check.fail("weights", "must be an object");
   check.only_keys(j, "weights", model::edit_weight_names());
   for (const auto& field : model::edit_weight_fields())
-    if (j.contains(field.name)) into.*field.member = check.number(j[field.name], std::string("weights.") + field.name, 0.0);
+    if (j.contains(field.name)) into.*field.setting = check.number(j[field.name], std::string("weights.") + field.name, 0.0);
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ EditSettings read_editing(const Reader& r, const json& e) {
     const json& w = r.object(e, "editing", "weights");
     r.only_keys(w, "editing.weights", edit_weight_names());
     for (const auto& field : edit_weight_fields())
-      if (w.contains(field.name)) s.*field.member = non_negative(w, "editing.weights", field.name);
+      if (w.contains(field.name)) s.*field.setting = non_negative(w, "editing.weights", field.name);
   }
   return s;
 }
@@ -143,9 +143,12 @@ const Attribute* Manifest::find(const std::string& attribute_name) const {
 
 const std::vector<EditWeightField>& edit_weight_fields() {
   static const std::vector<EditWeightField> fields = {
-      {"previous", &EditSettings::previous}, {"newest", &EditSettings::newest},
-      {"newest_continuous", &EditSettings::newest_continuous}, {"reg_z", &EditSettings::reg_z},
-      {"reg_logits", &EditSettings::reg_logits}};
+      {"previous", "--weight-previous", &EditSettings::previous, &EditWeights::previous},
+      {"newest", "--weight-newest", &EditSettings::newest, &EditWeights::newest},
+      {"newest_continuous", "--weight-newest-continuous", &EditSettings::newest_continuous, &EditWeights::newest_continuous},
+      {"reg_z", "--reg-z", &EditSettings::reg_z, &EditWeights::reg_z},
+      {"reg_logits", "--reg-logits", &EditSettings::reg_logits, &EditWeights::reg_logits},
+      {"keep", "--weight-keep", &EditSettings::keep, &EditWeights::keep}};
   return fields;
 }
 

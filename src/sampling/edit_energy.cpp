@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "lace/energy/terms.hpp"
+
 namespace lace::sampling {
 namespace {
 
@@ -67,7 +69,22 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
   w_anchor_ = bundle_.truncate(bundle_.mapping(z_anchor_), truncation_);
   if (!kept_columns_.empty()) {
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
-    kept_anchor_ = bundle_.classify(w_anchor_).index_select(1, kept_index_);
+    const auto anchor_logits = bundle_.classify(w_anchor_);
+    kept_anchor_ = anchor_logits.index_select(1, kept_index_);
+    std::vector<int64_t> binary;
+    for (const auto& a : attributes) {
+      const bool kept = std::find(kept_columns_.begin(), kept_columns_.end(), a.columns.front()) != kept_columns_.end();
+      if (!kept) continue;
+      if (a.kind == model::AttributeKind::Binary) binary.push_back(a.columns.front());
+      if (a.kind == model::AttributeKind::Categorical) {
+        const auto columns = torch::tensor(a.columns, torch::kLong).to(z_anchor_.device());
+        keep_categorical_.emplace_back(columns, anchor_logits.index_select(1, columns).argmax(1, /*keepdim=*/true));
+      }
+    }
+    if (!binary.empty()) {
+      keep_binary_columns_ = torch::tensor(binary, torch::kLong).to(z_anchor_.device());
+      keep_binary_signs_ = 1.0 - 2.0 * anchor_logits.index_select(1, keep_binary_columns_).gt(0).to(anchor_logits.dtype());
+    }
   }
 }
 
@@ -82,6 +99,12 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
   if (!kept_columns_.empty()) {
     e = e + weights_.reg_logits * (logits.index_select(1, kept_index_) - pick(kept_anchor_)).square().sum(1);
+  }
+  if (weights_.keep > 0) {
+    if (keep_binary_columns_.defined())
+      e = e + weights_.keep * energy::stable_softplus(pick(keep_binary_signs_) * logits.index_select(1, keep_binary_columns_)).sum(1);
+    for (const auto& [columns, label] : keep_categorical_)
+      e = e - weights_.keep * torch::log_softmax(logits.index_select(1, columns), 1).gather(1, pick(label)).squeeze(1);
   }
   return e;
 }

@@ -147,6 +147,7 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.newest_continuous, 10.0);
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.04);
   EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.01);
+  EXPECT_DOUBLE_EQ(c.weights.keep, 0.0);  // lace's own term: off in the authors' recipe
 
   m.editing.truncation = 0.7;
   m.editing.newest = 3;
@@ -154,6 +155,8 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   file.newest = 4;
   file.reg_logits = 0.5;
   flags.newest = 5;
+  m.editing.keep = 2;
+  flags.keep = 1;
   flags.truncation = 0.5;
   c = jobs::resolve_edit_settings(m, file, flags);
   EXPECT_DOUBLE_EQ(c.truncation, 0.5);          // flag over bundle
@@ -161,6 +164,7 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.5);  // file over the authors'
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.02);      // bundle over the authors'
   EXPECT_DOUBLE_EQ(c.weights.previous, 0.1);    // nobody: the authors'
+  EXPECT_DOUBLE_EQ(c.weights.keep, 1.0);        // flag over bundle
 }
 
 TEST_F(EditJobTest, BadInputFailsBeforeWritingAnything) {

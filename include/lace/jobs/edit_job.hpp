@@ -40,10 +40,10 @@ struct EditReport {
 };
 
 // What an edit runs with: the flags over the sequence file over the bundle's "editing" section over the
-// authors' weights (sampling::EditWeights) and the bundle's default truncation.
+// authors' weights (model::EditWeights) and the bundle's default truncation.
 struct EditChoice {
   double truncation = 1.0;
-  sampling::EditWeights weights;
+  model::EditWeights weights;
 };
 EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
                                  const model::EditSettings& flags);

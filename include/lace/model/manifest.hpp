@@ -47,18 +47,32 @@ struct ClassifierSpec {
   int64_t num_logits = 0;
 };
 
-// Settings of `lace edit` (docs/edit.md). Flags, the sequence file and the bundle's optional "editing"
-// section each set what they name, in that order of precedence; whatever none sets keeps the authors'
-// default (sampling::EditWeights; truncation: the bundle's default).
-struct EditSettings {
-  std::optional<double> truncation;
-  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits;  // the energy's weights
+// The weights of an editing step's energy (sampling::EditEnergy, docs/edit.md), set to the authors'
+// values (LACE.md); `keep` is lace's own term, off in their recipe.
+struct EditWeights {
+  double previous = 0.1;
+  double newest = 1.0;
+  double newest_continuous = 10.0;
+  double reg_z = 0.04;
+  double reg_logits = 0.01;
+  double keep = 0.0;
 };
 
-// The weights by the names lace.json and sequence files give them, with where each lives in EditSettings.
+// Settings of `lace edit`. Flags, the sequence file and the bundle's optional "editing" section each set
+// what they name, in that order of precedence; whatever none sets keeps EditWeights' default
+// (truncation: the bundle's default).
+struct EditSettings {
+  std::optional<double> truncation;
+  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep;  // the energy's weights
+};
+
+// Every weight once: the name lace.json, sequence files and records give it, the lace edit flag that
+// sets it, and where it lives in EditSettings and in EditWeights.
 struct EditWeightField {
   const char* name;
-  std::optional<double> EditSettings::*member;
+  const char* flag;
+  std::optional<double> EditSettings::*setting;
+  double EditWeights::*weight;
 };
 const std::vector<EditWeightField>& edit_weight_fields();
 std::set<std::string> edit_weight_names();

@@ -4,8 +4,11 @@
 //   E(z) = sum_k weight_k E_k(f(w(z)))                             every condition set so far
 //        + reg_z (||w(z) - w(z_a)||^2 + ||z - z_a||^2)               stay close to the previous step
 //        + reg_logits sum_{j kept} (f_j(w(z)) - f_j(w(z_a)))^2       attributes not yet edited keep their logits
+//        + keep sum_{j kept, discrete} -log p_j(y_j | w(z))           ... and their class y_j at z_a
 // with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
-// newest `newest`, or `newest_continuous` when it sets a continuous attribute.
+// newest `newest`, or `newest_continuous` when it sets a continuous attribute. The keep term is lace's,
+// not the authors' (0 = their recipe): unlike the squared logits its pull fades once the class is safe,
+// so it holds a class firmly without stiffening the ODE.
 
 #include <cstdint>
 #include <vector>
@@ -18,13 +21,7 @@
 
 namespace lace::sampling {
 
-struct EditWeights {
-  double previous = 0.1;
-  double newest = 1.0;
-  double newest_continuous = 10.0;
-  double reg_z = 0.04;
-  double reg_logits = 0.01;
-};
+using model::EditWeights;  // the weights, with the authors' defaults, live beside the settings that set them
 
 class EditEnergy : public EnergyFunction {
  public:
@@ -49,6 +46,10 @@ class EditEnergy : public EnergyFunction {
   EditWeights weights_;
   torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
+  // The keep term's classes at z_a: binary attributes' columns [nb] and signs [B, nb] (+1 absent,
+  // -1 present: the energy is softplus(sign * logit)); each categorical one's columns and class [B, 1].
+  torch::Tensor keep_binary_columns_, keep_binary_signs_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> keep_categorical_;
 };
 
 // Logit columns of the attributes that none of the conditions mentions, in column order.

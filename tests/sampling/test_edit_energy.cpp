@@ -1,0 +1,113 @@
+// The energy of one editing step on the tiny bundle (smile, glasses binary; hair categorical; age
+// continuous): each term against a hand-computed value, and its gradient against finite differences.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "lace/energy/energy.hpp"
+#include "lace/model/bundle.hpp"
+#include "lace/sampling/edit_energy.hpp"
+#include "lace/sampling/seeds.hpp"
+
+using namespace lace;
+
+namespace {
+
+const model::Bundle& tiny() {
+  static const model::Bundle bundle = model::Bundle::load(LACE_TINY_BUNDLE, torch::kCPU);
+  return bundle;
+}
+
+std::vector<energy::Energy> conditions(const std::vector<std::string>& exprs) {
+  std::vector<energy::Energy> out;
+  for (const auto& e : exprs) out.push_back(energy::compile(e, tiny().manifest().attributes));
+  return out;
+}
+
+torch::Tensor logits_at(const torch::Tensor& z, double psi) {
+  torch::NoGradGuard no_grad;
+  return tiny().classify(tiny().truncate(tiny().mapping(z), psi));
+}
+
+// log(1 + exp(x)), in double for the reference values.
+torch::Tensor log1p_exp(const torch::Tensor& x) { return torch::log1p(torch::exp(x.to(torch::kDouble))); }
+
+TEST(EditEnergy, EachTermIsWhatTheRecipeSays) {
+  const double psi = 0.8;
+  const auto anchor = sampling::initial_latents(5, 0, 4, 8);
+  const auto z = anchor + 0.7 * sampling::initial_latents(6, 0, 4, 8);  // somewhere else
+  const auto la = logits_at(anchor, psi), lz = logits_at(z, psi);
+  // glasses was edited earlier, the newest step sets age: smile (column 0) and hair (2..4) are kept.
+  const auto conds = conditions({"glasses", "age=0.8"});
+  sampling::EditWeights only;
+  const auto energy_with = [&](sampling::EditWeights w) {
+    return sampling::EditEnergy(tiny(), psi, conds, anchor, w).energy(z).to(torch::kDouble);
+  };
+  only = {0, 0, 0, 0, 0, 0};
+  const auto base = energy_with(only);
+  EXPECT_TRUE(torch::allclose(base, torch::zeros_like(base)));
+
+  // The conditions: previous * E_glasses + newest_continuous * E_age.
+  only = {2, 0, 3, 0, 0, 0};
+  const auto lzd = lz.to(torch::kDouble);
+  const auto e_glasses = log1p_exp(-lzd.select(1, 1));
+  const double sigma = tiny().manifest().find("age")->sigma;
+  const auto e_age = (lzd.select(1, 5) - 0.8).square() / (2 * sigma * sigma);
+  EXPECT_TRUE(torch::allclose(energy_with(only), 2 * e_glasses + 3 * e_age, 1e-4, 1e-5));
+
+  // reg_logits: the kept columns 0, 2, 3, 4 against the anchor's.
+  only = {0, 0, 0, 0, 0.5, 0};
+  const auto kept = torch::tensor(std::vector<int64_t>{0, 2, 3, 4});
+  const auto reg = (lz.index_select(1, kept) - la.index_select(1, kept)).square().sum(1).to(torch::kDouble);
+  EXPECT_TRUE(torch::allclose(energy_with(only), 0.5 * reg, 1e-4, 1e-5));
+
+  // keep: -log p(the anchor's class) of smile and hair, worked out one row at a time.
+  only = {0, 0, 0, 0, 0, 1.5};
+  const auto got = energy_with(only);
+  for (int64_t i = 0; i < 4; ++i) {
+    const double l = lz[i][0].item<double>();
+    const double smile = la[i][0].item<double>() > 0 ? std::log1p(std::exp(-l)) : std::log1p(std::exp(l));
+    const auto hair_a = la[i].slice(0, 2, 5), hair_z = lz[i].slice(0, 2, 5).to(torch::kDouble);
+    const int64_t k = hair_a.argmax().item<int64_t>();
+    const double hair = (torch::logsumexp(hair_z, 0) - hair_z[k]).item<double>();
+    EXPECT_NEAR(got[i].item<double>(), 1.5 * (smile + hair), 1e-4) << "row " << i;
+  }
+  // At the anchor each kept class is the most likely one: p >= 1/2 for smile, >= 1/3 of three for hair.
+  const auto at_anchor = sampling::EditEnergy(tiny(), psi, conds, anchor, only).energy(anchor);
+  EXPECT_TRUE((at_anchor <= 1.5 * (std::log(2.0) + std::log(3.0)) + 1e-5).all().item<bool>()) << at_anchor;
+}
+
+TEST(EditEnergy, GradientMatchesFiniteDifferences) {
+  const auto anchor = sampling::initial_latents(8, 0, 3, 8);
+  const auto z = anchor + 0.5 * sampling::initial_latents(9, 0, 3, 8);
+  const sampling::EditEnergy e(tiny(), 0.9, conditions({"smile", "hair=red AND NOT glasses"}), anchor,
+                               {0.3, 1.0, 5.0, 0.04, 0.01, 2.0});
+  const auto g = e.energy_and_gradient(z).gradient;
+  for (int64_t j = 0; j < 8; ++j) {
+    auto dz = torch::zeros_like(z);
+    dz.select(1, j).fill_(1e-3f);
+    const auto fd = (e.energy(z + dz) - e.energy(z - dz)) / 2e-3f;
+    EXPECT_TRUE(torch::allclose(fd, g.select(1, j), 1e-2, 2e-3)) << "dim " << j << ": " << fd << " vs " << g.select(1, j);
+  }
+}
+
+// Rows handed to the ODE one at a time (per-sample stepping) see their own anchor and classes.
+TEST(EditEnergy, SelectedRowsUseTheirOwnAnchor) {
+  const auto anchor = sampling::initial_latents(10, 0, 4, 8);
+  const auto z = anchor + 0.5 * sampling::initial_latents(11, 0, 4, 8);
+  const sampling::EditEnergy e(tiny(), 1.0, conditions({"glasses"}), anchor, {0.1, 1.0, 10.0, 0.04, 0.01, 1.0});
+  const auto all = e.energy_and_gradient(z);
+  const auto rows = torch::tensor(std::vector<int64_t>{3, 1});
+  const auto some = e.energy_and_gradient(z.index_select(0, rows), rows);
+  EXPECT_TRUE(torch::allclose(some.energy, all.energy.index_select(0, rows), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(some.gradient, all.gradient.index_select(0, rows), 1e-5, 1e-6));
+}
+
+TEST(EditEnergy, KeptColumnsAreTheAttributesNoConditionMentions) {
+  const auto& attributes = tiny().manifest().attributes;
+  EXPECT_EQ(sampling::untouched_columns(conditions({"glasses", "age=0.8"}), attributes), (std::vector<int64_t>{0, 2, 3, 4}));
+  EXPECT_EQ(sampling::untouched_columns(conditions({"hair=red OR smile"}), attributes), (std::vector<int64_t>{1, 5}));
+  EXPECT_TRUE(sampling::sets_continuous(conditions({"age=0.2 AND smile"})[0], attributes));
+  EXPECT_FALSE(sampling::sets_continuous(conditions({"NOT glasses"})[0], attributes));
+}
+
+}  // namespace
