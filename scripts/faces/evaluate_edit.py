@@ -39,7 +39,7 @@ STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
 
 def never_edited(steps):
     """The attributes that no step's expression names, in render.ATTRIBUTES order."""
-    named = {t.strip().removeprefix("NOT ").split("=")[0].strip() for s in steps
+    named = {t.strip(" ()").removeprefix("NOT ").split("=")[0].strip(" ()") for s in steps
              for t in s.replace(" OR ", " AND ").split(" AND ")}
     return [a for a in render.ATTRIBUTES if a not in named]
 

@@ -1,0 +1,63 @@
+"""scripts/faces/evaluate_edit.py's reference edit: the renderer applies a step to the parameters of a face,
+changing exactly that attribute (and what the renderer ties to it), so the reference can stand for the
+ideal editor; and the attributes no step names are found from the expressions. Runs under pytest or directly."""
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "faces"))
+import evaluate_edit  # noqa: E402
+import render  # noqa: E402
+
+N = 64
+
+
+def params():
+    return render.sample_params(N, np.random.default_rng(5))
+
+
+def changed(a, b):
+    return sorted(k for k in a if not np.array_equal(a[k], b[k]))
+
+
+def test_a_binary_step_sets_that_attribute_and_nothing_else():
+    p = params()
+    q = evaluate_edit.apply_step(p, "glasses")
+    assert q["glasses"].all()
+    assert changed(p, q) == ["glasses"]
+    assert not evaluate_edit.apply_step(q, "NOT glasses")["glasses"].any()
+    assert not np.array_equal(p["glasses"], q["glasses"])  # some faces had none: the step is not a no-op
+    # ... and the drawn face changes only where glasses are drawn: the eye band, not the mouth or the shirt
+    before, after = evaluate_edit.draw_images(p), evaluate_edit.draw_images(q)
+    rows = np.nonzero(np.abs(before.astype(int) - after.astype(int)).sum(axis=(0, 2, 3)))[0]
+    assert len(rows) and rows.min() > 10 and rows.max() < 45, rows
+
+
+def test_age_greys_the_hair_as_the_renderer_does_and_keeps_the_class():
+    p = params()
+    q = evaluate_edit.apply_step(p, "age=0.8")
+    assert np.allclose(q["age"], 0.8)
+    assert np.array_equal(q["hair"], p["hair"])
+    assert changed(p, q) == ["age", "grey_share"]
+    assert np.allclose(q["grey_share"], np.clip(0.5 / 0.6 * p["grey_speed"], 0, 1))
+
+
+def test_hair_class_and_conjunctions():
+    q = evaluate_edit.apply_step(params(), "hair=red AND NOT smile AND yaw=-0.6")
+    assert (q["hair"] == render.HAIR_CLASSES.index("red")).all()
+    assert np.allclose(q["hair_rgb"], np.clip(render.HAIR_RGB[q["hair"]] * q["hair_jit"], 0, 1))
+    assert not q["smile"].any() and np.allclose(q["yaw"], -0.6)
+    assert evaluate_edit.apply_step(params(), "smile OR glasses") is None  # no single face for a mixture
+
+
+def test_never_edited():
+    assert evaluate_edit.never_edited(["glasses", "age=0.8", "yaw=-0.6", "NOT smile", "beard"]) == ["hat", "hair"]
+    assert evaluate_edit.never_edited(["(smile OR hat) AND NOT glasses", "hair=red"]) == ["beard", "age", "yaw"]
+
+
+if __name__ == "__main__":
+    for name, fn in list(globals().items()):
+        if name.startswith("test_"):
+            fn()
+            print("ok", name)
