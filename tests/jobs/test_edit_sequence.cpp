@@ -53,7 +53,7 @@ TEST_F(EditSequenceTest, ReadsAGoodFile) {
 
 TEST_F(EditSequenceTest, TheExampleUnderConfigsIsValid) {
   const auto seq = lace::jobs::read_edit_sequence(fs::path(LACE_SOURCE_DIR) / "configs" / "edits-example.json");
-  EXPECT_EQ(seq.steps, (std::vector<std::string>{"glasses", "age=0.8", "yaw=0.6", "NOT smile", "hat"}));
+  EXPECT_EQ(seq.steps, (std::vector<std::string>{"glasses", "age=0.8", "yaw=-0.6", "NOT smile", "beard"}));
   EXPECT_EQ(seq.start.indices.size(), 8u);
   EXPECT_FALSE(seq.settings.truncation.has_value());  // the bundle's editing defaults apply
 }
