@@ -56,6 +56,14 @@ def test_never_edited():
     assert evaluate_edit.never_edited(["(smile OR hat) AND NOT glasses", "hair=red"]) == ["beard", "age", "yaw"]
 
 
+
+def test_kept_share():
+    start = {"hair": np.array([0, 1, 2, 3]), "age": np.array([0.2, 0.5, 0.5, 0.9], np.float32)}
+    end = {"hair": np.array([0, 1, 4, 3]), "age": np.array([0.3, 0.8, 0.5, 0.95], np.float32)}
+    kept = evaluate_edit.kept_share(start, end, ["hair", "age"], 0.15)
+    assert kept == {"hair": 0.75, "age": 0.75}, kept
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
