@@ -60,13 +60,13 @@ def apply_step(params, step):
             if negate:
                 return None
             q["hair"] = np.full(n, render.HAIR_CLASSES.index(value), np.int64)
-            q["hair_rgb"] = np.clip(render.HAIR_RGB[q["hair"]] * q["hair_jit"], 0, 1).astype(np.float32)
+            q["hair_rgb"] = render.hair_rgb(q["hair"], q["hair_jit"]).astype(np.float32)
         elif name in render.CONTINUOUS:
             if negate:
                 return None
             q[name] = np.full(n, float(value), np.float32)
             if name == "age":
-                q["grey_share"] = np.clip((q["age"] - 0.3) / 0.6 * q["grey_speed"], 0.0, 1.0).astype(np.float32)
+                q["grey_share"] = render.grey_share(q["age"], q["grey_speed"]).astype(np.float32)
         else:
             present = (value in ("", "1", "true")) != negate
             q[name] = np.full(n, present)

@@ -92,9 +92,19 @@ def sample_params(n, rng):
     frame = np.where(rng.random(n)[:, None] < 0.75, rng.uniform(0.0, 0.18, (n, 3)),
                      np.array([0.55, 0.42, 0.12]) * rng.uniform(0.8, 1.1, (n, 1)))  # dark or gold frames
     p["frame"] = frame
-    p["hair_rgb"] = np.clip(HAIR_RGB[p["hair"]] * p["hair_jit"], 0, 1)
-    p["grey_share"] = np.clip((age - 0.3) / 0.6 * p["grey_speed"], 0.0, 1.0)  # of the hair, from the temples inwards
+    p["hair_rgb"] = hair_rgb(p["hair"], p["hair_jit"])
+    p["grey_share"] = grey_share(age, p["grey_speed"])
     return {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in p.items()}
+
+
+def hair_rgb(hair, jitter):
+    """The base colour of each hair class, varied per person."""
+    return np.clip(HAIR_RGB[hair] * jitter, 0, 1)
+
+
+def grey_share(age, speed):
+    """How much of the hair has turned grey (from the temples inwards): none before 0.3, then with age."""
+    return np.clip((age - 0.3) / 0.6 * speed, 0.0, 1.0)
 
 
 def _muted(rng, n):
