@@ -17,16 +17,25 @@ const model::Attribute* find(const std::vector<model::Attribute>& attributes, co
   return nullptr;
 }
 
+// The attributes that none of the conditions mentions, in manifest order.
+std::vector<const model::Attribute*> untouched_attributes(const std::vector<energy::Energy>& conditions,
+                                                          const std::vector<model::Attribute>& attributes) {
+  std::set<std::string> touched;
+  for (const auto& c : conditions)
+    for (const auto& name : c.attribute_names()) touched.insert(name);
+  std::vector<const model::Attribute*> out;
+  for (const auto& a : attributes)
+    if (!touched.count(a.name)) out.push_back(&a);
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
                                        const std::vector<model::Attribute>& attributes) {
-  std::set<std::string> touched;
-  for (const auto& c : conditions)
-    for (const auto& name : c.attribute_names()) touched.insert(name);
   std::vector<int64_t> columns;
-  for (const auto& a : attributes)
-    if (!touched.count(a.name)) columns.insert(columns.end(), a.columns.begin(), a.columns.end());
+  for (const auto* a : untouched_attributes(conditions, attributes))
+    columns.insert(columns.end(), a->columns.begin(), a->columns.end());
   std::sort(columns.begin(), columns.end());
   return columns;
 }
@@ -72,12 +81,10 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
     const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
     std::vector<int64_t> binary;
-    for (const auto& a : attributes) {
-      const bool kept = std::find(kept_columns_.begin(), kept_columns_.end(), a.columns.front()) != kept_columns_.end();
-      if (!kept) continue;
-      if (a.kind == model::AttributeKind::Binary) binary.push_back(a.columns.front());
-      if (a.kind == model::AttributeKind::Categorical) {
-        const auto columns = torch::tensor(a.columns, torch::kLong).to(z_anchor_.device());
+    for (const auto* a : untouched_attributes(conditions_, attributes)) {
+      if (a->kind == model::AttributeKind::Binary) binary.push_back(a->columns.front());
+      if (a->kind == model::AttributeKind::Categorical) {
+        const auto columns = torch::tensor(a->columns, torch::kLong).to(z_anchor_.device());
         keep_categorical_.emplace_back(columns, anchor_logits.index_select(1, columns).argmax(1, /*keepdim=*/true));
       }
     }
