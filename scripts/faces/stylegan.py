@@ -69,6 +69,31 @@ class Config:
         return Config(**d)
 
     @staticmethod
+    def from_generator_state(state, d_channels=None):
+        """The architecture of a Generator's state_dict (e.g. of an exported generator.pt, which holds no
+        config): widths from the weights' shapes. The discriminator is not in it: d_channels (None: this
+        class's default). Raises ValueError naming the first key that does not fit."""
+        def shape(key):
+            if key not in state:
+                raise ValueError(f"not a generator's weights (no {key})")
+            return tuple(state[key].shape)
+        mapping = sorted(int(k.split(".")[1]) for k in state if k.startswith("style.") and k.endswith(".weight"))
+        if not mapping:
+            raise ValueError("not a generator's weights (no mapping layers style.N.weight)")
+        w_dim, z_dim = shape(f"style.{mapping[0]}.weight")
+        convs = len({k.split(".")[1] for k in state if k.startswith("convs.")})
+        if convs == 0 or convs % 2:
+            raise ValueError(f"not a generator's weights ({convs} synthesis convolutions: expected pairs)")
+        channels = {4: shape("conv1.conv.weight")[1]}
+        for i in range(convs // 2):
+            channels[8 << i] = shape(f"convs.{2 * i + 1}.conv.weight")[1]
+        cfg = Config(resolution=8 << (convs // 2 - 1), z_dim=z_dim, w_dim=w_dim, mapping_layers=len(mapping),
+                     channels=channels)
+        if d_channels is not None:
+            cfg.d_channels = d_channels
+        return cfg
+
+    @staticmethod
     def ffhq_config_f():
         """StyleGAN2 config-f at 1024x1024 (channel multiplier 2), the FFHQ checkpoint LACE uses."""
         ch = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}

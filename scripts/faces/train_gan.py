@@ -29,6 +29,7 @@ import signal
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -69,6 +70,9 @@ class TrainConfig:
     edge_weight: float = 0.0        # encoder.reconstruction_error: weight of the edge term
     l2_weight: float = 0.0          # encoder.reconstruction_error: weight of the squared-error term
     stroke_weight: float = 0.0      # encoder.reconstruction_error: extra weight of the real image's strokes
+    # The first d_warmup_kimg of a run train D alone (G, G_ema held): a run started from a generator without
+    # its discriminator (--init-from generator.pt) would otherwise learn from a random critic's gradients.
+    d_warmup_kimg: float = 0.0
 
 
 # The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
@@ -168,7 +172,8 @@ class Trainer:
         adversarial = self.E is None or self.nimg >= tc.adv_start_kimg * 1000
         if adversarial:
             self.d_step(pool, stats)
-        self.g_step(pool, stats, adversarial)
+        if self.nimg >= tc.d_warmup_kimg * 1000:
+            self.g_step(pool, stats, adversarial)
 
         # G_ema: half-life in images, shorter early on so that early samples are not stale.
         self.nimg += tc.batch
@@ -536,7 +541,10 @@ def main():
                                                "the batch must be a multiple of it")
     ap.add_argument("--init-from", metavar="CHECKPOINT",
                     help="start the new run from another run's networks and architecture (its --d-pack may differ: "
-                         "a packed discriminator starts as the old one applied to the pack's mean image)")
+                         "a packed discriminator starts as the old one applied to the pack's mean image); or from "
+                         "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
+    ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
+                    help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
     # These may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
@@ -579,8 +587,10 @@ def main():
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
-        source = load_source(args.init_from) if args.init_from else None
-        tc = new_config(args, source["train_config"]["gan"] if source else None)
+        source = load_source(args.init_from, parse_widths(args.d_channels) if args.d_channels else None) \
+            if args.init_from else None
+        tc = new_config(args, source["train_config"]["gan"] if source else None,
+                        source_has_d=bool(source and source["D"] is not None))
         torch.manual_seed(tc.data_seed)
         random.seed(tc.data_seed)
         trainer = Trainer(tc, args.device)
@@ -612,16 +622,17 @@ def parse_widths(text):
     return {int(k): int(v) for k, v in (kv.split(":") for kv in text.split(","))}
 
 
-def new_config(args, source_gan=None):
+def new_config(args, source_gan=None, source_has_d=True):
     """A new run's settings from the command line; source_gan (--init-from): that run's architecture, of which
-    only the discriminator's pack may change."""
+    only the discriminator's pack may change (and its widths, when the source brings no discriminator)."""
     if args.tiny:
         return smoke_config()
     tc = TrainConfig()
     gan = stylegan.Config.from_dict(source_gan or tc.gan)
-    if source_gan and (args.channels or args.d_channels or args.z_dim or args.mapping_layers):
+    if source_gan and (args.channels or (args.d_channels and source_has_d) or args.z_dim or args.mapping_layers):
         raise SystemExit("train_gan.py: --init-from takes the architecture from its checkpoint; "
-                         "of the architecture options only --d-pack may be given with it")
+                         "of the architecture options only --d-pack may be given with it "
+                         "(and --d-channels with a generator.pt, which has no discriminator)")
     if args.channels:
         gan.channels = parse_widths(args.channels)
     if args.d_channels:
@@ -640,15 +651,19 @@ def new_config(args, source_gan=None):
     if args.pool:
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
+    tc.d_warmup_kimg = getattr(args, "d_warmup_kimg", 0.0)
     for name, default in ANCHOR_DEFAULTS.items():
         setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc
 
 
-def load_source(path):
-    """--init-from's checkpoint (train_gan.py's checkpoint.pt or Trainer.weights file), or one line saying why not."""
+def load_source(path, d_channels=None):
+    """--init-from's checkpoint (train_gan.py's checkpoint.pt or Trainer.weights file, or an exported
+    generator.pt), or one line saying why not."""
     if not os.path.isfile(path):
         sys.exit(f"train_gan.py: --init-from {path}: no such file")
+    if is_torchscript(path):
+        return generator_source(path, d_channels)
     try:
         source = torch.load(path, map_location="cpu", weights_only=False)  # our own files: configs too
     except Exception as e:
@@ -660,6 +675,28 @@ def load_source(path):
     return source
 
 
+def is_torchscript(path):
+    """torch.jit.save writes a zip archive holding a constants.pkl; torch.save's archives hold none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def generator_source(path, d_channels=None):
+    """An exported generator.pt as --init-from's source: its weights become G and G_ema (export_generator.py
+    writes G_ema); the architecture is read from the weights' shapes; there is no discriminator (a new one
+    is made), and the run counts from zero."""
+    try:
+        state = {k: v.detach().clone() for k, v in torch.jit.load(path, map_location="cpu").state_dict().items()}
+        cfg = stylegan.Config.from_generator_state(state, d_channels)
+        stylegan.Generator(cfg).load_state_dict(state)  # every key and shape, or the error names the first
+    except (RuntimeError, ValueError) as e:
+        sys.exit(f"train_gan.py: --init-from {path}: not a lace generator ({str(e).splitlines()[0]})")
+    return {"train_config": {"gan": cfg.to_dict()}, "G": state, "G_ema": state, "D": None, "step": 0, "nimg": 0}
+
+
 def start_from(trainer, source):
     """Load another run's G, G_ema and D into a new run (the optimizers start fresh). When the new run packs
     k times as many images into the discriminator, its first layer's weights are tiled k times and scaled so
@@ -667,6 +704,8 @@ def start_from(trainer, source):
     is 1 / sqrt(fan-in), so the stored weights shrink by sqrt(k), not k)."""
     trainer.G.load_state_dict(source["G"])
     trainer.G_ema.load_state_dict(source["G_ema"])
+    if source["D"] is None:  # an exported generator: the new run's discriminator starts from scratch
+        return
     d = dict(source["D"])
     old, new = source["train_config"]["gan"].get("d_pack", 1), trainer.cfg.d_pack
     if new != old:
