@@ -14,8 +14,16 @@ torch::Tensor binary_energy(const torch::Tensor& logit, bool present) {
   return present ? stable_softplus(-logit) : stable_softplus(logit);
 }
 
+torch::Tensor binary_energy(const torch::Tensor& logit, const torch::Tensor& present) {
+  return stable_softplus(at::where(present, -logit, logit));
+}
+
 torch::Tensor categorical_energy(const torch::Tensor& class_logits, int64_t k) {
   return -at::log_softmax(class_logits, 1).select(1, k);
+}
+
+torch::Tensor categorical_energy(const torch::Tensor& class_logits, const torch::Tensor& k) {
+  return -at::log_softmax(class_logits, 1).gather(1, k.to(torch::kLong).unsqueeze(1)).squeeze(1);
 }
 
 torch::Tensor categorical_not_energy(const torch::Tensor& class_logits, int64_t k) {

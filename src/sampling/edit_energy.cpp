@@ -80,18 +80,22 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
-    std::vector<int64_t> binary;
-    for (const auto* a : untouched_attributes(conditions_, attributes)) {
-      if (a->kind == model::AttributeKind::Binary) binary.push_back(a->columns.front());
-      if (a->kind == model::AttributeKind::Categorical) {
-        const auto columns = torch::tensor(a->columns, torch::kLong).to(z_anchor_.device());
-        keep_categorical_.emplace_back(columns, anchor_logits.index_select(1, columns).argmax(1, /*keepdim=*/true));
-      }
+    if (weights_.keep > 0) hold_classes(anchor_logits, attributes);
+  }
+}
+
+void EditEnergy::hold_classes(const torch::Tensor& anchor_logits, const std::vector<model::Attribute>& attributes) {
+  std::vector<int64_t> binary;
+  for (const auto* a : untouched_attributes(conditions_, attributes)) {
+    if (a->kind == model::AttributeKind::Binary) binary.push_back(a->columns.front());
+    if (a->kind == model::AttributeKind::Categorical) {
+      const auto columns = torch::tensor(a->columns, torch::kLong).to(z_anchor_.device());
+      keep_categorical_.emplace_back(columns, anchor_logits.index_select(1, columns).argmax(1));
     }
-    if (!binary.empty()) {
-      keep_binary_columns_ = torch::tensor(binary, torch::kLong).to(z_anchor_.device());
-      keep_binary_signs_ = 1.0 - 2.0 * anchor_logits.index_select(1, keep_binary_columns_).gt(0).to(anchor_logits.dtype());
-    }
+  }
+  if (!binary.empty()) {
+    keep_binary_columns_ = torch::tensor(binary, torch::kLong).to(z_anchor_.device());
+    keep_binary_present_ = anchor_logits.index_select(1, keep_binary_columns_).gt(0);
   }
 }
 
@@ -109,9 +113,10 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   }
   if (weights_.keep > 0) {
     if (keep_binary_columns_.defined())
-      e = e + weights_.keep * energy::stable_softplus(pick(keep_binary_signs_) * logits.index_select(1, keep_binary_columns_)).sum(1);
+      e = e + weights_.keep *
+                  energy::binary_energy(logits.index_select(1, keep_binary_columns_), pick(keep_binary_present_)).sum(1);
     for (const auto& [columns, label] : keep_categorical_)
-      e = e - weights_.keep * torch::log_softmax(logits.index_select(1, columns), 1).gather(1, pick(label)).squeeze(1);
+      e = e + weights_.keep * energy::categorical_energy(logits.index_select(1, columns), pick(label));
   }
   return e;
 }

@@ -6,6 +6,7 @@
 
 #include "lace/energy/energy.hpp"
 #include "lace/energy/operators.hpp"
+#include "lace/energy/terms.hpp"
 
 using namespace lace::energy;
 
@@ -53,6 +54,29 @@ TEST(Exact, CategoricalTerm) {
   EXPECT_NEAR(energy("hair=red", logits), log_z - 3.0, kTol);
   // Equal logits: p = 1/3.
   EXPECT_NEAR(energy("hair=red", row(0, 0, 4, 4, 4, 0)), std::log(3.0), kTol);
+}
+
+TEST(Exact, BinaryTermPerEntry) {
+  // Each entry its own class: present -> log(1 + e^-l), absent -> log(1 + e^l).
+  const auto logits = torch::tensor({2.0, -1.0, 0.5, 3.0}, torch::kFloat64).reshape({2, 2});
+  const auto present = torch::tensor({true, false, false, true}).reshape({2, 2});
+  const auto e = binary_energy(logits, present);
+  ASSERT_EQ(e.sizes(), logits.sizes());
+  EXPECT_NEAR(e[0][0].item<double>(), std::log(1 + std::exp(-2.0)), kTol);
+  EXPECT_NEAR(e[0][1].item<double>(), std::log(1 + std::exp(-1.0)), kTol);
+  EXPECT_NEAR(e[1][0].item<double>(), std::log(1 + std::exp(0.5)), kTol);
+  EXPECT_NEAR(e[1][1].item<double>(), std::log(1 + std::exp(-3.0)), kTol);
+}
+
+TEST(Exact, CategoricalTermPerRow) {
+  // Row 0 asks for class 2 of (1, 2, 3), row 1 for class 0 of (0, 0, ln 2): p = 1/4.
+  const auto logits = torch::tensor({1.0, 2.0, 3.0, 0.0, 0.0, std::log(2.0)}, torch::kFloat64).reshape({2, 3});
+  const auto e = categorical_energy(logits, torch::tensor({2, 0}, torch::kLong));
+  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_NEAR(e[0].item<double>(), std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0, kTol);
+  EXPECT_NEAR(e[1].item<double>(), std::log(4.0), kTol);
+  // An int32 class tensor (what a reader might hand in) means the same.
+  EXPECT_TRUE(torch::allclose(e, categorical_energy(logits, torch::tensor({2, 0}, torch::kInt))));
 }
 
 TEST(Exact, ContinuousTerm) {

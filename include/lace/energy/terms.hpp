@@ -13,9 +13,13 @@ torch::Tensor stable_softplus(const torch::Tensor& x);
 
 // Binary attribute with logit l [B]: present -> -log sigmoid(l) = softplus(-l); absent -> softplus(l).
 torch::Tensor binary_energy(const torch::Tensor& logit, bool present);
+// The same with a value per entry: present is a bool tensor of logit's shape (e.g. [B, n], each row its own).
+torch::Tensor binary_energy(const torch::Tensor& logit, const torch::Tensor& present);
 
 // Categorical attribute with class logits [B, K]: -log softmax(logits)[k].
 torch::Tensor categorical_energy(const torch::Tensor& class_logits, int64_t k);
+// The same with a class per row: k is an integer tensor [B].
+torch::Tensor categorical_energy(const torch::Tensor& class_logits, const torch::Tensor& k);
 // Its complement, -log(1 - p_k) = logsumexp(all) - logsumexp(all but k), stable for any logits.
 torch::Tensor categorical_not_energy(const torch::Tensor& class_logits, int64_t k);
 

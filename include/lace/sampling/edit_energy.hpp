@@ -37,6 +37,8 @@ class EditEnergy : public EnergyFunction {
 
  private:
   torch::Tensor total(const torch::Tensor& z, const torch::Tensor& rows) const;
+  // The keep term: each untouched discrete attribute's class at the anchor, row by row.
+  void hold_classes(const torch::Tensor& anchor_logits, const std::vector<model::Attribute>& attributes);
 
   const model::Bundle& bundle_;
   double truncation_;
@@ -46,9 +48,9 @@ class EditEnergy : public EnergyFunction {
   EditWeights weights_;
   torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
-  // The keep term's classes at z_a: binary attributes' columns [nb] and signs [B, nb] (+1 absent,
-  // -1 present: the energy is softplus(sign * logit)); each categorical one's columns and class [B, 1].
-  torch::Tensor keep_binary_columns_, keep_binary_signs_;
+  // The keep term's classes at z_a (only when weights.keep > 0): binary attributes' columns [nb] and
+  // presence [B, nb]; each categorical one's columns and class [B].
+  torch::Tensor keep_binary_columns_, keep_binary_present_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> keep_categorical_;
 };
 
