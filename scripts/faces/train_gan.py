@@ -56,7 +56,8 @@ class TrainConfig:
     r1_gamma: float = 0.05          # StyleGAN2-ADA's rule 0.0002 * res^2 / batch at 64x64, batch 16
     r1_every: int = 16              # lazy R1: every 16 D steps, scaled up by 16
     ema_half_life: float = 10_000   # images
-    ema_rampup: float = 0.05        # early on, half-life at most this fraction of the images seen
+    ema_rampup: float = 0.05        # early on, half-life at most this fraction of the images seen (0: none,
+                                    # for a run that starts from trained networks: G_ema is already good)
     mixing_prob: float = 0.9
     w_avg_beta: float = 0.995
     pool: int = 100_000             # rendered training images, kept in memory as uint8
@@ -177,7 +178,7 @@ class Trainer:
 
         # G_ema: half-life in images, shorter early on so that early samples are not stale.
         self.nimg += tc.batch
-        half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup)
+        half_life = min(tc.ema_half_life, self.nimg * tc.ema_rampup) if tc.ema_rampup > 0 else tc.ema_half_life
         beta = 0.5 ** (tc.batch / max(half_life, 1e-8))
         with torch.no_grad():
             for p_ema, p in zip(self.G_ema.parameters(), G.parameters()):
@@ -545,6 +546,10 @@ def main():
                          "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
+    ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "
+                                             "for fine-tuning trained networks)")
+    ap.add_argument("--ema-rampup", type=float,
+                    help="G_ema's half-life ramp-up (default 0.05; 0: none, when starting from trained networks)")
     ap.add_argument("--rec-weight", type=float, default=10.0,
                     help="weight of the reconstruction anchor (encoder.py); 0 trains a plain GAN")
     # These may also change on --resume (the encoder and the networks adapt; nothing is rebuilt):
@@ -652,6 +657,10 @@ def new_config(args, source_gan=None, source_has_d=True):
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
     tc.d_warmup_kimg = getattr(args, "d_warmup_kimg", 0.0)
+    if getattr(args, "lr", None):
+        tc.lr_g = tc.lr_d = args.lr
+    if getattr(args, "ema_rampup", None) is not None:
+        tc.ema_rampup = args.ema_rampup
     for name, default in ANCHOR_DEFAULTS.items():
         setattr(tc, name, default if getattr(args, name) is None else getattr(args, name))
     return tc

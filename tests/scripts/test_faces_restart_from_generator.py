@@ -50,6 +50,7 @@ def test_a_run_restarts_from_an_exported_generator():
         tc = train_gan.smoke_config()
         tc.gan = dict(source["train_config"]["gan"], d_pack=2)
         tc.rec_weight, tc.d_warmup_kimg = 0.0, 0.008  # plain GAN; D alone for the first two steps of 4
+        tc.ema_rampup = 0.0
         trainer = train_gan.Trainer(tc)
         train_gan.start_from(trainer, source)
 
@@ -68,9 +69,14 @@ def test_a_run_restarts_from_an_exported_generator():
             assert "loss_d" in stats and "loss_g" not in stats
         assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters())), "G moved during warm-up"
         assert any(not torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+        ema_before = [p.detach().clone() for p in trainer.G_ema.parameters()]
         stats = trainer.train_step(pool)
         assert "loss_g" in stats
         assert any(not torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters())), "G held after warm-up"
+        # no ramp-up (--ema-rampup 0): G_ema moves towards G by the full half-life's share from the first step
+        share = 1 - 0.5 ** (tc.batch / tc.ema_half_life)
+        for old, ema, g in zip(ema_before, trainer.G_ema.parameters(), trainer.G.parameters()):
+            assert torch.allclose(ema, old + share * (g - old), atol=1e-7)
 
 
 def test_a_generator_source_takes_discriminator_widths_only():
