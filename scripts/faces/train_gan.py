@@ -592,8 +592,7 @@ def main():
     else:
         if os.path.exists(ck_path):
             sys.exit(f"{ck_path} exists: pass --resume, or choose another --run-dir")
-        source = load_source(args.init_from, parse_widths(args.d_channels) if args.d_channels else None) \
-            if args.init_from else None
+        source = load_source(args.init_from) if args.init_from else None
         tc = new_config(args, source["train_config"]["gan"] if source else None,
                         source_has_d=bool(source and source["D"] is not None))
         torch.manual_seed(tc.data_seed)
@@ -666,13 +665,13 @@ def new_config(args, source_gan=None, source_has_d=True):
     return tc
 
 
-def load_source(path, d_channels=None):
+def load_source(path):
     """--init-from's checkpoint (train_gan.py's checkpoint.pt or Trainer.weights file, or an exported
     generator.pt), or one line saying why not."""
     if not os.path.isfile(path):
         sys.exit(f"train_gan.py: --init-from {path}: no such file")
     if is_torchscript(path):
-        return generator_source(path, d_channels)
+        return generator_source(path)
     try:
         source = torch.load(path, map_location="cpu", weights_only=False)  # our own files: configs too
     except Exception as e:
@@ -693,13 +692,13 @@ def is_torchscript(path):
         return False
 
 
-def generator_source(path, d_channels=None):
+def generator_source(path):
     """An exported generator.pt as --init-from's source: its weights become G and G_ema (export_generator.py
     writes G_ema); the architecture is read from the weights' shapes; there is no discriminator (a new one
-    is made), and the run counts from zero."""
+    is made, with new_config's --d-channels if given), and the run counts from zero."""
     try:
         state = {k: v.detach().clone() for k, v in torch.jit.load(path, map_location="cpu").state_dict().items()}
-        cfg = stylegan.Config.from_generator_state(state, d_channels)
+        cfg = stylegan.Config.from_generator_state(state)
         stylegan.Generator(cfg).load_state_dict(state)  # every key and shape, or the error names the first
     except (RuntimeError, ValueError) as e:
         sys.exit(f"train_gan.py: --init-from {path}: not a lace generator ({str(e).splitlines()[0]})")
