@@ -4,11 +4,18 @@
 #   OUT/variants.tgz      every run's log.jsonl, stdout.log, sample and reconstruction sheets, the ranking
 #   OUT/best.pt.part-*    the best run's weights without optimizer moments (Trainer.weights), in 15 MiB parts;
 #                         `cat best.pt.part-* > weights.pt`, then resume it on any machine as RUN/checkpoint.pt
+# or, with BRING=snapshot (a third of the size: G_ema alone, for a bundle rather than for more training):
+#   OUT/best-g_ema.pt     the best scored snapshot of any run at any step (rank_runs.py --best-snapshot-to),
+#                         CPU tensors; build_bundle.py --checkpoint takes it
+#   OUT/pairs.npz.part-*  with PAIRS=N also: N pseudo-labelled pairs of that snapshot made on the GPU
+#                         (make_pairs.py --device), in 15 MiB parts: `cat pairs.npz.part-* > pairs.npz`, then
+#                         build_bundle.py --pairs pairs.npz --reuse-pairs -n N
 #
 # Usage: scripts/device/train_gan_variants.sh OUT MINUTES 'NAME ARGS...' ['NAME ARGS...' ...]
 #   ARGS are train_gan.py flags. A variant whose ARGS hold --resume starts from $SEED_WEIGHTS (a
 #   Trainer.weights or checkpoint file). Env: DEVICE (default cuda), PYTHON (default python3), LABELER
-#   (default models/faces/labeler.pt), RUNS (default /tmp/lace-variants), POOL (pool size, default 100000).
+#   (default models/faces/labeler.pt), RUNS (default /tmp/lace-variants), POOL (pool size, default 100000),
+#   BRING (weights or snapshot, default weights), PAIRS (with BRING=snapshot; default 0: none).
 set -uo pipefail
 out=$(realpath -m "$1"); minutes=$2; shift 2
 py=${PYTHON:-python3}
@@ -37,10 +44,28 @@ wait
 dirs=("${names[@]/#/$runs/}")
 $py "$here/rank_runs.py" "${dirs[@]}" --best-to "$runs/best.txt" | tee "$runs/ranking.md"
 best=$(cat "$runs/best.txt")
-echo "best: $best"
-tar czf "$out/variants.tgz" -C "$runs" ranking.md \
+echo "best run: $best"
+if [ "${BRING:-weights}" = snapshot ]; then
+  $py "$here/rank_runs.py" "${dirs[@]}" --best-snapshot-to "$runs/best-snapshot.txt" > /dev/null 2>> "$runs/ranking.md"
+  snap=$(cat "$runs/best-snapshot.txt" 2>/dev/null)
+  tail -n 1 "$runs/ranking.md"
+fi
+tar czf "$out/variants.tgz" -C "$runs" ranking.md $(cd "$runs" && ls best-snapshot.txt 2>/dev/null) \
   $(cd "$runs" && ls -d */log.jsonl */stdout.log */samples-latest.png */reconstructions-latest.png */data_rates.json 2>/dev/null)
-if [ -f "$best/checkpoint.pt" ]; then
+if [ "${BRING:-weights}" = snapshot ]; then
+  [ -n "${snap:-}" ] || { echo "no scored snapshot to bring back"; exit 1; }
+  # CPU tensors, so the file loads on a machine without CUDA
+  $py -c "import torch; torch.save(torch.load('$snap', map_location='cpu', weights_only=False), '$out/best-g_ema.pt')"
+  if [ "${PAIRS:-0}" -gt 0 ]; then
+    mkdir -p "$runs/bundle"
+    $py -c "import json, sys; sys.path.insert(0, '$here'); from export_generator import export_generator as e
+info = e('$out/best-g_ema.pt', '$runs/bundle/generator.pt')
+json.dump({'generator': {'file': 'generator.pt', **info}}, open('$runs/bundle/lace.json', 'w'))"
+    $py "$here/make_pairs.py" --bundle "$runs/bundle" --labeler "$labeler" --out "$runs/pairs.npz" -n "$PAIRS" \
+      --device "${DEVICE:-cuda}" --threads 4
+    split -b 15M -d "$runs/pairs.npz" "$out/pairs.npz.part-"
+  fi
+elif [ -f "$best/checkpoint.pt" ]; then
   $py -c "import sys, torch; sys.path.insert(0, '$here'); import train_gan as t; torch.save(t.Trainer.load('$best/checkpoint.pt').weights(), '$runs/best.pt')"
   split -b 15M -d "$runs/best.pt" "$out/best.pt.part-"
   echo "$(basename "$best")" > "$runs/best-name.txt"

@@ -22,7 +22,7 @@ import stylegan  # noqa: E402
 
 def export_generator(checkpoint, out_path, w_avg_samples=100_000):
     """Write G_ema as TorchScript to out_path; returns the sizes lace.json needs."""
-    ck = torch.load(checkpoint, map_location="cpu")
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)  # our own files: configs too
     gan = ck["train_config"]["gan"] if "train_config" in ck else ck["gan"]
     cfg = stylegan.Config.from_dict(gan)
     G = stylegan.Generator(cfg)

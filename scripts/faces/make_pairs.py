@@ -45,18 +45,20 @@ def load_pairs(path):
 
 
 @torch.no_grad()
-def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=250):
+def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=250, device="cpu"):
+    """generator and labeler already on `device`; z and psi are drawn on the CPU (the same pairs' z on any
+    device), the arrays come back on the CPU."""
     g = torch.Generator().manual_seed(seed)
     zs, ws, psis, outs = [], [], [], []
     for i in range(0, n, batch):
         b = min(batch, n - i)
         z = torch.randn(b, z_dim, generator=g)
         psi = psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g)
-        w = truncated_w(generator, z, psi)
+        w = truncated_w(generator, z.to(device), psi.to(device))
         ws_plus = w.unsqueeze(1).repeat(1, num_ws, 1)
         images = generator.synthesis(ws_plus).clamp(-1, 1)
-        outs.append(labeler(images))
-        zs.append(z), ws.append(w), psis.append(psi[:, 0])
+        outs.append(labeler(images).cpu())
+        zs.append(z), ws.append(w.cpu()), psis.append(psi[:, 0])
     out = torch.cat(outs)
     pairs = {"z": torch.cat(zs).numpy(), "w": torch.cat(ws).numpy(), "psi": torch.cat(psis).numpy(),
              "labeler_outputs": out.numpy()}
@@ -83,14 +85,16 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--psi-min", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (z and psi are drawn on the CPU either way)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()
     with open(os.path.join(args.bundle, "lace.json")) as f:
         spec = json.load(f)["generator"]
-    generator = torch.jit.load(os.path.join(args.bundle, spec["file"])).eval()
-    pairs = make_pairs(generator, spec["z_dim"], spec["num_ws"], torch.jit.load(args.labeler).eval(), args.n,
-                       args.seed, args.psi_min)
+    generator = torch.jit.load(os.path.join(args.bundle, spec["file"]), map_location=args.device).eval()
+    labeler = torch.jit.load(args.labeler, map_location=args.device).eval()
+    pairs = make_pairs(generator, spec["z_dim"], spec["num_ws"], labeler, args.n, args.seed, args.psi_min,
+                       device=args.device)
     with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:  # exactly args.out: no ".npz" added
         np.savez(f, **pairs)
     rates = {k: float(pairs[k].mean()) for k in BINARY}

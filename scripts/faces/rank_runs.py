@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Ranks GAN runs by attribute coverage at their last snapshot (issue 3's bar), from each run's log.jsonl.
 
-    /usr/bin/python3 scripts/faces/rank_runs.py RUN_DIR [RUN_DIR ...] [--json]
+    /usr/bin/python3 scripts/faces/rank_runs.py RUN_DIR [RUN_DIR ...] [--json] [--best-to F] [--best-snapshot-to F]
 
 For every discrete value (each binary attribute and its absence, each hair colour) the ratio of its rate in
 G_ema samples to its rate in real images, both read by the same labeler at the snapshot, capped at 1; for
 each continuous attribute the ratio of the samples' p05..p95 span to the data's. A run's coverage is the
 smallest ratio: the issue asks for >= 0.5 on every discrete value. Best run first.
+--best-snapshot-to looks at every scored snapshot of every run instead of the last ones, and writes the file
+of the best (highest coverage, then highest mean ratio): a long run may drift past its best point.
 """
 import argparse
 import json
@@ -31,14 +33,41 @@ def ratios(samples, data):
     return {k: round(min(1.0, v), 3) for k, v in out.items()}
 
 
-def last_scored(run_dir):
-    """The last log line that holds the labeler's frequencies, or None."""
+def scored_lines(run_dir):
+    """The log lines that hold the labeler's frequencies, oldest first."""
     path = os.path.join(run_dir, "log.jsonl")
     if not os.path.exists(path):
-        return None
+        return []
     lines = [json.loads(x) for x in open(path) if x.strip()]
-    scored = [x for x in lines if "samples" in x.get("frequencies", {})]
+    return [x for x in lines if "samples" in x.get("frequencies", {})]
+
+
+def last_scored(run_dir):
+    """The last log line that holds the labeler's frequencies, or None."""
+    scored = scored_lines(run_dir)
     return scored[-1] if scored else None
+
+
+def snapshot_file(run_dir, step):
+    """train_gan.py's snapshot of G_ema at `step`."""
+    return os.path.join(run_dir, "snapshots", f"g_ema-{step:07d}.pt")
+
+
+def best_snapshot(run_dirs):
+    """The scored snapshot with the highest coverage, then the highest mean ratio, over all runs; None if
+    no run has a scored snapshot whose file exists."""
+    best = None
+    for d in run_dirs:
+        for line in scored_lines(d):
+            path = snapshot_file(d, line["step"])
+            if not os.path.exists(path):
+                continue
+            r = ratios(line["frequencies"]["samples"], line["frequencies"]["data"])
+            key = (min(r.values()), sum(r.values()) / len(r))
+            if best is None or key > best["key"]:
+                best = {"key": key, "run": d, "step": line["step"], "kimg": line["kimg"], "file": path,
+                        "coverage": key[0], "mean_ratio": round(key[1], 4)}
+    return best
 
 
 def rank(run_dirs):
@@ -60,11 +89,21 @@ def main():
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--json", action="store_true", help="print the ranking as JSON")
     ap.add_argument("--best-to", help="also write the best run's folder to this file (for shell scripts)")
+    ap.add_argument("--best-snapshot-to", help="also write the best scored snapshot's file (any run, any step) to "
+                                               "this file; exit 1 if there is none")
     args = ap.parse_args()
     rows = rank(args.runs)
     if args.best_to:
         with open(args.best_to, "w") as f:
             f.write(rows[0]["run"] + "\n")
+    if args.best_snapshot_to:
+        best = best_snapshot(args.runs)
+        if best is None:
+            sys.exit("rank_runs.py: no run has a scored snapshot")
+        with open(args.best_snapshot_to, "w") as f:
+            f.write(best["file"] + "\n")
+        print(f"best snapshot: {best['file']} (kimg {best['kimg']}, coverage {best['coverage']}, "
+              f"mean ratio {best['mean_ratio']})", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=1))
         return

@@ -57,7 +57,40 @@ def test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots():
             assert f.read() == os.path.join(tmp, "good") + "\n"
 
 
+def test_best_snapshot_looks_at_every_snapshot_of_every_run():
+    data = freqs(glasses=0.24, grey=0.2, yaw_span=1.6)
+    with tempfile.TemporaryDirectory() as tmp:
+        # run a peaks at step 2 (glasses 0.2: coverage 0.833) and drifts; run b ties a's coverage at step 5
+        # (glasses 0.2) but with a narrower yaw span (mean ratio lower); step 9 of b has no file.
+        snaps = {"a": [(1, freqs(0.1, 0.2, 1.6)), (2, freqs(0.2, 0.2, 1.6)), (3, freqs(0.05, 0.2, 1.6))],
+                 "b": [(5, freqs(0.2, 0.2, 1.4)), (9, freqs(0.24, 0.2, 1.6))]}
+        for name, lines in snaps.items():
+            os.makedirs(os.path.join(tmp, name, "snapshots"))
+            with open(os.path.join(tmp, name, "log.jsonl"), "w") as f:
+                for step, samples in lines:
+                    f.write(json.dumps({"step": step, "kimg": step / 10,
+                                        "frequencies": {"samples": samples, "data": data}}) + "\n")
+                    if step != 9:
+                        open(rank_runs.snapshot_file(os.path.join(tmp, name), step), "w").close()
+        runs = [os.path.join(tmp, n) for n in ("b", "a")]
+        best = rank_runs.best_snapshot(runs)
+        assert best["file"] == os.path.join(tmp, "a", "snapshots", "g_ema-0000002.pt")
+        assert abs(best["coverage"] - 0.833) < 1e-3
+        # b's last line scores better, but its file is missing: the last-snapshot ranking still prefers b.
+        assert os.path.basename(rank_runs.rank(runs)[0]["run"]) == "b"
+        out_file = os.path.join(tmp, "best-snapshot.txt")
+        subprocess.run([sys.executable, rank_runs.__file__, *runs, "--best-snapshot-to", out_file], check=True,
+                       capture_output=True)
+        with open(out_file) as f:
+            assert f.read() == best["file"] + "\n"
+        assert rank_runs.best_snapshot([os.path.join(tmp, "missing")]) is None
+        failed = subprocess.run([sys.executable, rank_runs.__file__, os.path.join(tmp, "missing"),
+                                 "--best-snapshot-to", out_file], capture_output=True, text=True)
+        assert failed.returncode == 1 and "no run has a scored snapshot" in failed.stderr
+
+
 if __name__ == "__main__":
     test_ratios_by_hand()
     test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots()
+    test_best_snapshot_looks_at_every_snapshot_of_every_run()
     print("rank_runs tests passed")
