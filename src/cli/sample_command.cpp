@@ -65,6 +65,8 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     spdlog::info("wrote {} image(s) to {} in {:.2f} s ({} vector-field evaluations per image on average)",
                  report.images.size(), job.out_dir.string(), report.seconds,
                  report.nfe_total / static_cast<int64_t>(report.images.size()));
+    spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
+                  report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());
     if (!report.grid.empty()) spdlog::info("contact sheet: {}", report.grid.string());
   };

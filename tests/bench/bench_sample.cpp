@@ -1,5 +1,6 @@
 // lace's benchmark (not a test): the latent ODE solve alone and `lace sample` end to end, batch 64,
-// median wall time over several runs, with NFE; plus the thread-pool settings that choose our default.
+// median wall time over several runs, with NFE; the thread-pool settings that choose our default; and
+// what writing one image costs (PNG encoding with its record, the atomic write) by image size.
 //
 //   build/tests/lace_bench [--model DIR] [--runs N] [--batch B] [--attrs EXPR]
 //
@@ -17,6 +18,9 @@
 #include <torch/torch.h>
 
 #include "lace/energy/energy.hpp"
+#include "lace/io/files.hpp"
+#include "lace/io/png.hpp"
+#include "lace/io/tensor_image.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/sampling/latent_energy.hpp"
 #include "lace/sampling/seeds.hpp"
@@ -103,7 +107,33 @@ int main(int argc, char** argv) {
                 (long long)last.stats.calls, last.stats.nfe.to(torch::kDouble).mean().item<double>());
   }
 
-  // 3. `lace sample` end to end (process start, loading, solve, synthesis, PNG and record writing).
+  // 3. Writing one image: PNG encoding (stb's zlib, one thread) with a record-sized text chunk, and the
+  // atomic write (fsync included). Two contents: a smooth image with mild noise (close to a face's
+  // compressibility) and uniform noise (the worst case).
+  std::printf("\n| image | content | PNG bytes | encode (ms) | encode + write (ms) |\n|---|---|---|---|---|\n");
+  const std::string record_text(6000, 'r');  // a sample's record is 4-8 kB of JSON
+  const auto scratch = std::filesystem::temp_directory_path() / "lace_bench_png";
+  for (int64_t size : {64, 256, 1024}) {
+    torch::manual_seed(0);
+    const auto ramp = torch::linspace(-1, 1, size);
+    const auto smooth = (ramp.view({1, -1, 1}) * ramp.view({1, 1, -1})).expand({3, size, size}) +
+                        0.05 * torch::randn({3, size, size});
+    const auto noise = torch::rand({3, size, size}) * 2 - 1;
+    for (const auto& [name, t] : std::vector<std::pair<std::string, torch::Tensor>>{{"smooth", smooth}, {"noise", noise}}) {
+      const io::Image image = io::image_from_tensor(t);
+      std::vector<uint8_t> bytes;
+      const double enc = median_seconds(runs, [&] { bytes = io::encode_png(image, {{"lace", record_text}}); });
+      const double all = median_seconds(runs, [&] {
+        std::filesystem::remove(scratch);
+        io::write_file_atomic(scratch, io::encode_png(image, {{"lace", record_text}}));
+      });
+      std::printf("| %lldx%lld | %s | %zu | %.1f | %.1f |\n", (long long)size, (long long)size, name.c_str(),
+                  bytes.size(), enc * 1e3, all * 1e3);
+    }
+  }
+  std::filesystem::remove(scratch);
+
+  // 4. `lace sample` end to end (process start, loading, solve, synthesis, PNG and record writing).
   if (!lace_binary.empty()) {
     const std::string out = "/tmp/lace_bench_out";
     const std::string cmd = "'" + lace_binary + "' -q sample --model '" + model_dir + "' --attrs '" + attrs +

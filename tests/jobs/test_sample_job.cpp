@@ -63,6 +63,13 @@ TEST_F(SampleJobTest, WritesEveryImageAndReportsProgress) {
     EXPECT_TRUE(fs::exists(p));
     EXPECT_TRUE(fs::exists(fs::path(p).replace_extension(".json")));
   }
+  // Every stage took time, and together they account for the whole run (nothing counted twice or missed).
+  const auto& st = report.stages;
+  EXPECT_GT(st.load, 0);
+  EXPECT_GT(st.solve, 0);
+  EXPECT_GT(st.synthesis, 0);
+  EXPECT_GT(st.writing, 0);
+  EXPECT_NEAR(st.load + st.solve + st.synthesis + st.writing, report.seconds, 0.02 * report.seconds + 1e-3);
 }
 
 nlohmann::json read_record(const fs::path& png) {

@@ -36,11 +36,21 @@ struct SampleJob {
   torch::Device device = torch::kCPU;
 };
 
+// Where the time went, in seconds. On CUDA the solve's last kernels may finish inside `synthesis`
+// (the first step that waits for the device there); `writing` is CPU work on either device.
+struct StageSeconds {
+  double load = 0;       // manifest, expression, bundle loading and hashing (for the records)
+  double solve = 0;      // the latent ODE or Langevin sampler
+  double synthesis = 0;  // mapping, classifier readings and the generator's images, to the CPU
+  double writing = 0;    // PNG encoding, records, atomic writes, the contact sheet
+};
+
 struct SampleReport {
   std::vector<std::filesystem::path> images;
   std::filesystem::path grid;             // empty when no grid was asked for
   int64_t nfe_total = 0;                  // vector-field evaluations summed over images
   double seconds = 0;
+  StageSeconds stages;
 };
 
 // The names accepted by --solver.
