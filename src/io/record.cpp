@@ -1,8 +1,12 @@
 #include "lace/io/record.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include "lace/io/error.hpp"
 #include "lace/io/files.hpp"
@@ -10,23 +14,56 @@
 
 namespace lace::io {
 
-void write_image_with_record(const std::filesystem::path& png,
-                             const std::filesystem::path& sidecar, const Image& image,
-                             const nlohmann::json& record) {
-  // Serialise and encode everything before touching the disk: a record that cannot be
-  // written (invalid UTF-8) must not leave an image behind.
-  const std::vector<uint8_t> png_bytes = encode_png(image, {{kRecordKeyword, record.dump()}});
-  const std::string pretty = record.dump(2) + "\n";
+EncodedRecord encode_image_with_record(const Image& image, const nlohmann::json& record) {
+  return {encode_png(image, {{kRecordKeyword, record.dump()}}), record.dump(2) + "\n"};
+}
 
-  write_file_atomic(png, png_bytes);
+std::vector<EncodedRecord> encode_images_with_records(const std::vector<Image>& images,
+                                                      const std::vector<nlohmann::json>& records,
+                                                      unsigned threads) {
+  if (images.size() != records.size())
+    throw std::invalid_argument("encode_images_with_records: " + std::to_string(images.size()) + " images but " +
+                                std::to_string(records.size()) + " records");
+  const size_t n = images.size();
+  std::vector<EncodedRecord> out(n);
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<size_t> next{0};
+  const auto work = [&] {  // each worker takes the next unclaimed index until none is left
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        out[i] = encode_image_with_record(images[i], records[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < std::min<size_t>(threads, n); ++t) pool.emplace_back(work);
+  work();  // this thread works too
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
+void write_encoded_record(const std::filesystem::path& png, const std::filesystem::path& sidecar,
+                          const EncodedRecord& encoded) {
+  write_file_atomic(png, encoded.png);
   try {
-    write_file_atomic(sidecar, std::vector<uint8_t>(pretty.begin(), pretty.end()));
+    write_file_atomic(sidecar, std::vector<uint8_t>(encoded.sidecar.begin(), encoded.sidecar.end()));
   } catch (...) {
     // An image without its sidecar would look like a complete output; take it back.
     std::error_code ignored;
     std::filesystem::remove(png, ignored);
     throw;
   }
+}
+
+void write_image_with_record(const std::filesystem::path& png,
+                             const std::filesystem::path& sidecar, const Image& image,
+                             const nlohmann::json& record) {
+  write_encoded_record(png, sidecar, encode_image_with_record(image, record));
 }
 
 nlohmann::json read_record(const std::filesystem::path& png) {

@@ -211,6 +211,8 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       const auto logits = bundle.classify(w);
       const auto images = bundle.synthesis(ws).to(torch::kCPU);
       const auto ws_cpu = ws.to(torch::kCPU);
+      std::vector<io::Image> step_images;
+      std::vector<nlohmann::json> records;
       for (int64_t i = 0; i < n; ++i) {
         const int64_t index = done + i;
         nlohmann::json record = base;
@@ -227,11 +229,15 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         nlohmann::json ws_json = nlohmann::json::array();
         for (int64_t l = 0; l < num_ws; ++l) ws_json.push_back(tensor_to_json(ws_cpu[i][l]));
         record["ws"] = std::move(ws_json);
-        io::Image image = io::image_from_tensor(images[i]);
+        step_images.push_back(io::image_from_tensor(images[i]));
+        records.push_back(std::move(record));
+      }
+      const auto encoded = io::encode_images_with_records(step_images, records);
+      for (int64_t i = 0; i < n; ++i) {
         const bool first = report.images.empty() && k == 0 && i == 0;
-        written[i].push_back(write_image_and_record(namer, index, image, record, first, "step" + std::to_string(k)));
+        written[i].push_back(write_image_and_record(namer, done + i, encoded[i], first, "step" + std::to_string(k)));
         progress.written(written[i].back());
-        strips[i].push_back(std::move(image));
+        strips[i].push_back(std::move(step_images[i]));
       }
     }
     for (int64_t i = 0; i < n; ++i) {

@@ -70,14 +70,14 @@ nlohmann::json sampler_record(const std::string& solver, const sampling::VpOdeOp
   return s;
 }
 
-std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::Image& image,
-                                             const nlohmann::json& record, bool claims_run, const std::string& tag) {
+std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::EncodedRecord& encoded,
+                                             bool claims_run, const std::string& tag) {
   // Only the run's first image may move the run: a concurrent process that took this run number
   // first keeps it, and this run moves to the next free one. Later images never move, so one run
   // stays under one number; a collision there is an error rather than an overwrite.
   for (int attempt = 0;; ++attempt) {
     try {
-      io::write_image_with_record(namer.image(index, tag), namer.record(index, tag), image, record);
+      io::write_encoded_record(namer.image(index, tag), namer.record(index, tag), encoded);
       return namer.image(index, tag);
     } catch (const io::OutputExists&) {
       if (!claims_run || attempt >= 100) throw;

@@ -120,6 +120,8 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     const auto log_p = -exact(logits);
     const auto images = bundle.synthesis(bundle.broadcast_ws(w)).to(torch::kCPU);
     report.stages.synthesis += seconds_since_lap();
+    std::vector<io::Image> batch_images;
+    std::vector<nlohmann::json> records;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t index = first + i;
       nlohmann::json record = base;
@@ -132,11 +134,15 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["z0"] = tensor_to_json(z0[i]);
       record["z"] = tensor_to_json(result.z[i]);
       record["reproduce"] = reproduce_command(job, psi, guidance, index);
-      io::Image image = io::image_from_tensor(images[i]);
-      report.images.push_back(write_image_and_record(namer, index, image, record, report.images.empty()));
       report.nfe_total += result.stats.nfe[i].item<int64_t>();
+      batch_images.push_back(io::image_from_tensor(images[i]));
+      records.push_back(std::move(record));
+    }
+    const auto encoded = io::encode_images_with_records(batch_images, records);
+    for (int64_t i = 0; i < n; ++i) {
+      report.images.push_back(write_image_and_record(namer, first + i, encoded[i], report.images.empty()));
       progress.written(report.images.back());
-      if (job.grid) sheet.push_back(std::move(image));
+      if (job.grid) sheet.push_back(std::move(batch_images[i]));
     }
     done += n;
     report.stages.writing += seconds_since_lap();

@@ -145,3 +145,55 @@ TEST(FloatArray, RejectsWhatJsonCannotHold) {
   EXPECT_THROW(floats_from_json(json::array({1, "x"})), std::invalid_argument);
   EXPECT_EQ(floats_from_json(json::array({1, 2.5})), (std::vector<float>{1.0f, 2.5f}));
 }
+
+namespace {
+
+Image noise_image(int size, unsigned seed) {
+  Image image{size, size, 3, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
+  std::mt19937 rng(seed);
+  for (auto& p : image.pixels) p = static_cast<uint8_t>(rng() & 0xff);
+  return image;
+}
+
+}  // namespace
+
+TEST(EncodeImagesWithRecords, SameBytesAsOneByOneOnAnyNumberOfThreads) {
+  std::vector<Image> images;
+  std::vector<json> records;
+  for (int i = 0; i < 7; ++i) {
+    images.push_back(noise_image(16 + i, static_cast<unsigned>(i)));
+    records.push_back(json{{"index", i}, {"z", {0.5 * i, -1.25}}});
+  }
+  std::vector<EncodedRecord> expected;
+  for (size_t i = 0; i < images.size(); ++i) expected.push_back(encode_image_with_record(images[i], records[i]));
+  for (unsigned threads : {1u, 2u, 3u, 16u, 0u}) {
+    const auto got = encode_images_with_records(images, records, threads);
+    ASSERT_EQ(got.size(), expected.size()) << threads << " threads";
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].png, expected[i].png) << "image " << i << ", " << threads << " threads";
+      EXPECT_EQ(got[i].sidecar, records[i].dump(2) + "\n");
+    }
+  }
+  EXPECT_TRUE(encode_images_with_records({}, {}).empty());
+  EXPECT_THROW(encode_images_with_records(images, {records[0]}), std::invalid_argument);
+}
+
+TEST(EncodeImagesWithRecords, RethrowsTheFailureOfTheLowestIndex) {
+  std::vector<Image> images(6, noise_image(8, 1));
+  std::vector<json> records(6, json{{"ok", true}});
+  const json bad_utf8 = json{{"text", std::string("\xff\xfe")}};  // dump() throws json::type_error
+  Image bad_image = noise_image(8, 2);
+  bad_image.pixels.pop_back();  // check_image: std::invalid_argument
+  for (unsigned threads : {1u, 4u}) {
+    auto recs = records;
+    auto imgs = images;
+    recs[1] = bad_utf8;
+    imgs[4] = bad_image;
+    EXPECT_THROW(encode_images_with_records(imgs, recs, threads), json::type_error) << threads << " threads";
+    recs = records;
+    imgs = images;
+    imgs[1] = bad_image;
+    recs[4] = bad_utf8;
+    EXPECT_THROW(encode_images_with_records(imgs, recs, threads), std::invalid_argument) << threads << " threads";
+  }
+}

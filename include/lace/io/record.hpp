@@ -20,10 +20,32 @@ namespace lace::io {
 
 inline constexpr const char* kRecordKeyword = "lace";
 
-// Writes `png` (the image, with record.dump() in an iTXt "lace" chunk), then `sidecar`
-// (record.dump(2) plus a newline), both with write_file_atomic. If the sidecar cannot be
-// written the PNG is removed again, so an image never exists without its sidecar. Throws
-// OutputError (either file exists, cannot write), or std::invalid_argument for a bad image.
+// An image and its record, encoded and ready for the disk: the PNG (record.dump() in an iTXt "lace"
+// chunk) and the sidecar's text (record.dump(2) plus a newline).
+struct EncodedRecord {
+  std::vector<uint8_t> png;
+  std::string sidecar;
+};
+
+// Serialises and encodes everything before anything touches the disk: a record that cannot be
+// written (invalid UTF-8) never leaves an image behind. Throws std::invalid_argument for a bad image.
+EncodedRecord encode_image_with_record(const Image& image, const nlohmann::json& record);
+
+// encode_image_with_record for each pair, on up to `threads` threads (0: one per core); results in
+// input order, identical to encoding one by one. PNG encoding is the one costly step of writing (half
+// a second per 1024x1024 image on one core: docs/benchmarks.md). Rethrows the failure of the lowest
+// index, after every thread has finished. Throws std::invalid_argument if the sizes differ.
+std::vector<EncodedRecord> encode_images_with_records(const std::vector<Image>& images,
+                                                      const std::vector<nlohmann::json>& records,
+                                                      unsigned threads = 0);
+
+// Writes `png`, then `sidecar`, both with write_file_atomic. If the sidecar cannot be written the
+// PNG is removed again, so an image never exists without its sidecar. Throws OutputError (either
+// file exists, cannot write).
+void write_encoded_record(const std::filesystem::path& png, const std::filesystem::path& sidecar,
+                          const EncodedRecord& encoded);
+
+// encode_image_with_record, then write_encoded_record.
 void write_image_with_record(const std::filesystem::path& png,
                              const std::filesystem::path& sidecar, const Image& image,
                              const nlohmann::json& record);

@@ -30,12 +30,11 @@ nlohmann::json attribute_readings(const model::Manifest& manifest, const torch::
 nlohmann::json tensor_to_json(const torch::Tensor& row);
 torch::Tensor tensor_from_json(const nlohmann::json& array);
 
-// Writes image `index` (with an optional name tag, see io::OutputNamer) and its record under the namer's
-// current run and returns the PNG's path. claims_run: this is the run's first image; if another process
-// took the name meanwhile, the run moves to the next free number instead of overwriting
+// Writes image `index` (with an optional name tag, see io::OutputNamer), encoded with its record, under
+// the namer's current run and returns the PNG's path. claims_run: this is the run's first image; if
+// another process took the name meanwhile, the run moves to the next free number instead of overwriting
 // (io::OutputExists otherwise).
-std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::Image& image,
-                                             const nlohmann::json& record, bool claims_run,
-                                             const std::string& tag = "");
+std::filesystem::path write_image_and_record(io::OutputNamer& namer, int64_t index, const io::EncodedRecord& encoded,
+                                             bool claims_run, const std::string& tag = "");
 
 }  // namespace lace::jobs
