@@ -39,7 +39,11 @@ std::vector<EncodedRecord> encode_images_with_records(const std::vector<Image>& 
   };
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < std::min<size_t>(threads, n); ++t) pool.emplace_back(work);
+  try {
+    for (size_t t = 1; t < std::min<size_t>(threads, n); ++t) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // No more threads to be had (a process limit): the ones started and this one share the work.
+  }
   work();  // this thread works too
   for (auto& t : pool) t.join();
   for (const auto& e : errors)
