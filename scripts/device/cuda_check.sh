@@ -86,13 +86,14 @@ done
 say ""
 say "## Wall time of \`lace sample\`, whole process (load, ODE solve, synthesis, PNG + record)"
 say ""
-say "| bundle | device | images (batch) | wall (s) |"
-say "|---|---|---|---|"
+say "| bundle | device | images (batch) | wall (s) | stages (lace -v) |"
+say "|---|---|---|---|---|"
 timed() {  # bundle-name device n batch dir [extra flags]
   local t0; t0=$(date +%s.%N)
-  "$lace" -q --device "$2" sample --model "$5" --attrs "smile AND NOT glasses" -n "$3" -b "$4" -s 1 \
-    --out "$work/timed-$1-$2-$3" > "$logs/timed-$1-$2-$3.log" 2>&1 || { say "| $1 | $2 | $3 ($4) | failed |"; return; }
-  say "| $1 | $2 | $3 ($4) | $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') |"
+  "$lace" -v --device "$2" sample --model "$5" --attrs "smile AND NOT glasses" -n "$3" -b "$4" -s 1 \
+    --out "$work/timed-$1-$2-$3" > "$logs/timed-$1-$2-$3.log" 2>&1 || { say "| $1 | $2 | $3 ($4) | failed | |"; return; }
+  say "| $1 | $2 | $3 ($4) | $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') |\
+ $(grep -o 'stages: .*' "$logs/timed-$1-$2-$3.log" | head -n 1) |"
 }
 timed bench cpu 64 64 "$work/bench"
 timed bench cuda 64 64 "$work/bench"
