@@ -42,14 +42,13 @@ done
 wait
 
 dirs=("${names[@]/#/$runs/}")
-$py "$here/rank_runs.py" "${dirs[@]}" --best-to "$runs/best.txt" | tee "$runs/ranking.md"
+snapshot_flag=()
+[ "${BRING:-weights}" = snapshot ] && snapshot_flag=(--best-snapshot-to "$runs/best-snapshot.txt")
+# One ranking: the table, the best run, and with BRING=snapshot the best snapshot (its line comes first)
+$py "$here/rank_runs.py" "${dirs[@]}" --best-to "$runs/best.txt" "${snapshot_flag[@]}" 2>&1 | tee "$runs/ranking.md"
 best=$(cat "$runs/best.txt")
+snap=$(cat "$runs/best-snapshot.txt" 2>/dev/null)
 echo "best run: $best"
-if [ "${BRING:-weights}" = snapshot ]; then
-  $py "$here/rank_runs.py" "${dirs[@]}" --best-snapshot-to "$runs/best-snapshot.txt" > /dev/null 2>> "$runs/ranking.md"
-  snap=$(cat "$runs/best-snapshot.txt" 2>/dev/null)
-  tail -n 1 "$runs/ranking.md"
-fi
 tar czf "$out/variants.tgz" -C "$runs" ranking.md $(cd "$runs" && ls best-snapshot.txt 2>/dev/null) \
   $(cd "$runs" && ls -d */log.jsonl */stdout.log */samples-latest.png */reconstructions-latest.png */data_rates.json 2>/dev/null)
 if [ "${BRING:-weights}" = snapshot ]; then
