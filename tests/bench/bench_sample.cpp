@@ -19,8 +19,6 @@
 #include <torch/torch.h>
 
 #include "lace/energy/energy.hpp"
-#include "lace/io/files.hpp"
-#include "lace/io/png.hpp"
 #include "lace/io/record.hpp"
 #include "lace/io/tensor_image.hpp"
 #include "lace/model/bundle.hpp"
@@ -109,12 +107,16 @@ int main(int argc, char** argv) {
                 (long long)last.stats.calls, last.stats.nfe.to(torch::kDouble).mean().item<double>());
   }
 
-  // 3. Writing one image: PNG encoding (stb's zlib, one thread) with a record-sized text chunk, and the
-  // atomic write (fsync included). Two contents: a smooth image with mild noise (close to a face's
-  // compressibility) and uniform noise (the worst case).
+  // 3. Writing one image as lace does: the PNG with a record-sized text chunk and the sidecar
+  // (io::encode_image_with_record), then both atomic writes with fsync (io::write_encoded_record).
+  // Two contents: a smooth ramp with mild noise, and uniform noise (the worst case for zlib).
   std::printf("\n| image | content | PNG bytes | encode (ms) | encode + write (ms) |\n|---|---|---|---|---|\n");
-  const std::string record_text(6000, 'r');  // a sample's record is 4-8 kB of JSON
+  const nlohmann::json record = {{"record", std::string(6000, 'r')}};  // a sample's record is 4-8 kB of JSON
   const auto scratch = std::filesystem::temp_directory_path() / "lace_bench_png";
+  const auto remove_scratch = [&] {
+    std::filesystem::remove(scratch.string() + ".png");
+    std::filesystem::remove(scratch.string() + ".json");
+  };
   for (int64_t size : {64, 256, 1024}) {
     torch::manual_seed(0);
     const auto ramp = torch::linspace(-1, 1, size);
@@ -123,24 +125,25 @@ int main(int argc, char** argv) {
     const auto noise = torch::rand({3, size, size}) * 2 - 1;
     for (const auto& [name, t] : std::vector<std::pair<std::string, torch::Tensor>>{{"smooth", smooth}, {"noise", noise}}) {
       const io::Image image = io::image_from_tensor(t);
-      std::vector<uint8_t> bytes;
-      const double enc = median_seconds(runs, [&] { bytes = io::encode_png(image, {{"lace", record_text}}); });
+      io::EncodedRecord encoded;
+      const double enc = median_seconds(runs, [&] { encoded = io::encode_image_with_record(image, record); });
       const double all = median_seconds(runs, [&] {
-        std::filesystem::remove(scratch);
-        io::write_file_atomic(scratch, io::encode_png(image, {{"lace", record_text}}));
+        remove_scratch();
+        io::write_encoded_record(scratch.string() + ".png", scratch.string() + ".json",
+                                 io::encode_image_with_record(image, record));
       });
       std::printf("| %lldx%lld | %s | %zu | %.1f | %.1f |\n", (long long)size, (long long)size, name.c_str(),
-                  bytes.size(), enc * 1e3, all * 1e3);
+                  encoded.png.size(), enc * 1e3, all * 1e3);
     }
   }
-  std::filesystem::remove(scratch);
+  remove_scratch();
   {  // a batch of 16 at 1024x1024: encoded one by one, and on every core (what lace sample does)
     torch::manual_seed(1);
     std::vector<io::Image> images;
     std::vector<nlohmann::json> records;
     for (int i = 0; i < 16; ++i) {
       images.push_back(io::image_from_tensor(torch::rand({3, 1024, 1024}) * 2 - 1));
-      records.push_back({{"record", record_text}});
+      records.push_back(record);
     }
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const double one = median_seconds(std::min(runs, 3), [&] { io::encode_images_with_records(images, records, 1); });
