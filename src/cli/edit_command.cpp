@@ -66,6 +66,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     spdlog::info("edited {} start(s) in {} step(s): {} image(s) and {} strip(s) in {}, sheet {} ({:.2f} s)", report.starts,
                  report.steps, report.images.size(), report.strips.size(), job.out_dir.string(), report.sheet.string(),
                  report.seconds);
+    spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
+                  report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());
   };
 }

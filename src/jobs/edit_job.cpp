@@ -1,7 +1,6 @@
 #include "lace/jobs/edit_job.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <sstream>
 #include <stdexcept>
 
@@ -129,7 +128,7 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
 }
 
 EditReport run_edit(const EditJob& job, Progress& progress) {
-  const auto started = std::chrono::steady_clock::now();
+  LapTimer timer;
   check_options(job);
   // Cheap checks first: the sequence file, the manifest, every expression, the output folder.
   const EditSequence seq = read_edit_sequence(job.sequence_file);
@@ -171,6 +170,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   io::OutputNamer namer(job.out_dir);
   report.starts = count;
   report.steps = num_steps;
+  report.stages.load = timer.lap();
   std::vector<io::Image> sheet;
   progress.begin(count * (num_steps + 1));
   for (int64_t done = 0; done < count;) {
@@ -182,6 +182,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       const sampling::LatentEnergy condition(bundle, start_condition, psi, manifest.default_guidance);
       z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
     }
+    report.stages.solve += timer.lap();
     torch::Tensor ws;
     {
       torch::NoGradGuard no_grad;
@@ -200,6 +201,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         z = result.z;
         nfe = result.stats.nfe;
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
+        report.stages.solve += timer.lap();
       }
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
@@ -211,6 +213,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       const auto logits = bundle.classify(w);
       const auto images = bundle.synthesis(ws).to(torch::kCPU);
       const auto ws_cpu = ws.to(torch::kCPU);
+      report.stages.synthesis += timer.lap();
       std::vector<io::Image> step_images;
       std::vector<nlohmann::json> records;
       for (int64_t i = 0; i < n; ++i) {
@@ -239,6 +242,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         progress.written(written[i].back());
         strips[i].push_back(std::move(step_images[i]));
       }
+      report.stages.writing += timer.lap();
     }
     for (int64_t i = 0; i < n; ++i) {
       report.images.insert(report.images.end(), written[i].begin(), written[i].end());
@@ -247,11 +251,13 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       sheet.insert(sheet.end(), strips[i].begin(), strips[i].end());
     }
     done += n;
+    report.stages.writing += timer.lap();
   }
   report.sheet = namer.run_file("sheet.png");
   io::write_file_atomic(report.sheet, io::encode_png(io::contact_sheet(sheet, static_cast<int>(num_steps + 1))));
+  report.stages.writing += timer.lap();
   progress.end();
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds = timer.since_start();
   return report;
 }
 

@@ -1,7 +1,6 @@
 #include "lace/jobs/sample_job.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -62,14 +61,7 @@ std::vector<std::string> solver_names() {
 }
 
 SampleReport run_sample(const SampleJob& job, Progress& progress) {
-  const auto started = std::chrono::steady_clock::now();
-  auto lap = started;
-  const auto seconds_since_lap = [&lap] {  // and starts the next lap
-    const auto now = std::chrono::steady_clock::now();
-    const double s = std::chrono::duration<double>(now - lap).count();
-    lap = now;
-    return s;
-  };
+  LapTimer timer;
   check_options(job);
   // Cheap checks first, so a typo fails before any model is loaded: manifest, expression, folder.
   const model::Manifest manifest = model::read_manifest(job.model_dir);
@@ -101,7 +93,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   ode_options.method = job.solver;
   io::OutputNamer namer(job.out_dir);
   SampleReport report;
-  report.stages.load = seconds_since_lap();
+  report.stages.load = timer.lap();
   std::vector<io::Image> sheet;
   progress.begin(job.count);
   for (int64_t done = 0; done < job.count;) {
@@ -112,14 +104,14 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     const sampling::SampleResult result =
         job.solver == "ld" ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, first, &progress)
                            : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
-    report.stages.solve += seconds_since_lap();
+    report.stages.solve += timer.lap();
 
     torch::NoGradGuard no_grad;
     const auto w = latent_energy.w(result.z);
     const auto logits = bundle.classify(w);
     const auto log_p = -exact(logits);
     const auto images = bundle.synthesis(bundle.broadcast_ws(w)).to(torch::kCPU);
-    report.stages.synthesis += seconds_since_lap();
+    report.stages.synthesis += timer.lap();
     std::vector<io::Image> batch_images;
     std::vector<nlohmann::json> records;
     for (int64_t i = 0; i < n; ++i) {
@@ -145,16 +137,16 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       if (job.grid) sheet.push_back(std::move(batch_images[i]));
     }
     done += n;
-    report.stages.writing += seconds_since_lap();
+    report.stages.writing += timer.lap();
   }
   if (job.grid) {
     const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(sheet.size()))));
     report.grid = namer.grid();
     io::write_file_atomic(report.grid, io::encode_png(io::contact_sheet(sheet, columns)));
-    report.stages.writing += seconds_since_lap();
+    report.stages.writing += timer.lap();
   }
   progress.end();
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.seconds = timer.since_start();
   return report;
 }
 

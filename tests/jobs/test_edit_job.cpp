@@ -67,6 +67,13 @@ TEST_F(EditJobTest, WritesEveryStepAStripPerStartAndASheet) {
   EXPECT_EQ(r["ws"].size(), 4u);  // the tiny bundle's num_ws
   EXPECT_EQ(r["sequence"]["json"]["steps"][1], "age=0.8");
   EXPECT_GT(r["stats"]["nfe"].get<int>(), 0);
+  // Every stage took time, and together they account for the whole run (nothing counted twice or missed).
+  const auto& st = report.stages;
+  EXPECT_GT(st.load, 0);
+  EXPECT_GT(st.solve, 0);
+  EXPECT_GT(st.synthesis, 0);
+  EXPECT_GT(st.writing, 0);
+  EXPECT_NEAR(st.total(), report.seconds, 0.02 * report.seconds + 1e-3);
 }
 
 TEST_F(EditJobTest, TheSameSequenceTwiceGivesIdenticalImages) {

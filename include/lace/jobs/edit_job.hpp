@@ -12,6 +12,7 @@
 
 #include "lace/jobs/edit_sequence.hpp"
 #include "lace/jobs/progress.hpp"
+#include "lace/jobs/stages.hpp"
 #include "lace/model/manifest.hpp"
 #include "lace/sampling/edit_energy.hpp"
 #include "lace/sampling/vp_ode.hpp"
@@ -36,6 +37,7 @@ struct EditReport {
   int64_t starts = 0;
   int64_t steps = 0;
   double seconds = 0;
+  StageSeconds stages;
   std::vector<std::string> warnings;          // e.g. a start image made with another model
 };
 

@@ -12,6 +12,7 @@
 
 #include "lace/energy/energy.hpp"
 #include "lace/jobs/progress.hpp"
+#include "lace/jobs/stages.hpp"
 #include "lace/ode/integrate.hpp"
 #include "lace/sampling/langevin.hpp"
 #include "lace/sampling/vp_ode.hpp"
@@ -34,15 +35,6 @@ struct SampleJob {
   std::filesystem::path out_dir = "outputs";
   bool grid = false;
   torch::Device device = torch::kCPU;
-};
-
-// Where the time went, in seconds. On CUDA the solve's last kernels may finish inside `synthesis`
-// (the first step that waits for the device there); `writing` is CPU work on either device.
-struct StageSeconds {
-  double load = 0;       // manifest, expression, bundle loading and hashing (for the records)
-  double solve = 0;      // the latent ODE or Langevin sampler
-  double synthesis = 0;  // mapping, classifier readings and the generator's images, to the CPU
-  double writing = 0;    // PNG encoding, records, atomic writes, the contact sheet
 };
 
 struct SampleReport {
