@@ -32,6 +32,8 @@ void check_options(const SampleJob& job) {
     throw std::invalid_argument("--truncation must be a non-negative number");
   if (job.guidance && !(std::isfinite(*job.guidance) && *job.guidance > 0))
     throw std::invalid_argument("--guidance must be a positive number");
+  if (!(job.min_p >= 0 && job.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
+  if (job.tries < 1) throw std::invalid_argument("--tries must be at least 1");
 }
 
 // The command line that redoes image `index` alone.
@@ -49,6 +51,7 @@ std::string reproduce_command(const SampleJob& job, double truncation, double gu
     c << " --steps " << job.ode.steps;
   c << " --truncation " << truncation;
   if (!job.attrs.empty()) c << " --guidance " << guidance;
+  if (job.min_p > 0) c << " --min-p " << job.min_p << " --tries " << job.tries;
   return c.str();
 }
 
@@ -86,11 +89,23 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   base["seed"] = job.seed;
   base["truncation"] = psi;
   base["guidance"] = guidance;
+  if (job.min_p > 0) base["min_p"] = job.min_p;
   base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
 
   sampling::VpOdeOptions ode_options = job.ode;
   ode_options.method = job.solver;
+  // Rows of z0 are images `indices` (Langevin's noise follows the image, so a retry keeps its noise).
+  const auto solve = [&](const torch::Tensor& z0, const std::vector<int64_t>& indices) {
+    return job.solver == "ld" ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, indices, &progress)
+                              : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
+  };
+  // log p(c | z) under the exact semantics, on the CPU.
+  const auto log_p_of = [&](const torch::Tensor& z) {
+    torch::NoGradGuard no_grad;
+    return (-exact(bundle.classify(latent_energy.w(z)))).to(torch::kCPU, torch::kDouble);
+  };
+  const double log_min_p = job.min_p > 0 ? std::log(job.min_p) : -INFINITY;
   io::OutputNamer namer(job.out_dir);
   SampleReport report;
   report.stages.load = timer.lap();
@@ -100,16 +115,44 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     const int64_t n = std::min(job.batch_size, job.count - done);
     const int64_t first = job.first_index + done;
     progress.batch(first, n);
-    const auto z0 = sampling::initial_latents(job.seed, first, n, manifest.generator.z_dim).to(job.device);
-    const sampling::SampleResult result =
-        job.solver == "ld" ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, first, &progress)
-                           : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
+    std::vector<int64_t> indices(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) indices[i] = first + i;
+    torch::Tensor z0 = sampling::initial_latents(job.seed, first, n, manifest.generator.z_dim).to(job.device);
+    sampling::SampleResult result = solve(z0, indices);
+    report.nfe_total += result.stats.nfe.sum().item<int64_t>();
+    // --min-p: the images below it are solved again from retry starts; each keeps its most probable try.
+    torch::Tensor kept_log_p = log_p_of(result.z);
+    std::vector<int64_t> solved(static_cast<size_t>(n), 1), kept_try(static_cast<size_t>(n), 0);
+    for (int64_t attempt = 1; attempt < job.tries && job.min_p > 0; ++attempt) {
+      std::vector<int64_t> rows, again;
+      for (int64_t i = 0; i < n; ++i)
+        if (kept_log_p[i].item<double>() < log_min_p) rows.push_back(i), again.push_back(first + i);
+      if (rows.empty()) break;
+      std::vector<torch::Tensor> starts;
+      for (const int64_t index : again)
+        starts.push_back(sampling::retry_latent(job.seed, index, attempt, manifest.generator.z_dim));
+      const auto retry_z0 = torch::stack(starts).to(job.device);
+      const sampling::SampleResult retry = solve(retry_z0, again);
+      report.nfe_total += retry.stats.nfe.sum().item<int64_t>();
+      const torch::Tensor retry_log_p = log_p_of(retry.z);
+      for (size_t j = 0; j < rows.size(); ++j) {
+        const int64_t i = rows[j], r = static_cast<int64_t>(j);
+        solved[i] += 1;
+        if (retry_log_p[r].item<double>() <= kept_log_p[i].item<double>()) continue;
+        kept_try[i] = attempt;
+        kept_log_p[i] = retry_log_p[r];
+        z0[i] = retry_z0[r];
+        result.z[i] = retry.z[r];
+        result.stats.nfe[i] = retry.stats.nfe[r];
+        result.stats.accepted_steps[i] = retry.stats.accepted_steps[r];
+        result.stats.rejected_steps[i] = retry.stats.rejected_steps[r];
+      }
+    }
     report.stages.solve += timer.lap();
 
     torch::NoGradGuard no_grad;
     const auto w = latent_energy.w(result.z);
     const auto logits = bundle.classify(w);
-    const auto log_p = -exact(logits);
     const auto images = bundle.synthesis(bundle.broadcast_ws(w)).to(torch::kCPU);
     report.stages.synthesis += timer.lap();
     std::vector<io::Image> batch_images;
@@ -121,12 +164,16 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["stats"] = {{"nfe", result.stats.nfe[i].item<int64_t>()},
                          {"accepted", result.stats.accepted_steps[i].item<int64_t>()},
                          {"rejected", result.stats.rejected_steps[i].item<int64_t>()}};
-      record["log_p"] = log_p[i].item<double>();
+      record["log_p"] = kept_log_p[i].item<double>();
+      if (job.min_p > 0) {
+        record["tries"] = {{"solved", solved[i]}, {"kept", kept_try[i]}};
+        report.retried += solved[i] > 1;
+        report.below_min_p += kept_log_p[i].item<double>() < log_min_p;
+      }
       record["attributes"] = attribute_readings(manifest, logits[i]);
       record["z0"] = tensor_to_json(z0[i]);
       record["z"] = tensor_to_json(result.z[i]);
       record["reproduce"] = reproduce_command(job, psi, guidance, index);
-      report.nfe_total += result.stats.nfe[i].item<int64_t>();
       batch_images.push_back(io::image_from_tensor(images[i]));
       records.push_back(std::move(record));
     }

@@ -15,10 +15,19 @@ constexpr uint64_t kLangevinNoise = 1;  // stream purpose: distinct from the str
 
 SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
                              uint64_t seed, int64_t first_index, ode::Observer* observer) {
+  std::vector<int64_t> indices(static_cast<size_t>(z0.size(0)));
+  for (size_t i = 0; i < indices.size(); ++i) indices[i] = first_index + static_cast<int64_t>(i);
+  return sample_langevin(energy, z0, options, seed, indices, observer);
+}
+
+SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
+                             uint64_t seed, const std::vector<int64_t>& indices, ode::Observer* observer) {
   if (options.steps < 1) throw std::invalid_argument("Langevin dynamics needs at least 1 step");
   const int64_t batch = z0.size(0), dim = z0.size(1);
+  if (static_cast<int64_t>(indices.size()) != batch)
+    throw std::invalid_argument("sample_langevin: one image index per row of z0");
   std::vector<SplitMix64> streams;
-  for (int64_t i = 0; i < batch; ++i) streams.push_back(image_stream(seed, first_index + i, kLangevinNoise));
+  for (int64_t i = 0; i < batch; ++i) streams.push_back(image_stream(seed, indices[i], kLangevinNoise));
 
   ode::SolveStats stats;
   stats.nfe = torch::zeros({batch}, torch::kLong);

@@ -3,6 +3,9 @@
 #include <cmath>
 
 namespace lace::sampling {
+namespace {
+constexpr uint64_t kRetryPurpose = 0x100;  // + attempt; purpose 1 is Langevin's noise
+}
 
 uint64_t SplitMix64::next() {
   uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
@@ -38,6 +41,14 @@ torch::Tensor initial_latents(uint64_t seed, int64_t first, int64_t count, int64
     SplitMix64 stream = image_stream(seed, first + i);
     for (int64_t j = 0; j < z_dim; ++j) acc[i][j] = static_cast<float>(stream.normal());
   }
+  return z;
+}
+
+torch::Tensor retry_latent(uint64_t seed, int64_t index, int64_t attempt, int64_t z_dim) {
+  auto z = torch::empty({z_dim}, torch::kFloat);
+  auto acc = z.accessor<float, 1>();
+  SplitMix64 stream = image_stream(seed, index, kRetryPurpose + static_cast<uint64_t>(attempt));
+  for (int64_t j = 0; j < z_dim; ++j) acc[j] = static_cast<float>(stream.normal());
   return z;
 }
 

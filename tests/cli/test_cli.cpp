@@ -244,6 +244,8 @@ TEST_F(CliTest, BadFlagsAndDevices) {
   expect_one_line_error(lace("sample " + model() + " --frobnicate"), 2, "frobnicate");
   expect_one_line_error(lace("sample " + model() + " --guidance 0"), 2, "guidance");
   expect_one_line_error(lace("sample " + model() + " --guidance nan"), 2, "finite");
+  expect_one_line_error(lace("sample " + model() + " --min-p 1"), 2, "--min-p");
+  expect_one_line_error(lace("sample " + model() + " --tries 0"), 2, "--tries");
   expect_one_line_error(lace("sample " + model() + " --truncation inf"), 2, "finite");
   if (!torch::cuda::is_available())
     expect_one_line_error(lace("sample " + model() + " --device cuda --out '" + dir_.string() + "'"), 7, "CUDA");

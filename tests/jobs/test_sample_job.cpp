@@ -1,4 +1,5 @@
 // run_sample as a library call: outputs, progress events, failure order and leftovers.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -120,6 +121,60 @@ TEST_F(SampleJobTest, GuidanceSharpensTheConditionAndIsRecorded) {
   job_.guidance = 1.0;
   job_.out_dir = dir_ / "bundle-flag";
   EXPECT_EQ(read_record(jobs::run_sample(job_, quiet).images[0])["guidance"], 1.0);
+}
+
+TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableTry) {
+  jobs::Progress quiet;
+  job_.attrs = "glasses AND NOT smile AND hair=red";
+  job_.count = 12;
+  job_.out_dir = dir_ / "plain";
+  const auto plain = jobs::run_sample(job_, quiet);
+  std::vector<double> plain_log_p;
+  for (const auto& p : plain.images) plain_log_p.push_back(read_record(p)["log_p"].get<double>());
+  // A threshold between the plain run's readings, so some images pass at once and some are retried.
+  std::vector<double> sorted = plain_log_p;
+  std::sort(sorted.begin(), sorted.end());
+  const double min_p = std::exp(0.5 * (sorted[5] + sorted[6]));
+  job_.min_p = min_p;
+  job_.tries = 3;
+  job_.out_dir = dir_ / "retried";
+  const auto retried = jobs::run_sample(job_, quiet);
+  int64_t retried_count = 0, below = 0;
+  for (size_t i = 0; i < retried.images.size(); ++i) {
+    const auto rec = read_record(retried.images[i]);
+    const auto plain_rec = read_record(plain.images[i]);
+    const double log_p = rec["log_p"].get<double>();
+    const int64_t solved = rec["tries"]["solved"], kept = rec["tries"]["kept"];
+    EXPECT_EQ(rec["min_p"].get<double>(), min_p);
+    if (plain_log_p[i] >= std::log(min_p)) {  // passed at once: the plain run's image, untouched
+      EXPECT_EQ(solved, 1);
+      EXPECT_EQ(kept, 0);
+      EXPECT_EQ(rec["z"], plain_rec["z"]);
+      continue;
+    }
+    ++retried_count;
+    EXPECT_GE(solved, 2);
+    EXPECT_GE(log_p, plain_log_p[i]);  // the kept try is the most probable, the first one included
+    if (log_p < std::log(min_p)) {
+      EXPECT_EQ(solved, 3);  // gave up only after every try
+      ++below;
+    } else {
+      EXPECT_GE(kept, 1);
+    }
+    if (kept > 0) EXPECT_NE(rec["z0"], plain_rec["z0"]);
+    // Its command redoes it alone: the same tries, the same image.
+    EXPECT_NE(rec["reproduce"].get<std::string>().find(" --tries 3"), std::string::npos) << rec["reproduce"];
+  }
+  EXPECT_EQ(retried_count, 6);
+  EXPECT_EQ(retried.retried, 6);
+  EXPECT_EQ(retried.below_min_p, below);
+  EXPECT_GT(retried.nfe_total, plain.nfe_total);
+
+  job_.min_p = 1.0;
+  EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
+  job_.min_p = 0.5;
+  job_.tries = 0;
+  EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
 }
 
 TEST_F(SampleJobTest, ExpressionIsCheckedBeforeTheModelIsLoaded) {

@@ -44,6 +44,20 @@ TEST(Seeds, LatentsAreStandardNormal) {
   EXPECT_NEAR((z > 1.96).to(torch::kDouble).mean().item<double>(), 0.025, 0.002);
 }
 
+TEST(Seeds, RetryLatentsAreNewStandardNormalStarts) {
+  // Deterministic, different from every first start and from each other, standard normal.
+  EXPECT_TRUE(torch::equal(sampling::retry_latent(42, 3, 1, 16), sampling::retry_latent(42, 3, 1, 16)));
+  const auto first = sampling::initial_latents(42, 0, 8, 16);
+  for (int64_t i = 0; i < 8; ++i) EXPECT_FALSE(torch::equal(sampling::retry_latent(42, 3, 1, 16), first[i]));
+  EXPECT_FALSE(torch::equal(sampling::retry_latent(42, 3, 1, 16), sampling::retry_latent(42, 3, 2, 16)));
+  EXPECT_FALSE(torch::equal(sampling::retry_latent(42, 3, 1, 16), sampling::retry_latent(42, 4, 1, 16)));
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < 2000; ++i) rows.push_back(sampling::retry_latent(1, i, 1 + i % 3, 64));
+  const auto z = torch::stack(rows).to(torch::kDouble);
+  EXPECT_NEAR(z.mean().item<double>(), 0.0, 0.01);
+  EXPECT_NEAR(z.std().item<double>(), 1.0, 0.01);
+}
+
 TEST(LatentEnergy, GradientMatchesFiniteDifferences) {
   for (const std::string expr : {"smile", "hair=red AND NOT glasses", "age=0.8 OR smile"}) {
     const auto e = latent_energy(expr, 0.7);
@@ -171,6 +185,11 @@ TEST(Langevin, RaisesTheConditionAndIsDeterministic) {
   // Row 10's noise stream is its own: running it alone gives the same result.
   const auto alone = sampling::sample_langevin(e, z0.slice(0, 10, 11), o, 4, 10);
   EXPECT_TRUE(torch::allclose(alone.z[0], a.z[10], 1e-5, 1e-6));
+  // Any rows by their image indices: rows 10 and 3, in that order.
+  const auto picked = sampling::sample_langevin(e, torch::stack({z0[10], z0[3]}), o, 4, std::vector<int64_t>{10, 3});
+  EXPECT_TRUE(torch::allclose(picked.z[0], a.z[10], 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(picked.z[1], a.z[3], 1e-5, 1e-6));
+  EXPECT_THROW(sampling::sample_langevin(e, z0.slice(0, 0, 2), o, 4, std::vector<int64_t>{1}), std::invalid_argument);
 }
 
 TEST(Langevin, WithoutConditionItKeepsThePrior) {

@@ -5,6 +5,7 @@
 // result does not depend on the batch it ran in.
 
 #include <cstdint>
+#include <vector>
 
 #include "lace/sampling/energy_function.hpp"
 #include "lace/sampling/sample_result.hpp"
@@ -20,5 +21,9 @@ struct LangevinOptions {
 // z0: [B, z_dim]; image i of the batch has index first_index + i for its noise stream.
 SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
                              uint64_t seed, int64_t first_index, ode::Observer* observer = nullptr);
+
+// The same with any image indices, one per row of z0 (the retries of `lace sample --min-p`).
+SampleResult sample_langevin(const EnergyFunction& energy, const torch::Tensor& z0, const LangevinOptions& options,
+                             uint64_t seed, const std::vector<int64_t>& indices, ode::Observer* observer = nullptr);
 
 }  // namespace lace::sampling

@@ -27,4 +27,8 @@ SplitMix64 image_stream(uint64_t seed, int64_t index, uint64_t purpose = 0);
 // z for images first .. first+count-1: [count, z_dim] float32 on the CPU.
 torch::Tensor initial_latents(uint64_t seed, int64_t first, int64_t count, int64_t z_dim);
 
+// z for image `index` on its retry `attempt` (1, 2, ...; `lace sample --min-p`): [z_dim] float32 on the CPU.
+// A stream of its own, so attempt 0 stays initial_latents' z and a retry never repeats any image's start.
+torch::Tensor retry_latent(uint64_t seed, int64_t index, int64_t attempt, int64_t z_dim);
+
 }  // namespace lace::sampling
