@@ -53,6 +53,8 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
                         {"resolution", m.generator.resolution}, {"channels", m.generator.channels}};
       j["truncation"] = m.default_truncation;
       j["guidance"] = m.default_guidance;
+      j["min_p"] = m.default_min_p;
+      j["tries"] = m.default_tries;
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
@@ -75,6 +77,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << m.generator.channels << " channel(s)\n"
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
+              << "min-p       " << m.default_min_p << " by default (" << m.default_tries << " tries at most)\n"
               << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);

@@ -18,6 +18,8 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     std::string out = "outputs";
     double truncation = -1;
     double guidance = -1;
+    double min_p = -1;
+    int64_t tries = 0;
     int64_t steps = 100;
   };
   auto flags = std::make_shared<Flags>();
@@ -46,12 +48,12 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
                   "guidance scale g: each discrete term's probability to the power g, continuous targets as they are "
                   "(default: the bundle's, else 1 as in LACE)")
       ->check(kPositive);
-  cmd->add_option("--min-p", j.min_p,
+  cmd->add_option("--min-p", flags->min_p,
                   "solve again, from fresh starts, the images whose condition the latent classifier reads below this "
-                  "probability; each keeps its most probable try (0: off)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--tries", j.tries, "most solves per image with --min-p")->check(kPositive)->capture_default_str();
+                  "probability; each keeps its most probable try (0: off; default: the bundle's, else 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--tries", flags->tries, "most solves per image with --min-p (default: the bundle's, else 4)")
+      ->check(kPositive);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
 
@@ -64,6 +66,8 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     job.ode.steps = job.langevin.steps = flags->steps;
     if (flags->truncation >= 0) job.truncation = flags->truncation;
     if (flags->guidance > 0) job.guidance = flags->guidance;
+    if (flags->min_p >= 0) job.min_p = flags->min_p;
+    if (flags->tries > 0) job.tries = flags->tries;
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());
@@ -71,9 +75,9 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     spdlog::info("wrote {} image(s) to {} in {:.2f} s ({} vector-field evaluations per image on average)",
                  report.images.size(), job.out_dir.string(), report.seconds,
                  report.nfe_total / static_cast<int64_t>(report.images.size()));
-    if (job.min_p > 0)
+    if (report.min_p > 0)
       spdlog::info("{} image(s) solved again for --min-p {}; {} still below it after {} tries", report.retried,
-                   job.min_p, report.below_min_p, job.tries);
+                   report.min_p, report.below_min_p, report.tries);
     spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
                   report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());

@@ -32,12 +32,13 @@ void check_options(const SampleJob& job) {
     throw std::invalid_argument("--truncation must be a non-negative number");
   if (job.guidance && !(std::isfinite(*job.guidance) && *job.guidance > 0))
     throw std::invalid_argument("--guidance must be a positive number");
-  if (!(job.min_p >= 0 && job.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
-  if (job.tries < 1) throw std::invalid_argument("--tries must be at least 1");
+  if (job.min_p && !(*job.min_p >= 0 && *job.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
+  if (job.tries && *job.tries < 1) throw std::invalid_argument("--tries must be at least 1");
 }
 
 // The command line that redoes image `index` alone.
-std::string reproduce_command(const SampleJob& job, double truncation, double guidance, int64_t index) {
+std::string reproduce_command(const SampleJob& job, double truncation, double guidance, double min_p, int64_t tries,
+                              int64_t index) {
   std::ostringstream c;
   c << "lace sample --model '" << job.model_dir.string() << "'";
   if (!job.attrs.empty()) c << " --attrs '" << job.attrs << "' --operators " << energy::to_string(job.operators);
@@ -51,7 +52,8 @@ std::string reproduce_command(const SampleJob& job, double truncation, double gu
     c << " --steps " << job.ode.steps;
   c << " --truncation " << truncation;
   if (!job.attrs.empty()) c << " --guidance " << guidance;
-  if (job.min_p > 0) c << " --min-p " << job.min_p << " --tries " << job.tries;
+  if (!job.attrs.empty()) c << " --min-p " << min_p;  // explicit, so a bundle's later default cannot change it
+  if (min_p > 0) c << " --tries " << tries;
   return c.str();
 }
 
@@ -89,7 +91,9 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   base["seed"] = job.seed;
   base["truncation"] = psi;
   base["guidance"] = guidance;
-  if (job.min_p > 0) base["min_p"] = job.min_p;
+  const double min_p = condition.unconditional() ? 0.0 : job.min_p.value_or(manifest.default_min_p);
+  const int64_t tries = min_p > 0 ? job.tries.value_or(manifest.default_tries) : 1;
+  if (min_p > 0) base["min_p"] = min_p;
   base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
 
@@ -105,9 +109,11 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     torch::NoGradGuard no_grad;
     return (-exact(bundle.classify(latent_energy.w(z)))).to(torch::kCPU, torch::kDouble);
   };
-  const double log_min_p = job.min_p > 0 ? std::log(job.min_p) : -INFINITY;
+  const double log_min_p = min_p > 0 ? std::log(min_p) : -INFINITY;
   io::OutputNamer namer(job.out_dir);
   SampleReport report;
+  report.min_p = min_p;
+  report.tries = tries;
   report.stages.load = timer.lap();
   std::vector<io::Image> sheet;
   progress.begin(job.count);
@@ -123,7 +129,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     // --min-p: the images below it are solved again from retry starts; each keeps its most probable try.
     torch::Tensor kept_log_p = log_p_of(result.z);
     std::vector<int64_t> solved(static_cast<size_t>(n), 1), kept_try(static_cast<size_t>(n), 0);
-    for (int64_t attempt = 1; attempt < job.tries && job.min_p > 0; ++attempt) {
+    for (int64_t attempt = 1; attempt < tries; ++attempt) {
       std::vector<int64_t> rows, again;
       for (int64_t i = 0; i < n; ++i)
         if (kept_log_p[i].item<double>() < log_min_p) rows.push_back(i), again.push_back(first + i);
@@ -165,7 +171,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
                          {"accepted", result.stats.accepted_steps[i].item<int64_t>()},
                          {"rejected", result.stats.rejected_steps[i].item<int64_t>()}};
       record["log_p"] = kept_log_p[i].item<double>();
-      if (job.min_p > 0) {
+      if (min_p > 0) {
         record["tries"] = {{"solved", solved[i]}, {"kept", kept_try[i]}};
         report.retried += solved[i] > 1;
         report.below_min_p += kept_log_p[i].item<double>() < log_min_p;
@@ -173,7 +179,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["attributes"] = attribute_readings(manifest, logits[i]);
       record["z0"] = tensor_to_json(z0[i]);
       record["z"] = tensor_to_json(result.z[i]);
-      record["reproduce"] = reproduce_command(job, psi, guidance, index);
+      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, index);
       batch_images.push_back(io::image_from_tensor(images[i]));
       records.push_back(std::move(record));
     }

@@ -221,11 +221,17 @@ Manifest read_manifest(const std::filesystem::path& dir) {
 
   if (j.contains("sampling")) {
     const json& s = r.object(j, "", "sampling");
+    r.only_keys(s, "sampling", {"guidance", "min_p", "tries", "comment"});
     if (s.contains("guidance")) {
       m.default_guidance = r.number(s, "sampling", "guidance");
       if (!(std::isfinite(m.default_guidance) && m.default_guidance > 0))
         r.fail("sampling.guidance", "must be a positive number");
     }
+    if (s.contains("min_p")) {
+      m.default_min_p = r.number(s, "sampling", "min_p");
+      if (!(m.default_min_p >= 0 && m.default_min_p < 1)) r.fail("sampling.min_p", "must be in [0, 1)");
+    }
+    if (s.contains("tries")) m.default_tries = r.positive_int(s, "sampling", "tries");
   }
 
   if (j.contains("editing")) m.editing = read_editing(r, r.object(j, "", "editing"));

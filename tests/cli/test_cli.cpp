@@ -186,6 +186,8 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_EQ(names, (std::vector<std::string>{"smile", "glasses", "hair", "age"}));
   EXPECT_EQ(info["attributes"][2]["classes"], json({"black", "blonde", "red"}));
   EXPECT_EQ(info["guidance"], 1.0);  // the tiny bundle sets none
+  EXPECT_EQ(info["min_p"], 0.0);
+  EXPECT_EQ(info["tries"], 4);
   const auto text = lace("info " + model());
   EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   // No editing section: lace edit would run with the bundle's truncation and the authors' weights.

@@ -170,6 +170,33 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
   EXPECT_EQ(retried.below_min_p, below);
   EXPECT_GT(retried.nfe_total, plain.nfe_total);
 
+
+  // A bundle may set both defaults; the flags win, and --min-p 0 turns retries off.
+  fs::copy(LACE_TINY_BUNDLE, dir_ / "bundle", fs::copy_options::recursive);
+  nlohmann::json manifest;
+  {
+    std::ifstream in(dir_ / "bundle" / "lace.json");
+    manifest = nlohmann::json::parse(in);
+  }
+  manifest["sampling"] = {{"min_p", min_p}, {"tries", 3}};
+  std::ofstream(dir_ / "bundle" / "lace.json") << manifest.dump();
+  job_.model_dir = dir_ / "bundle";
+  job_.min_p.reset();
+  job_.tries.reset();
+  job_.out_dir = dir_ / "bundle-default";
+  const auto by_default = jobs::run_sample(job_, quiet);
+  EXPECT_EQ(by_default.retried, 6);
+  EXPECT_EQ(by_default.tries, 3);
+  for (size_t i = 0; i < by_default.images.size(); ++i)
+    EXPECT_EQ(read_record(by_default.images[i])["z"], read_record(retried.images[i])["z"]);
+  job_.min_p = 0.0;
+  job_.out_dir = dir_ / "bundle-off";
+  const auto off = jobs::run_sample(job_, quiet);
+  EXPECT_EQ(off.retried, 0);
+  const auto off_rec = read_record(off.images[0]);
+  EXPECT_FALSE(off_rec.contains("tries"));
+  EXPECT_NE(off_rec["reproduce"].get<std::string>().find(" --min-p 0"), std::string::npos) << off_rec["reproduce"];
+
   job_.min_p = 1.0;
   EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
   job_.min_p = 0.5;

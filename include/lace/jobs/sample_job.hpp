@@ -33,9 +33,9 @@ struct SampleJob {
   std::optional<double> truncation;       // default: the manifest's
   std::optional<double> guidance;         // scale of the condition's energy; default: the manifest's (else 1)
   // Images whose condition the latent classifier reads below min_p are solved again from fresh starts,
-  // up to `tries` solves in all; each image keeps its most probable try. 0: off.
-  double min_p = 0;
-  int64_t tries = 4;
+  // up to `tries` solves in all; each image keeps its most probable try. 0: off. Default: the manifest's.
+  std::optional<double> min_p;
+  std::optional<int64_t> tries;
   std::filesystem::path out_dir = "outputs";
   bool grid = false;
   torch::Device device = torch::kCPU;
@@ -45,6 +45,8 @@ struct SampleReport {
   std::vector<std::filesystem::path> images;
   std::filesystem::path grid;             // empty when no grid was asked for
   int64_t nfe_total = 0;                  // vector-field evaluations summed over images and tries
+  double min_p = 0;                       // as resolved (flag, else the bundle's)
+  int64_t tries = 1;
   int64_t retried = 0;                    // images solved more than once (--min-p)
   int64_t below_min_p = 0;                // images still below --min-p after every try
   double seconds = 0;

@@ -88,6 +88,8 @@ struct Manifest {
   GeneratorSpec generator;
   double default_truncation = 1.0;
   double default_guidance = 1.0;  // optional "sampling": {"guidance": g}: the scale lace sample uses by default
+  double default_min_p = 0.0;     // optional "sampling": {"min_p": p, "tries": k}: lace sample's --min-p, --tries
+  int64_t default_tries = 4;
   EditSettings editing;           // optional "editing": {"truncation": psi, "weights": {...}}: lace edit's defaults
   WAvgSpec w_avg;
   ClassifierSpec classifier;
