@@ -15,6 +15,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     jobs::EditJob job;
     std::string sequence, model = default_model_dir(), out = "outputs", error_norm = "per-sample";
     double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1, keep = -1;
+    double min_p = -1;
+    int64_t tries = 0;
   };
   auto flags = std::make_shared<Flags>();
   auto& j = flags->job;
@@ -42,6 +44,13 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
                   "hold the class of discrete attributes not yet edited, -log p(class at the previous step) (default: the file's, the bundle's, else 0)")
       ->check(kNonNegative);
 
+  cmd->add_option("--min-p", flags->min_p,
+                  "solve a step again, its conditions weighing double per try, where the latent classifier reads its target "
+                  "below this probability (0: off; default: the file's, the bundle's, else 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--tries", flags->tries, "most solves per step with --min-p (default: the file's, the bundle's, else 3)")
+      ->check(kPositive);
+
   return [flags, &global] {
     auto& job = flags->job;
     job.sequence_file = flags->sequence;
@@ -58,6 +67,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     set(flags->reg_z, job.overrides.reg_z);
     set(flags->reg_logits, job.overrides.reg_logits);
     set(flags->keep, job.overrides.keep);
+    set(flags->min_p, job.overrides.min_p);
+    if (flags->tries > 0) job.overrides.tries = flags->tries;
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());
@@ -66,6 +77,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     spdlog::info("edited {} start(s) in {} step(s): {} image(s) and {} strip(s) in {}, sheet {} ({:.2f} s)", report.starts,
                  report.steps, report.images.size(), report.strips.size(), job.out_dir.string(), report.sheet.string(),
                  report.seconds);
+    if (report.retried > 0)
+      spdlog::info("{} step(s) solved again for --min-p; {} still below it", report.retried, report.below_min_p);
     spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
                   report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());

@@ -1,6 +1,7 @@
 #include "lace/jobs/edit_job.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -30,6 +31,8 @@ void check_options(const EditJob& job) {
   bool ok = !o.truncation || *o.truncation >= 0;
   for (const auto& field : model::edit_weight_fields()) ok = ok && (!(o.*field.setting) || *(o.*field.setting) >= 0);
   if (!ok) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
+  if (o.min_p && !(*o.min_p >= 0 && *o.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
+  if (o.tries && *o.tries < 1) throw std::invalid_argument("--tries must be at least 1");
 }
 
 // An expression of the sequence file; its errors become the file's errors, naming the field.
@@ -100,7 +103,9 @@ Starts resolve_starts(const EditSequence& seq, int64_t z_dim) {
   return out;
 }
 
-std::string reproduce_command(const EditJob& job, double psi, const model::EditWeights& w) {
+std::string reproduce_command(const EditJob& job, const EditChoice& choice) {
+  const double psi = choice.truncation;
+  const model::EditWeights& w = choice.weights;
   std::ostringstream c;
   c << "lace edit --sequence '" << job.sequence_file.string() << "' --model '" << job.model_dir.string()
     << "' --solver " << job.solver;
@@ -110,7 +115,65 @@ std::string reproduce_command(const EditJob& job, double psi, const model::EditW
     c << " --steps " << job.ode.steps;
   c << " --truncation " << psi;
   for (const auto& field : model::edit_weight_fields()) c << " " << field.flag << " " << w.*field.weight;
+  c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
+  if (choice.min_p > 0) c << " --tries " << choice.tries;
   return c.str();
+}
+
+// A step's result after min_p: rows whose newest condition the latent classifier reads below min_p are
+// solved again from the previous step's z with every condition's weight doubled per try (2x, 4x, ...); a
+// row keeps its first try to reach min_p, else its most probable one. The regularizers keep their weights,
+// so a harder push still starts from, and is held near, the previous step.
+struct Retried {
+  torch::Tensor z, nfe;
+  std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
+  int64_t retried = 0, below = 0;
+};
+
+Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                         const torch::Tensor& z_previous, const sampling::SampleResult& first,
+                         const model::EditWeights& weights, const EditChoice& choice,
+                         const sampling::VpOdeOptions& ode_options, Progress& progress) {
+  const int64_t n = first.z.size(0);
+  Retried out{first.z.clone(), first.stats.nfe.clone(), std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
+  if (choice.min_p <= 0) return out;
+  const energy::Energy& newest = conditions.back();
+  const auto log_p_of = [&](const torch::Tensor& z) {
+    torch::NoGradGuard no_grad;
+    return (-newest(bundle.classify(bundle.truncate(bundle.mapping(z), psi)))).to(torch::kCPU, torch::kDouble);
+  };
+  const double log_min_p = std::log(choice.min_p);
+  torch::Tensor log_p = log_p_of(out.z);
+  for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < n; ++i)
+      if (log_p[i].item<double>() < log_min_p) rows.push_back(i);
+    if (rows.empty()) break;
+    const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
+    const torch::Tensor from = z_previous.index_select(0, index);
+    // Every condition weighs more against the regularizers, the earlier ones too, so that pushing the newest
+    // harder does not undo them.
+    const double factor = std::pow(2.0, static_cast<double>(attempt));
+    model::EditWeights stronger = weights;
+    stronger.previous *= factor;
+    stronger.newest *= factor;
+    stronger.newest_continuous *= factor;
+    const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger);
+    const auto again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
+    const torch::Tensor again_log_p = log_p_of(again.z);
+    for (size_t j = 0; j < rows.size(); ++j) {
+      const int64_t i = rows[j], r = static_cast<int64_t>(j);
+      if (attempt == 1) ++out.retried;
+      out.tries[i].first += 1;
+      out.nfe[i] += again.stats.nfe[r];
+      if (again_log_p[r].item<double>() <= log_p[i].item<double>()) continue;
+      out.tries[i].second = attempt;
+      log_p[i] = again_log_p[r];
+      out.z[i] = again.z[r];
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) out.below += log_p[i].item<double>() < log_min_p;
+  return out;
 }
 
 }  // namespace
@@ -121,6 +184,8 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
   c.truncation = manifest.default_truncation;
   for (const model::EditSettings* s : {&manifest.editing, &file, &flags}) {  // later sources win
     if (s->truncation) c.truncation = *s->truncation;
+    if (s->min_p) c.min_p = *s->min_p;
+    if (s->tries) c.tries = *s->tries;
     for (const auto& field : model::edit_weight_fields())
       if (s->*field.setting) c.weights.*field.weight = *(s->*field.setting);
   }
@@ -163,7 +228,8 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   base["truncation"] = psi;
   base["sampler"] = sampler_record(job.solver, ode_options);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
-  base["reproduce"] = reproduce_command(job, psi, weights);
+  if (choice.min_p > 0) base["min_p"] = choice.min_p;
+  base["reproduce"] = reproduce_command(job, choice);
 
   const int64_t count = starts.z.size(0), num_steps = static_cast<int64_t>(steps.size());
   const int64_t num_ws = manifest.generator.num_ws;
@@ -194,12 +260,17 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     for (int64_t k = 0; k <= num_steps; ++k) {
       std::vector<int64_t> layers;
       torch::Tensor nfe = torch::zeros({n}, torch::kLong);
+      std::vector<std::pair<int64_t, int64_t>> tries(static_cast<size_t>(n), {1, 0});  // solved, kept
       if (k > 0) {
         so_far.push_back(steps[k - 1]);
         const sampling::EditEnergy energy(bundle, psi, so_far, z, weights);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        z = result.z;
-        nfe = result.stats.nfe;
+        const Retried step = retry_weak_edits(bundle, psi, so_far, z, result, weights, choice, ode_options, progress);
+        z = step.z;
+        nfe = step.nfe;
+        tries = step.tries;
+        report.retried += step.retried;
+        report.below_min_p += step.below;
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
         report.stages.solve += timer.lap();
       }
@@ -227,6 +298,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         record["canonical"] = k > 0 ? steps[k - 1].canonical() : "";
         record["layers"] = layers;
         record["stats"] = {{"nfe", nfe[i].item<int64_t>()}};
+        if (k > 0 && choice.min_p > 0) record["tries"] = {{"solved", tries[i].first}, {"kept", tries[i].second}};
         record["attributes"] = attribute_readings(manifest, logits[i]);
         record["z"] = tensor_to_json(z[i].to(torch::kCPU));
         nlohmann::json ws_json = nlohmann::json::array();

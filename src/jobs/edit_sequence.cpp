@@ -145,7 +145,7 @@ void parse_weights(const json& j, const Checker& check, model::EditSettings& int
 EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   const Checker check(file);
   if (!j.is_object()) check.fail("", "must hold a JSON object with start and steps (see docs/edit.md)");
-  check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "comment"});
+  check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "min_p", "tries", "comment"});
   EditSequence seq;
   seq.file = file;
   seq.source = j;
@@ -154,6 +154,15 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   seq.start = parse_start(j["start"], base, check);
   if (j.contains("condition")) seq.condition = check.string(j["condition"], "condition");
   if (j.contains("truncation")) seq.settings.truncation = check.number(j["truncation"], "truncation", 0.0);
+  if (j.contains("min_p")) {
+    seq.settings.min_p = check.number(j["min_p"], "min_p", 0.0);
+    if (*seq.settings.min_p >= 1) check.fail("min_p", "must be below 1");
+  }
+  if (j.contains("tries")) {
+    const double tries = check.number(j["tries"], "tries", 1.0);
+    if (tries != static_cast<double>(static_cast<int64_t>(tries))) check.fail("tries", "must be a whole number");
+    seq.settings.tries = static_cast<int64_t>(tries);
+  }
   if (!j.contains("steps")) check.fail("", "missing field 'steps'");
   if (!j["steps"].is_array() || j["steps"].empty()) check.fail("steps", "must be a non-empty array of expressions");
   for (size_t i = 0; i < j["steps"].size(); ++i) {

@@ -72,7 +72,7 @@ class Reader {
 
 // The bundle's own defaults for lace edit: weights tuned to its classifier (the authors' were tuned to theirs).
 EditSettings read_editing(const Reader& r, const json& e) {
-  r.only_keys(e, "editing", {"truncation", "weights", "comment"});
+  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "comment"});
   EditSettings s;
   const auto non_negative = [&](const json& obj, const std::string& path, const std::string& key) {
     const double v = r.number(obj, path, key);
@@ -80,6 +80,11 @@ EditSettings read_editing(const Reader& r, const json& e) {
     return v;
   };
   if (e.contains("truncation")) s.truncation = non_negative(e, "editing", "truncation");
+  if (e.contains("min_p")) {
+    s.min_p = r.number(e, "editing", "min_p");
+    if (!(*s.min_p >= 0 && *s.min_p < 1)) r.fail("editing.min_p", "must be in [0, 1)");
+  }
+  if (e.contains("tries")) s.tries = r.positive_int(e, "editing", "tries");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
     r.only_keys(w, "editing.weights", edit_weight_names());

@@ -1,5 +1,6 @@
 // run_edit on the tiny bundle: outputs, determinism, that each step moves its target and keeps the rest,
 // w+ layer selection, starting from a lace PNG, and failing before writing anything.
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -111,6 +112,49 @@ TEST_F(EditJobTest, EachStepMovesItsTargetAndKeepsTheRest) {
   EXPECT_GE(red_up, n * 9 / 10);
   EXPECT_GE(glasses_down, n * 9 / 10);
   EXPECT_LT(age_moved, 0.5 * age_between_starts) << "age moved " << age_moved / n << " on average";
+}
+
+TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
+  const int n = 12;
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses"}}});
+  job_.batch_size = n;
+  job_.out_dir = dir_ / "plain";
+  const auto plain = run();
+  std::vector<double> p;
+  for (int i = 0; i < n; ++i) p.push_back(record(plain.images[i * 2 + 1])["attributes"]["glasses"].get<double>());
+  std::vector<double> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  const double min_p = 0.5 * (sorted[5] + sorted[6]);  // half the starts pass at once
+  job_.overrides.min_p = min_p;
+  job_.overrides.tries = 3;
+  job_.out_dir = dir_ / "retried";
+  const auto retried = run();
+  int64_t weak = 0, below = 0;
+  for (int i = 0; i < n; ++i) {
+    const json r = record(retried.images[i * 2 + 1]), r0 = record(plain.images[i * 2 + 1]);
+    const double q = r["attributes"]["glasses"].get<double>();
+    EXPECT_EQ(r["min_p"].get<double>(), min_p);
+    if (p[i] >= min_p) {  // passed at once: untouched
+      EXPECT_EQ(r["tries"], json({{"solved", 1}, {"kept", 0}}));
+      EXPECT_EQ(r["z"], r0["z"]);
+      continue;
+    }
+    ++weak;
+    EXPECT_GE(r["tries"]["solved"].get<int>(), 2);
+    EXPECT_GT(q, p[i]);  // the conditions weighing double push further than the first solve
+    if (q < min_p) {
+      ++below;
+      EXPECT_EQ(r["tries"]["solved"].get<int>(), 3);
+    }
+    EXPECT_GT(r["stats"]["nfe"].get<int>(), r0["stats"]["nfe"].get<int>());  // every try's cost counted
+  }
+  EXPECT_EQ(weak, n / 2);
+  EXPECT_EQ(retried.retried, n / 2);
+  EXPECT_EQ(retried.below_min_p, below);
+  EXPECT_NE(record(retried.images[1])["reproduce"].get<std::string>().find(" --min-p "), std::string::npos);
+
+  job_.overrides.min_p = 1.0;
+  EXPECT_THROW(run(), std::invalid_argument);
 }
 
 // The tiny bundle lists smile's layers as 2 and 3: an edit of smile keeps layers 0 and 1 of w+.

@@ -85,7 +85,11 @@ TEST_F(EditSequenceTest, WeightsAndTruncationAreRead) {
   auto j = kGood;
   j["weights"] = {{"reg_z", 0.5}, {"newest", 2}};
   j["truncation"] = 0.5;
+  j["min_p"] = 0.8;
+  j["tries"] = 2;
   const auto seq = lace::jobs::parse_edit_sequence(j, dir_ / "e.json");
+  EXPECT_DOUBLE_EQ(seq.settings.min_p.value(), 0.8);
+  EXPECT_EQ(seq.settings.tries.value(), 2);
   EXPECT_DOUBLE_EQ(seq.settings.reg_z.value(), 0.5);
   EXPECT_DOUBLE_EQ(seq.settings.newest.value(), 2.0);
   EXPECT_FALSE(seq.settings.previous.has_value());
@@ -103,12 +107,16 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(json{{"steps", {"smile"}}}), file + "missing field 'start'");
   EXPECT_EQ(error_of(json{{"start", {{"seed", 1}, {"count", 1}}}}), file + "missing field 'steps'");
   EXPECT_EQ(error_of(with("step", "x")),
-            file + "unknown field 'step' (known: comment, condition, start, steps, truncation, weights)");
+            file + "unknown field 'step' (known: comment, condition, min_p, start, steps, tries, truncation, weights)");
   EXPECT_EQ(error_of(with("steps", json::array())), file + "steps: must be a non-empty array of expressions");
   EXPECT_EQ(error_of(with("steps", {"smile", 3})), file + "steps[1]: must be a string, got number");
   EXPECT_EQ(error_of(with("steps", {"smile", "  "})), file + "steps[1]: is empty");
   EXPECT_EQ(error_of(with("truncation", -1)), file + "truncation: must be a number >= 0, got -1");
   EXPECT_EQ(error_of(with("condition", true)), file + "condition: must be a string, got boolean");
+  EXPECT_EQ(error_of(with("min_p", 1)), file + "min_p: must be below 1");
+  EXPECT_EQ(error_of(with("min_p", -0.5)), file + "min_p: must be a number >= 0, got -0.5");
+  EXPECT_EQ(error_of(with("tries", 0)), file + "tries: must be a number >= 1, got 0");
+  EXPECT_EQ(error_of(with("tries", 2.5)), file + "tries: must be a whole number");
   EXPECT_EQ(error_of(with("weights", {{"reg_z", -0.1}})), file + "weights.reg_z: must be a number >= 0, got -0.1");
   EXPECT_EQ(error_of(with("weights", {{"regz", 1}})),
             file + "weights: unknown field 'regz' (known: keep, newest, newest_continuous, previous, reg_logits, reg_z)");

@@ -112,6 +112,8 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["sampling"] = {{"min_p", 1}}; }, "sampling.min_p: must be in [0, 1)"},
       {[](json& j) { j["sampling"] = {{"tries", 0}}; }, "sampling.tries: must be a positive integer"},
       {[](json& j) { j["sampling"] = {{"min-p", 0.5}}; }, "sampling: unknown field 'min-p'"},
+      {[](json& j) { j["editing"] = {{"min_p", 1.5}}; }, "editing.min_p: must be in [0, 1)"},
+      {[](json& j) { j["editing"] = {{"tries", -1}}; }, "editing.tries: must be a positive integer"},
       {[](json& j) { j["editing"] = {{"weights", {{"newest", -1}}}}; }, "editing.weights.newest: must be a number >= 0"},
       {[](json& j) { j["editing"] = {{"weights", {{"newst", 2}}}}; }, "editing.weights: unknown field 'newst'"},
       {[](json& j) { j["editing"] = {{"trunc", 0.5}}; }, "editing: unknown field 'trunc'"},

@@ -38,6 +38,8 @@ struct EditReport {
   int64_t steps = 0;
   double seconds = 0;
   StageSeconds stages;
+  int64_t retried = 0;      // (start, step) pairs solved again for min_p
+  int64_t below_min_p = 0;  // ... and still below it after every try
   std::vector<std::string> warnings;          // e.g. a start image made with another model
 };
 
@@ -46,6 +48,8 @@ struct EditReport {
 struct EditChoice {
   double truncation = 1.0;
   model::EditWeights weights;
+  double min_p = 0;   // 0: each step solved once
+  int64_t tries = 3;
 };
 EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
                                  const model::EditSettings& flags);

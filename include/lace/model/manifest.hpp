@@ -64,6 +64,10 @@ struct EditWeights {
 struct EditSettings {
   std::optional<double> truncation;
   std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep;  // the energy's weights
+  // A step whose target the latent classifier reads below min_p is solved again from the previous step
+  // with the newest weights doubled, up to `tries` solves in all (0: off).
+  std::optional<double> min_p;
+  std::optional<int64_t> tries;
 };
 
 // Every weight once: the name lace.json, sequence files and records give it, the lace edit flag that
