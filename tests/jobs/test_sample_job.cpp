@@ -26,6 +26,19 @@ class SampleJobTest : public ::testing::Test {
     job_.out_dir = dir_ / "out";
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // A copy of the tiny bundle whose lace.json has this "sampling" section.
+  fs::path bundle_with_sampling(const nlohmann::json& sampling) {
+    const fs::path dir = dir_ / "bundle";
+    fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
+    nlohmann::json manifest;
+    {
+      std::ifstream in(dir / "lace.json");
+      manifest = nlohmann::json::parse(in);
+    }
+    manifest["sampling"] = sampling;
+    std::ofstream(dir / "lace.json") << manifest.dump();
+    return dir;
+  }
   fs::path dir_;
   jobs::SampleJob job_;
 };
@@ -105,15 +118,7 @@ TEST_F(SampleJobTest, GuidanceSharpensTheConditionAndIsRecorded) {
   EXPECT_EQ(read_record(plain.images[0])["guidance"], 1.0);
 
   // A bundle may set its own default; --guidance still wins.
-  fs::copy(LACE_TINY_BUNDLE, dir_ / "bundle", fs::copy_options::recursive);
-  nlohmann::json manifest;
-  {
-    std::ifstream in(dir_ / "bundle" / "lace.json");
-    manifest = nlohmann::json::parse(in);
-  }
-  manifest["sampling"] = {{"guidance", 2.5}};
-  std::ofstream(dir_ / "bundle" / "lace.json") << manifest.dump();
-  job_.model_dir = dir_ / "bundle";
+  job_.model_dir = bundle_with_sampling({{"guidance", 2.5}});
   job_.count = 1;
   job_.guidance.reset();
   job_.out_dir = dir_ / "bundle-default";
@@ -172,15 +177,7 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
 
 
   // A bundle may set both defaults; the flags win, and --min-p 0 turns retries off.
-  fs::copy(LACE_TINY_BUNDLE, dir_ / "bundle", fs::copy_options::recursive);
-  nlohmann::json manifest;
-  {
-    std::ifstream in(dir_ / "bundle" / "lace.json");
-    manifest = nlohmann::json::parse(in);
-  }
-  manifest["sampling"] = {{"min_p", min_p}, {"tries", 3}};
-  std::ofstream(dir_ / "bundle" / "lace.json") << manifest.dump();
-  job_.model_dir = dir_ / "bundle";
+  job_.model_dir = bundle_with_sampling({{"min_p", min_p}, {"tries", 3}});
   job_.min_p.reset();
   job_.tries.reset();
   job_.out_dir = dir_ / "bundle-default";
