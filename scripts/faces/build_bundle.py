@@ -73,13 +73,13 @@ def read_pairs(path, n):
     return pairs
 
 
-def write_manifest(out, info, description, guidance):
+def write_manifest(out, info, description, guidance, min_p=MIN_P, tries=TRIES):
     manifest = {
         "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
         "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
                                                                        "channels")}},
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
-        "sampling": {"guidance": guidance, "min_p": MIN_P, "tries": TRIES},
+        "sampling": {"guidance": guidance, "min_p": min_p, "tries": tries},
         "editing": EDITING,
     }
     path = os.path.join(out, "lace.json")
@@ -103,6 +103,9 @@ def main():
                                      "LACE's for shared)")
     ap.add_argument("--guidance", type=float, default=GUIDANCE,
                     help="the bundle's default guidance scale (lace.json sampling.guidance; lace sample --guidance)")
+    ap.add_argument("--min-p", type=float, default=MIN_P,
+                    help="lace sample's default --min-p for the bundle (lace.json sampling.min_p; 0: off)")
+    ap.add_argument("--tries", type=int, default=TRIES, help="lace sample's default --tries (lace.json sampling.tries)")
     ap.add_argument("--members", type=int, default=3,
                     help="latent classifier: the mean of this many networks (train_latent_classifier.py --members)")
     ap.add_argument("--epochs", type=int, default=60, help="latent classifier epochs")
@@ -123,7 +126,7 @@ def main():
     info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
                                    "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
-                   args.guidance)
+                   args.guidance, args.min_p, args.tries)
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
