@@ -41,6 +41,12 @@ class Reader {
     if (!v.is_number()) fail(join(path, key), "must be a number");
     return v.get<double>();
   }
+  // A probability threshold: 0 (off) up to, not including, 1.
+  double below_one(const json& obj, const std::string& path, const std::string& key) const {
+    const double v = number(obj, path, key);
+    if (!(v >= 0 && v < 1)) fail(join(path, key), "must be in [0, 1)");
+    return v;
+  }
   int64_t positive_int(const json& obj, const std::string& path, const std::string& key) const {
     const json& v = member(obj, path, key);
     if (!v.is_number_integer() || v.get<int64_t>() <= 0) fail(join(path, key), "must be a positive integer");
@@ -80,10 +86,7 @@ EditSettings read_editing(const Reader& r, const json& e) {
     return v;
   };
   if (e.contains("truncation")) s.truncation = non_negative(e, "editing", "truncation");
-  if (e.contains("min_p")) {
-    s.min_p = r.number(e, "editing", "min_p");
-    if (!(*s.min_p >= 0 && *s.min_p < 1)) r.fail("editing.min_p", "must be in [0, 1)");
-  }
+  if (e.contains("min_p")) s.min_p = r.below_one(e, "editing", "min_p");
   if (e.contains("tries")) s.tries = r.positive_int(e, "editing", "tries");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
@@ -232,10 +235,7 @@ Manifest read_manifest(const std::filesystem::path& dir) {
       if (!(std::isfinite(m.default_guidance) && m.default_guidance > 0))
         r.fail("sampling.guidance", "must be a positive number");
     }
-    if (s.contains("min_p")) {
-      m.default_min_p = r.number(s, "sampling", "min_p");
-      if (!(m.default_min_p >= 0 && m.default_min_p < 1)) r.fail("sampling.min_p", "must be in [0, 1)");
-    }
+    if (s.contains("min_p")) m.default_min_p = r.below_one(s, "sampling", "min_p");
     if (s.contains("tries")) m.default_tries = r.positive_int(s, "sampling", "tries");
   }
 

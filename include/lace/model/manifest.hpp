@@ -65,7 +65,7 @@ struct EditSettings {
   std::optional<double> truncation;
   std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep;  // the energy's weights
   // A step whose target the latent classifier reads below min_p is solved again from the previous step
-  // with the newest weights doubled, up to `tries` solves in all (0: off).
+  // with every condition's weight doubled per try, up to `tries` solves in all (0: off).
   std::optional<double> min_p;
   std::optional<int64_t> tries;
 };
