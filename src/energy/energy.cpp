@@ -9,27 +9,13 @@
 #include <ATen/ATen.h>
 
 #include "lace/energy/terms.hpp"
+#include "node.hpp"
 
 namespace lace::energy {
 
 using lace::model::Attribute;
 using lace::model::AttributeKind;
 
-namespace detail {
-
-struct Node {
-  enum class Kind { Binary, Categorical, Continuous, Not, Weighted, And, Or };
-  Kind kind = Kind::Binary;
-  std::vector<int64_t> columns;  // Binary/Continuous: one column; Categorical: one per class
-  bool present = true;           // Binary
-  int64_t class_index = 0;       // Categorical
-  double target = 0.0;           // Continuous
-  double sigma = 1.0;            // Continuous
-  double weight = 1.0;           // Weighted
-  std::vector<std::shared_ptr<const Node>> children;
-};
-
-}  // namespace detail
 
 namespace {
 

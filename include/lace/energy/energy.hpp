@@ -29,6 +29,16 @@ class Energy {
   // leaves continuous targets as they are (their sharpness is the bundle's sigma).
   torch::Tensor operator()(const torch::Tensor& logits, double discrete_scale = 1.0) const;
 
+  // The probability that the condition holds, P(c | logits) [B] in float64 on the logits' device, no
+  // gradient: attributes independent given the logits (the classifier's factorisation), a categorical
+  // attribute's classes exclusive, a continuous target an event of probability exp(-(x - t)^2 / 2 sigma^2).
+  // Without OR, and with each attribute named once, this is exp(-E) of the exact energy; OR gives
+  // P(at least one holds), where the exact energy's OR is a mixture (the mean of its operands' probabilities). Weights do not change what holds. Exact by
+  // enumerating the attributes' values, up to kMaxEnumerated combinations; beyond that, subtrees are
+  // taken as independent (AND multiplies, OR is 1 - prod(1 - p)). 1 when unconditional.
+  torch::Tensor probability(const torch::Tensor& logits) const;
+  static constexpr int64_t kMaxEnumerated = 4096;
+
   bool unconditional() const;                          // empty expression
   const std::string& canonical() const;                // e.g. "(smile AND glasses) AND NOT beard"
   std::vector<std::string> attribute_names() const;    // attributes mentioned, in order of first use
