@@ -4,8 +4,9 @@
   /usr/bin/python3 scripts/faces/build_bundle.py --checkpoint RUN/checkpoint.pt --labeler RUN/labeler.pt \
       --evaluator RUN/evaluator.pt --out models/faces [-n 20000] [--pairs RUN/pairs.npz [--reuse-pairs]]
 
-1. exports G_ema as OUT/generator.pt (export_generator.py) and writes OUT/lace.json's generator and
-   truncation sections;
+1. exports G_ema as OUT/generator.pt (export_generator.py), writes OUT/lace.json's generator, truncation,
+   sampling, editing and verifier sections, and copies the labeler (the verifier) and the evaluator (with
+   their cards) beside them;
 2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image), or
    with --reuse-pairs reads the ones an earlier build (or make_pairs.py, seed 0) left at --pairs;
 3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see
@@ -13,8 +14,7 @@
    OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
    then, with --refine-rounds R, R times: refine_pairs.py adds pairs from lace's own samples of every
    single condition (where the classifier is wrong about the labeler, the sampler finds out) and the
-   classifier is trained again on all of them;
-4. copies the labeler and the evaluator (with their cards) beside the bundle.
+   classifier is trained again on all of them.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
 """
 import argparse
@@ -34,7 +34,7 @@ import atomic_files  # noqa: E402
 import make_pairs  # noqa: E402
 from export_generator import export_generator  # noqa: E402
 from measure_layers import SHARE, measure_layers, write as write_layers  # noqa: E402
-from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
+from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS  # noqa: E402
 
 # sigma of the continuous attributes' energy: LACE's 0.1 leaves a sample's reading spread by about 0.1
 # around its target; 0.05 keeps 95% of readings within 0.1.
@@ -73,7 +73,7 @@ def read_pairs(path, n):
     return pairs
 
 
-def write_manifest(out, info, description, guidance, min_p=MIN_P, tries=TRIES):
+def write_manifest(out, info, description, guidance, labeler, min_p=MIN_P, tries=TRIES):
     manifest = {
         "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
         "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
@@ -81,6 +81,10 @@ def write_manifest(out, info, description, guidance, min_p=MIN_P, tries=TRIES):
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
         "sampling": {"guidance": guidance, "min_p": min_p, "tries": tries},
         "editing": EDITING,
+        # The labeler, the latent classifier's teacher, reads every image too (lace sample --verify), so
+        # --min-p retries where the latent classifier was wrong about it; render's LABEL_COLUMNS are the
+        # classifier's columns (train_latent_classifier.py writes "classifier" and "attributes" later).
+        "verifier": {"file": os.path.basename(labeler), "num_logits": len(LABEL_COLUMNS)},
     }
     path = os.path.join(out, "lace.json")
     atomic_files.write_json(path, manifest)
@@ -126,7 +130,15 @@ def main():
     info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
                                    "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
-                   args.guidance, args.min_p, args.tries)
+                   args.guidance, args.labeler, args.min_p, args.tries)
+    # The labeler (the manifest's verifier) and the evaluator beside the bundle, before lace first loads it.
+    for model in (args.labeler, args.evaluator):
+        for ext in (".pt", ".json"):
+            src = os.path.splitext(model)[0] + ext
+            dst = os.path.join(args.out, os.path.basename(src))
+            if os.path.abspath(src) != os.path.abspath(dst) and (ext == ".pt" or os.path.exists(src)):
+                with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
+                    shutil.copyfile(src, tmp)
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
@@ -170,13 +182,6 @@ def main():
         pairs_path = refined
         train_classifier(pairs_path)
 
-    for model in (args.labeler, args.evaluator):
-        for ext in (".pt", ".json"):
-            src = os.path.splitext(model)[0] + ext
-            dst = os.path.join(args.out, os.path.basename(src))
-            if os.path.abspath(src) != os.path.abspath(dst) and (ext == ".pt" or os.path.exists(src)):
-                with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
-                    shutil.copyfile(src, tmp)
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
             "refine_rounds": args.refine_rounds, "seconds": round(time.time() - t0)}
     atomic_files.write_json(os.path.join(args.out, "build.json"), card)

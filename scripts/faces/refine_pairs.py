@@ -58,7 +58,9 @@ def sample_pairs(lace, bundle, labeler, n, guidance, seed, work, lace_args=()):
     zs, psis, images, read = [], [], [], []
     for k, expr in enumerate(conditions()):
         out_dir = os.path.join(work, f"c{k:02d}")
-        imgs, _, records = run_lace(lace, bundle, expr, n, seed + k, out_dir, ["--guidance", str(guidance), *lace_args])
+        # The plain sampler (no --min-p retries, no verifier): the pairs are where its mistakes are.
+        flags = ["--guidance", str(guidance), "--min-p", "0", "--no-verify", *lace_args]
+        imgs, _, records = run_lace(lace, bundle, expr, n, seed + k, out_dir, flags)
         for record in records:
             zs.append(record["z"])
             psis.append(record["truncation"])

@@ -38,7 +38,7 @@ void check_options(const SampleJob& job) {
 
 // The command line that redoes image `index` alone.
 std::string reproduce_command(const SampleJob& job, double truncation, double guidance, double min_p, int64_t tries,
-                              int64_t index) {
+                              bool verify, int64_t index) {
   std::ostringstream c;
   c << "lace sample --model '" << job.model_dir.string() << "'";
   if (!job.attrs.empty()) c << " --attrs '" << job.attrs << "' --operators " << energy::to_string(job.operators);
@@ -54,8 +54,49 @@ std::string reproduce_command(const SampleJob& job, double truncation, double gu
   if (!job.attrs.empty()) c << " --guidance " << guidance;
   if (!job.attrs.empty()) c << " --min-p " << min_p;  // explicit, so a bundle's later default cannot change it
   if (min_p > 0) c << " --tries " << tries;
+  if (!job.attrs.empty()) c << (verify ? " --verify" : " --no-verify");
   return c.str();
 }
+
+// What lace reads off a batch of solved latents: the images and the latent classifier's logits (on the
+// CPU), the probability that the condition holds under that classifier and, when verifying, under the
+// bundle's image verifier; `score` is what --min-p compares and retries keep the best of: the smaller
+// of the two.
+struct Outcome {
+  torch::Tensor images, logits, p, p_image, score;
+};
+
+Outcome read_outcome(const model::Bundle& bundle, const sampling::LatentEnergy& latent_energy,
+                     const energy::Energy& condition, const torch::Tensor& z, bool verify) {
+  torch::NoGradGuard no_grad;
+  const auto w = latent_energy.w(z);
+  const auto logits = bundle.classify(w);
+  const auto images = bundle.synthesis(bundle.broadcast_ws(w));
+  Outcome o{images.to(torch::kCPU), logits.to(torch::kCPU), condition.probability(logits).to(torch::kCPU), {}, {}};
+  o.score = o.p;
+  if (verify) {
+    o.p_image = condition.probability(bundle.verify(images)).to(torch::kCPU);
+    o.score = torch::minimum(o.p, o.p_image);
+  }
+  return o;
+}
+
+// A batch's solve and what was read off it, row by row.
+struct Batch {
+  torch::Tensor z0, z;
+  ode::SolveStats stats;
+  Outcome out;
+
+  // Row i becomes row r of `other` (a retry's better try).
+  void take_row(int64_t i, const Batch& other, int64_t r) {
+    for (auto [to, from] : {std::pair{&z0, &other.z0}, {&z, &other.z}, {&stats.nfe, &other.stats.nfe},
+                            {&stats.accepted_steps, &other.stats.accepted_steps},
+                            {&stats.rejected_steps, &other.stats.rejected_steps}, {&out.images, &other.out.images},
+                            {&out.logits, &other.out.logits}, {&out.p, &other.out.p}, {&out.score, &other.out.score}})
+      (*to)[i] = (*from)[r];
+    if (out.p_image.defined()) out.p_image[i] = other.out.p_image[r];
+  }
+};
 
 }  // namespace
 
@@ -94,26 +135,35 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   const double min_p = condition.unconditional() ? 0.0 : job.min_p.value_or(manifest.default_min_p);
   const int64_t tries = min_p > 0 ? job.tries.value_or(manifest.default_tries) : 1;
   if (min_p > 0) base["min_p"] = min_p;
+  if (job.verify.value_or(false) && !bundle.has_verifier())
+    throw std::invalid_argument("--verify: the bundle " + job.model_dir.string() + " has no verifier (lace.json \"verifier\")");
+  const bool verify = !condition.unconditional() && job.verify.value_or(bundle.has_verifier());
+  if (verify) base["verifier"] = manifest.verifier->file;
   base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
 
+  SampleReport report;
+  report.min_p = min_p;
+  report.tries = tries;
+  report.verified = verify;
   sampling::VpOdeOptions ode_options = job.ode;
   ode_options.method = job.solver;
   // Rows of z0 are images `indices` (Langevin's noise follows the image, so a retry keeps its noise).
   const auto solve = [&](const torch::Tensor& z0, const std::vector<int64_t>& indices) {
-    return job.solver == "ld" ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, indices, &progress)
-                              : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
+    Batch b;
+    b.z0 = z0;
+    const auto result = job.solver == "ld"
+                            ? sampling::sample_langevin(latent_energy, z0, job.langevin, job.seed, indices, &progress)
+                            : sampling::sample_vp_ode(latent_energy, z0, ode_options, &progress);
+    b.z = result.z;
+    b.stats = result.stats;
+    report.nfe_total += result.stats.nfe.sum().item<int64_t>();
+    report.stages.solve += timer.lap();
+    b.out = read_outcome(bundle, latent_energy, condition, b.z, verify);
+    report.stages.synthesis += timer.lap();
+    return b;
   };
-  // log p(c | z) under the exact semantics, on the CPU.
-  const auto log_p_of = [&](const torch::Tensor& z) {
-    torch::NoGradGuard no_grad;
-    return (-exact(bundle.classify(latent_energy.w(z)))).to(torch::kCPU, torch::kDouble);
-  };
-  const double log_min_p = min_p > 0 ? std::log(min_p) : -INFINITY;
   io::OutputNamer namer(job.out_dir);
-  SampleReport report;
-  report.min_p = min_p;
-  report.tries = tries;
   report.stages.load = timer.lap();
   std::vector<io::Image> sheet;
   progress.begin(job.count);
@@ -123,64 +173,50 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
     progress.batch(first, n);
     std::vector<int64_t> indices(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) indices[i] = first + i;
-    torch::Tensor z0 = sampling::initial_latents(job.seed, first, n, manifest.generator.z_dim).to(job.device);
-    sampling::SampleResult result = solve(z0, indices);
-    report.nfe_total += result.stats.nfe.sum().item<int64_t>();
-    // --min-p: the images below it are solved again from retry starts; each keeps its most probable try.
-    torch::Tensor kept_log_p = log_p_of(result.z);
+    Batch batch = solve(sampling::initial_latents(job.seed, first, n, manifest.generator.z_dim).to(job.device), indices);
+    // --min-p: the images scoring below it are solved again from retry starts; each keeps its best try.
     std::vector<int64_t> solved(static_cast<size_t>(n), 1), kept_try(static_cast<size_t>(n), 0);
     for (int64_t attempt = 1; attempt < tries; ++attempt) {
       std::vector<int64_t> rows, again;
       for (int64_t i = 0; i < n; ++i)
-        if (kept_log_p[i].item<double>() < log_min_p) rows.push_back(i), again.push_back(first + i);
+        if (batch.out.score[i].item<double>() < min_p) rows.push_back(i), again.push_back(first + i);
       if (rows.empty()) break;
       std::vector<torch::Tensor> starts;
       for (const int64_t index : again)
         starts.push_back(sampling::retry_latent(job.seed, index, attempt, manifest.generator.z_dim));
-      const auto retry_z0 = torch::stack(starts).to(job.device);
-      const sampling::SampleResult retry = solve(retry_z0, again);
-      report.nfe_total += retry.stats.nfe.sum().item<int64_t>();
-      const torch::Tensor retry_log_p = log_p_of(retry.z);
+      const Batch retry = solve(torch::stack(starts).to(job.device), again);
       for (size_t j = 0; j < rows.size(); ++j) {
         const int64_t i = rows[j], r = static_cast<int64_t>(j);
         solved[i] += 1;
-        if (retry_log_p[r].item<double>() <= kept_log_p[i].item<double>()) continue;
+        if (retry.out.score[r].item<double>() <= batch.out.score[i].item<double>()) continue;
         kept_try[i] = attempt;
-        kept_log_p[i] = retry_log_p[r];
-        z0[i] = retry_z0[r];
-        result.z[i] = retry.z[r];
-        result.stats.nfe[i] = retry.stats.nfe[r];
-        result.stats.accepted_steps[i] = retry.stats.accepted_steps[r];
-        result.stats.rejected_steps[i] = retry.stats.rejected_steps[r];
+        batch.take_row(i, retry, r);
       }
     }
-    report.stages.solve += timer.lap();
 
-    torch::NoGradGuard no_grad;
-    const auto w = latent_energy.w(result.z);
-    const auto logits = bundle.classify(w);
-    const auto images = bundle.synthesis(bundle.broadcast_ws(w)).to(torch::kCPU);
-    report.stages.synthesis += timer.lap();
+    const auto log_p = (-exact(batch.out.logits)).to(torch::kDouble);
     std::vector<io::Image> batch_images;
     std::vector<nlohmann::json> records;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t index = first + i;
       nlohmann::json record = base;
       record["index"] = index;
-      record["stats"] = {{"nfe", result.stats.nfe[i].item<int64_t>()},
-                         {"accepted", result.stats.accepted_steps[i].item<int64_t>()},
-                         {"rejected", result.stats.rejected_steps[i].item<int64_t>()}};
-      record["log_p"] = kept_log_p[i].item<double>();
+      record["stats"] = {{"nfe", batch.stats.nfe[i].item<int64_t>()},
+                         {"accepted", batch.stats.accepted_steps[i].item<int64_t>()},
+                         {"rejected", batch.stats.rejected_steps[i].item<int64_t>()}};
+      record["log_p"] = log_p[i].item<double>();
+      record["p"] = batch.out.p[i].item<double>();
+      if (verify) record["p_image"] = batch.out.p_image[i].item<double>();
       if (min_p > 0) {
         record["tries"] = {{"solved", solved[i]}, {"kept", kept_try[i]}};
         report.retried += solved[i] > 1;
-        report.below_min_p += kept_log_p[i].item<double>() < log_min_p;
+        report.below_min_p += batch.out.score[i].item<double>() < min_p;
       }
-      record["attributes"] = attribute_readings(manifest, logits[i]);
-      record["z0"] = tensor_to_json(z0[i]);
-      record["z"] = tensor_to_json(result.z[i]);
-      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, index);
-      batch_images.push_back(io::image_from_tensor(images[i]));
+      record["attributes"] = attribute_readings(manifest, batch.out.logits[i]);
+      record["z0"] = tensor_to_json(batch.z0[i]);
+      record["z"] = tensor_to_json(batch.z[i]);
+      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, verify, index);
+      batch_images.push_back(io::image_from_tensor(batch.out.images[i]));
       records.push_back(std::move(record));
     }
     const auto encoded = io::encode_images_with_records(batch_images, records);

@@ -94,6 +94,12 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device) {
   expect_shape(w, {1, g.w_dim}, gen_file, "mapping(z)");
   const torch::Tensor logits = call(*b.classifier_, clf_file, "forward", torch::zeros({1, g.w_dim}, opts));
   expect_shape(logits, {1, b.manifest_.classifier.num_logits}, clf_file, "forward(w)");
+  if (const auto& v = b.manifest_.verifier) {
+    const auto file = (dir / v->file).string();
+    b.verifier_ = load_module(dir / v->file, device);
+    const auto images = torch::zeros({1, g.channels, g.resolution, g.resolution}, opts);
+    expect_shape(call(*b.verifier_, file, "forward", images), {1, v->num_logits}, file, "forward(images)");
+  }
 
   if (b.manifest_.w_avg.source == WAvgSpec::Source::Buffer) {
     const auto& name = b.manifest_.w_avg.name;
@@ -117,6 +123,11 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device) {
     b.w_avg_ = (sum / static_cast<double>(b.manifest_.w_avg.samples)).to(device, torch::kFloat);
   }
   return b;
+}
+
+torch::Tensor Bundle::verify(const torch::Tensor& images) const {
+  if (!verifier_) throw BundleError(dir_.string() + ": the bundle has no verifier");
+  return call(*verifier_, (dir_ / manifest_.verifier->file).string(), "forward", images);
 }
 
 torch::Tensor Bundle::mapping(const torch::Tensor& z) const {
@@ -145,7 +156,10 @@ torch::Tensor Bundle::classify(const torch::Tensor& w) const {
 }
 
 std::vector<std::filesystem::path> Bundle::files() const {
-  return {dir_ / "lace.json", dir_ / manifest_.generator.file, dir_ / manifest_.classifier.file};
+  std::vector<std::filesystem::path> out{dir_ / "lace.json", dir_ / manifest_.generator.file,
+                                         dir_ / manifest_.classifier.file};
+  if (manifest_.verifier) out.push_back(dir_ / manifest_.verifier->file);
+  return out;
 }
 
 }  // namespace lace::model

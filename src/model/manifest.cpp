@@ -245,6 +245,19 @@ Manifest read_manifest(const std::filesystem::path& dir) {
   m.classifier.file = r.string(c, "classifier", "file");
   m.classifier.num_logits = r.positive_int(c, "classifier", "num_logits");
 
+  if (j.contains("verifier")) {
+    const json& v = r.object(j, "", "verifier");
+    r.only_keys(v, "verifier", {"file", "num_logits", "comment"});
+    VerifierSpec spec;
+    spec.file = r.string(v, "verifier", "file");
+    spec.num_logits = r.positive_int(v, "verifier", "num_logits");
+    if (spec.num_logits != m.classifier.num_logits)
+      r.fail("verifier.num_logits", std::to_string(spec.num_logits) + " differs from classifier.num_logits (" +
+                                        std::to_string(m.classifier.num_logits) +
+                                        "): the attributes' columns index both");
+    m.verifier = spec;
+  }
+
   const json& attrs = r.member(j, "", "attributes");
   if (!attrs.is_array() || attrs.empty()) r.fail("attributes", "must be a non-empty list");
   std::set<std::string> names;

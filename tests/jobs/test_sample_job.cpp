@@ -12,7 +12,9 @@
 #include "lace/io/error.hpp"
 #include "lace/jobs/record.hpp"
 #include "lace/jobs/sample_job.hpp"
+#include "lace/model/bundle.hpp"
 #include "stage_checks.hpp"
+#include "support/test_verifier.hpp"
 
 namespace fs = std::filesystem;
 using namespace lace;
@@ -27,17 +29,24 @@ class SampleJobTest : public ::testing::Test {
     job_.out_dir = dir_ / "out";
   }
   void TearDown() override { fs::remove_all(dir_); }
-  // A copy of the tiny bundle whose lace.json has this "sampling" section.
-  fs::path bundle_with_sampling(const nlohmann::json& sampling) {
-    const fs::path dir = dir_ / "bundle";
+  // A copy of the tiny bundle (in `name`) whose lace.json has this section.
+  fs::path bundle_with(const std::string& section, const nlohmann::json& value, const std::string& name = "bundle") {
+    const fs::path dir = dir_ / name;
     fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
     nlohmann::json manifest;
     {
       std::ifstream in(dir / "lace.json");
       manifest = nlohmann::json::parse(in);
     }
-    manifest["sampling"] = sampling;
+    manifest[section] = value;
     std::ofstream(dir / "lace.json") << manifest.dump();
+    return dir;
+  }
+  fs::path bundle_with_sampling(const nlohmann::json& sampling) { return bundle_with("sampling", sampling); }
+  // A copy of the tiny bundle with a test verifier (support/test_verifier.hpp) reading bias + scale * mean(image).
+  fs::path bundle_with_verifier(const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
+    const fs::path dir = bundle_with("verifier", {{"file", "verifier.pt"}, {"num_logits", 6}}, name);
+    lace_test::write_test_verifier(dir / "verifier.pt", bias, scale);
     return dir;
   }
   fs::path dir_;
@@ -129,12 +138,17 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
   job_.count = 12;
   job_.out_dir = dir_ / "plain";
   const auto plain = jobs::run_sample(job_, quiet);
-  std::vector<double> plain_log_p;
-  for (const auto& p : plain.images) plain_log_p.push_back(read_record(p)["log_p"].get<double>());
+  std::vector<double> plain_p;
+  for (const auto& p : plain.images) {
+    const auto rec = read_record(p);
+    plain_p.push_back(rec["p"].get<double>());
+    // Without OR, P(condition) is exp(log p) of the exact energy.
+    EXPECT_NEAR(plain_p.back(), std::exp(rec["log_p"].get<double>()), 1e-5);
+  }
   // A threshold between the plain run's readings, so some images pass at once and some are retried.
-  std::vector<double> sorted = plain_log_p;
+  std::vector<double> sorted = plain_p;
   std::sort(sorted.begin(), sorted.end());
-  const double min_p = std::exp(0.5 * (sorted[5] + sorted[6]));
+  const double min_p = 0.5 * (sorted[5] + sorted[6]);
   job_.min_p = min_p;
   job_.tries = 3;
   job_.out_dir = dir_ / "retried";
@@ -143,10 +157,10 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
   for (size_t i = 0; i < retried.images.size(); ++i) {
     const auto rec = read_record(retried.images[i]);
     const auto plain_rec = read_record(plain.images[i]);
-    const double log_p = rec["log_p"].get<double>();
+    const double p = rec["p"].get<double>();
     const int64_t solved = rec["tries"]["solved"], kept = rec["tries"]["kept"];
     EXPECT_EQ(rec["min_p"].get<double>(), min_p);
-    if (plain_log_p[i] >= std::log(min_p)) {  // passed at once: the plain run's image, untouched
+    if (plain_p[i] >= min_p) {  // passed at once: the plain run's image, untouched
       EXPECT_EQ(solved, 1);
       EXPECT_EQ(kept, 0);
       EXPECT_EQ(rec["z"], plain_rec["z"]);
@@ -154,8 +168,8 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
     }
     ++retried_count;
     EXPECT_GE(solved, 2);
-    EXPECT_GE(log_p, plain_log_p[i]);  // the kept try is the most probable, the first one included
-    if (log_p < std::log(min_p)) {
+    EXPECT_GE(p, plain_p[i]);  // the kept try is the most probable, the first one included
+    if (p < min_p) {
       EXPECT_EQ(solved, 3);  // gave up only after every try
       ++below;
     } else {
@@ -194,6 +208,90 @@ TEST_F(SampleJobTest, MinPSolvesTheUnlikelyImagesAgainAndKeepsTheirMostProbableT
   job_.min_p = 0.5;
   job_.tries = 0;
   EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
+}
+
+TEST_F(SampleJobTest, VerifierReadsEveryImageAndMinPNeedsBothClassifiers) {
+  jobs::Progress quiet;
+  job_.attrs = "glasses OR hair=red";
+  job_.count = 6;
+  job_.out_dir = dir_ / "probe";
+  const auto probe = jobs::run_sample(job_, quiet);  // every image's first solve
+  std::vector<double> p;
+  for (const auto& png : probe.images) p.push_back(read_record(png)["p"].get<double>());
+  std::sort(p.begin(), p.end());
+  job_.min_p = 0.5 * (p[2] + p[3]);  // half the images pass at once
+  job_.tries = 3;
+  job_.out_dir = dir_ / "plain";
+  const auto plain = jobs::run_sample(job_, quiet);
+  EXPECT_FALSE(plain.verified);
+  EXPECT_EQ(plain.retried, 3);
+
+  // A verifier that reads every image as glasses: min-p needs only the latent classifier, as without one.
+  const torch::Tensor sure = torch::tensor({0.0, 30.0, 0.0, 0.0, 0.0, 0.0}), flat = torch::zeros({6});
+  job_.model_dir = bundle_with_verifier("agrees", sure, flat);
+  job_.out_dir = dir_ / "agrees";
+  const auto agrees = jobs::run_sample(job_, quiet);
+  EXPECT_TRUE(agrees.verified);
+  EXPECT_EQ(agrees.retried, plain.retried);
+  for (size_t i = 0; i < agrees.images.size(); ++i) {
+    const auto rec = read_record(agrees.images[i]);
+    EXPECT_EQ(rec["z"], read_record(plain.images[i])["z"]);
+    EXPECT_NEAR(rec["p_image"].get<double>(), 1.0, 1e-9);
+    EXPECT_EQ(rec["verifier"], "verifier.pt");
+    EXPECT_NE(rec["reproduce"].get<std::string>().find(" --verify"), std::string::npos) << rec["reproduce"];
+  }
+
+  // One that reads no image as glasses, and every one's hair as black: no try passes, each image takes
+  // every try and keeps its first (all score the verifier's constant, the smaller reading).
+  const torch::Tensor doubts = torch::tensor({0.0, -30.0, 30.0, 0.0, 0.0, 0.0});
+  job_.model_dir = bundle_with_verifier("doubts", doubts, flat);
+  job_.out_dir = dir_ / "doubts";
+  const auto doubting = jobs::run_sample(job_, quiet);
+  EXPECT_EQ(doubting.retried, 6);
+  EXPECT_EQ(doubting.below_min_p, 6);
+  for (size_t i = 0; i < doubting.images.size(); ++i) {
+    const auto rec = read_record(doubting.images[i]);
+    EXPECT_EQ(rec["tries"]["solved"], 3);
+    EXPECT_EQ(rec["tries"]["kept"], 0);
+    EXPECT_EQ(rec["z"], read_record(probe.images[i])["z"]);
+    EXPECT_LT(rec["p_image"].get<double>(), 1e-12);
+  }
+  EXPECT_GT(doubting.nfe_total, plain.nfe_total);
+
+  // --no-verify: the plain run's images and records, and a command that says so.
+  job_.verify = false;
+  job_.out_dir = dir_ / "unverified";
+  const auto unverified = jobs::run_sample(job_, quiet);
+  EXPECT_FALSE(unverified.verified);
+  const auto rec = read_record(unverified.images[0]);
+  EXPECT_FALSE(rec.contains("p_image"));
+  EXPECT_EQ(rec["z"], read_record(plain.images[0])["z"]);
+  EXPECT_NE(rec["reproduce"].get<std::string>().find(" --no-verify"), std::string::npos) << rec["reproduce"];
+
+  // The verifier reads the very images written: glasses' logit follows each image's mean.
+  job_.verify.reset();
+  job_.min_p = 0.0;
+  const torch::Tensor follows = torch::tensor({0.0, 0.0, 0.0, 0.0, 0.0, 0.0});
+  const torch::Tensor scale = torch::tensor({0.0, 40.0, 0.0, 0.0, 0.0, 0.0});
+  job_.model_dir = bundle_with_verifier("follows", follows, scale);
+  job_.attrs = "glasses";
+  job_.out_dir = dir_ / "follows";
+  const auto following = jobs::run_sample(job_, quiet);
+  const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
+  for (const auto& png : following.images) {
+    const auto r = read_record(png);
+    const auto z = torch::tensor(r["z"].get<std::vector<double>>(), torch::kFloat).unsqueeze(0);
+    torch::NoGradGuard no_grad;
+    const double mean = bundle.synthesis(bundle.broadcast_ws(bundle.mapping(z))).mean().item<double>();
+    EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(-40 * mean)), 1e-4);
+  }
+
+  // --verify on a bundle without a verifier is a usage error, before any work.
+  job_.model_dir = LACE_TINY_BUNDLE;
+  job_.verify = true;
+  job_.out_dir = dir_ / "none";
+  EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir_ / "none") && !fs::is_empty(dir_ / "none"));
 }
 
 TEST_F(SampleJobTest, ExpressionIsCheckedBeforeTheModelIsLoaded) {

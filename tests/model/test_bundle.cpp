@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "lace/model/bundle.hpp"
+#include "support/test_verifier.hpp"
 
 namespace fs = std::filesystem;
 using lace::model::Bundle;
@@ -118,6 +119,11 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["editing"] = {{"weights", {{"newst", 2}}}}; }, "editing.weights: unknown field 'newst'"},
       {[](json& j) { j["editing"] = {{"trunc", 0.5}}; }, "editing: unknown field 'trunc'"},
       {[](json& j) { j["editing"] = {{"truncation", "half"}}; }, "editing.truncation: must be a number"},
+      {[](json& j) { j["verifier"] = {{"file", "v.pt"}, {"num_logits", 7}}; },
+       "verifier.num_logits: 7 differs from classifier.num_logits (6)"},
+      {[](json& j) { j["verifier"] = {{"file", "v.pt"}, {"num_logits", 6}, {"columns", 6}}; },
+       "verifier: unknown field 'columns'"},
+      {[](json& j) { j["verifier"] = {{"num_logits", 6}}; }, "verifier.file: missing"},
   };
   for (const auto& c : cases) {
     json j = manifest_;
@@ -174,6 +180,26 @@ TEST_F(BundleTest, ShapesAreCheckedAgainstTheManifest) {
   } catch (const BundleError& e) {
     EXPECT_HAS(e.what(), "synthesis(ws) returned shape [2, 3, 16, 16], the manifest implies [2, 3, 32, 32]");
   }
+}
+
+TEST_F(BundleTest, VerifierIsLoadedProbedAndRun) {
+  EXPECT_FALSE(Bundle::load(dir_, torch::kCPU).has_verifier());
+  json j = manifest_;
+  j["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "verifier.pt: file not found");
+
+  lace_test::write_test_verifier(dir_ / "verifier.pt", torch::zeros({5}), torch::ones({5}));
+  EXPECT_HAS(load_error(), "verifier.pt: forward(images) returned shape [1, 5], the manifest implies [1, 6]");
+
+  const auto bias = torch::arange(6, torch::kFloat), scale = torch::full({6}, 2.0);
+  lace_test::write_test_verifier(dir_ / "verifier.pt", bias, scale);
+  const Bundle b = Bundle::load(dir_, torch::kCPU);
+  ASSERT_TRUE(b.has_verifier());
+  const auto images = torch::rand({3, 3, 16, 16}) * 2 - 1;
+  const auto expected = bias.unsqueeze(0) + 2 * images.mean({1, 2, 3}).unsqueeze(1);
+  EXPECT_TRUE(torch::allclose(b.verify(images), expected, 1e-5, 1e-6));
+  EXPECT_EQ(b.files().back(), dir_ / "verifier.pt");  // hashed into the records with the rest
 }
 
 TEST_F(BundleTest, GeneratorWithoutMappingOrMeanIsRejected) {

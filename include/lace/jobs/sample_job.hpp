@@ -36,6 +36,9 @@ struct SampleJob {
   // up to `tries` solves in all; each image keeps its most probable try. 0: off. Default: the manifest's.
   std::optional<double> min_p;
   std::optional<int64_t> tries;
+  // Read every conditional image with the bundle's image verifier too (lace.json "verifier"): records get
+  // p_image, and --min-p then needs both classifiers to reach it. Default: on when the bundle has one.
+  std::optional<bool> verify;
   std::filesystem::path out_dir = "outputs";
   bool grid = false;
   torch::Device device = torch::kCPU;
@@ -49,6 +52,7 @@ struct SampleReport {
   int64_t tries = 1;
   int64_t retried = 0;                    // images solved more than once (--min-p)
   int64_t below_min_p = 0;                // images still below --min-p after every try
+  bool verified = false;                  // images were read with the bundle's verifier
   double seconds = 0;
   StageSeconds stages;
 };

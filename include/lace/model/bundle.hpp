@@ -1,6 +1,6 @@
 #pragma once
-// A loaded model bundle: the manifest plus its TorchScript generator and latent classifier,
-// checked against each other, on one device.
+// A loaded model bundle: the manifest plus its TorchScript generator, latent classifier and optional
+// image verifier, checked against each other, on one device.
 
 #include <filesystem>
 #include <memory>
@@ -35,6 +35,8 @@ class Bundle {
   torch::Tensor broadcast_ws(const torch::Tensor& w) const;     // [B, w_dim] -> [B, num_ws, w_dim]
   torch::Tensor synthesis(const torch::Tensor& ws) const;       // [B, num_ws, w_dim] -> [B, C, R, R] in [-1, 1]
   torch::Tensor classify(const torch::Tensor& w) const;         // [B, w_dim] -> [B, num_logits]
+  bool has_verifier() const { return verifier_ != nullptr; }
+  torch::Tensor verify(const torch::Tensor& images) const;      // [B, C, R, R] in [-1, 1] -> [B, num_logits]
 
   // The files that make up the bundle (manifest first), e.g. for hashing.
   std::vector<std::filesystem::path> files() const;
@@ -46,6 +48,7 @@ class Bundle {
   torch::Device device_ = torch::kCPU;
   std::unique_ptr<torch::jit::Module> generator_;
   std::unique_ptr<torch::jit::Module> classifier_;
+  std::unique_ptr<torch::jit::Module> verifier_;  // optional image classifier (manifest "verifier")
   torch::Tensor w_avg_;
 };
 

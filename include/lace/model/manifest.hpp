@@ -47,6 +47,14 @@ struct ClassifierSpec {
   int64_t num_logits = 0;
 };
 
+// Optional "verifier": an image classifier with the latent classifier's columns (the attributes' columns
+// index both), forward(images [B, channels, resolution, resolution] in [-1, 1]) -> logits [B, num_logits].
+// With --min-p, lace sample also reads each image with it and solves again where it disagrees.
+struct VerifierSpec {
+  std::string file;
+  int64_t num_logits = 0;
+};
+
 // The weights of an editing step's energy (sampling::EditEnergy, docs/edit.md), set to the authors'
 // values (LACE.md); `keep` is lace's own term, off in their recipe.
 struct EditWeights {
@@ -97,6 +105,7 @@ struct Manifest {
   EditSettings editing;           // optional "editing": {"truncation": psi, "weights": {...}}: lace edit's defaults
   WAvgSpec w_avg;
   ClassifierSpec classifier;
+  std::optional<VerifierSpec> verifier;
   std::vector<Attribute> attributes;
 
   const Attribute* find(const std::string& attribute_name) const;
