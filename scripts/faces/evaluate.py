@@ -128,11 +128,11 @@ def run_lace(lace, model, expr, n, seed, out_dir, extra=()):
 
 
 def latent_satisfaction(records):
-    """exp(-E) of each sample's condition under the latent classifier that guided it: near 1 where the
-    sampler reached what the classifier calls the condition, so a low ACC with a high value here is the
-    classifier (or the generator) disagreeing with the evaluator, and a low value is the sampler or a
-    classifier that has no such region."""
-    return np.array([math.exp(r["log_p"]) for r in records])
+    """P(condition) of each sample under the latent classifier that guided it (the record's p; exp(-E) in
+    records older than p): near 1 where the sampler reached what the classifier calls the condition, so a
+    low ACC with a high value here is the classifier (or the generator) disagreeing with the evaluator, and
+    a low value is the sampler or a classifier that has no such region."""
+    return np.array([r["p"] if "p" in r else math.exp(r["log_p"]) for r in records])
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@
 // Each subcommand registers its flags on the app and returns the action to run once parsing succeeded.
 
 #include <functional>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -29,6 +30,9 @@ extern const CLI::Validator kNonNegative;  // >= 0
 // --atol, --rtol, --error-norm (into `error_norm`, read back with error_norm_from_flag) and --max-steps.
 void add_adaptive_solver_flags(CLI::App* cmd, ode::AdaptiveOptions& options, std::string& error_norm);
 ode::ErrorNorm error_norm_from_flag(const std::string& error_norm);
+
+// --verify and --no-verify, into `verify` (unset: the job's default).
+void add_verify_flags(CLI::App* cmd, std::optional<bool>& verify);
 
 // --model's default: $LACE_MODEL if set, else the bundle this build was configured with.
 std::string default_model_dir();

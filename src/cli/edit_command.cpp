@@ -45,11 +45,13 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
       ->check(kNonNegative);
 
   cmd->add_option("--min-p", flags->min_p,
-                  "solve a step again, its conditions weighing double per try, where the latent classifier reads its target "
-                  "below this probability (0: off; default: the file's, the bundle's, else 0)")
+                  "solve a step again, its conditions weighing double per try, where its target holds with less than "
+                  "this probability, as the latent classifier (and the bundle's verifier) reads it (0: off; default: "
+                  "the file's, the bundle's, else 0)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--tries", flags->tries, "most solves per step with --min-p (default: the file's, the bundle's, else 3)")
       ->check(kPositive);
+  add_verify_flags(cmd, flags->job.verify);
 
   return [flags, &global] {
     auto& job = flags->job;

@@ -55,12 +55,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--tries", flags->tries, "most solves per image with --min-p (default: the bundle's, else 4)")
       ->check(kPositive);
-  auto* verify = cmd->add_flag_callback(
-      "--verify", [flags] { flags->job.verify = true; },
-      "read each image with the bundle's image verifier too (records' p_image; --min-p then needs both) "
-      "(default: on when the bundle has one)");
-  cmd->add_flag_callback("--no-verify", [flags] { flags->job.verify = false; }, "do not read images with the verifier")
-      ->excludes(verify);
+  add_verify_flags(cmd, j.verify);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
 

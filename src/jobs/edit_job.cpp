@@ -103,7 +103,7 @@ Starts resolve_starts(const EditSequence& seq, int64_t z_dim) {
   return out;
 }
 
-std::string reproduce_command(const EditJob& job, const EditChoice& choice) {
+std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool verify) {
   const double psi = choice.truncation;
   const model::EditWeights& w = choice.weights;
   std::ostringstream c;
@@ -117,37 +117,66 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice) {
   for (const auto& field : model::edit_weight_fields()) c << " " << field.flag << " " << w.*field.weight;
   c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
   if (choice.min_p > 0) c << " --tries " << choice.tries;
+  c << (verify ? " --verify" : " --no-verify");
   return c.str();
 }
 
-// A step's result after min_p: rows whose newest condition the latent classifier reads below min_p are
-// solved again from the previous step's z with every condition's weight doubled per try (2x, 4x, ...); a
-// row keeps its first try to reach min_p, else its most probable one. The regularizers keep their weights,
-// so a harder push still starts from, and is held near, the previous step.
+// What a step reads: P(its newest condition) under the latent classifier and, verifying, under the
+// bundle's image verifier on the step's image (only the edited layers of w+ take the new w); `score`, the
+// smaller of the two, is what min_p compares.
+struct StepReading {
+  torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
+};
+
+// The step's w+: the previous one with the edited attribute's layers set to the new w (StyleFlow's subset
+// selection); the other layers keep theirs.
+torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, const std::vector<int64_t>& layers) {
+  const auto index = torch::tensor(layers, torch::kLong).to(ws_previous.device());
+  const auto n = static_cast<int64_t>(layers.size());
+  return ws_previous.index_copy(1, index, w.unsqueeze(1).expand({w.size(0), n, w.size(1)}).contiguous());
+}
+
+StepReading read_step(const model::Bundle& bundle, double psi, const energy::Energy& newest, const torch::Tensor& z,
+                      const torch::Tensor& ws_previous, const std::vector<int64_t>& layers, bool verify) {
+  torch::NoGradGuard no_grad;
+  const auto w = bundle.truncate(bundle.mapping(z), psi);
+  StepReading r;
+  r.p = r.score = newest.probability(bundle.classify(w)).to(torch::kCPU);
+  if (verify) {
+    r.p_image = newest.probability(bundle.verify(bundle.synthesis(step_ws(ws_previous, w, layers)))).to(torch::kCPU);
+    r.score = torch::minimum(r.p, r.p_image);
+  }
+  return r;
+}
+
+// A step's result after min_p: rows whose newest condition reads below min_p are solved again from the
+// previous step's z with every condition's weight doubled per try (2x, 4x, ...); a row keeps its first try
+// to reach min_p, else its best one. The regularizers keep their weights, so a harder push still starts
+// from, and is held near, the previous step.
 struct Retried {
   torch::Tensor z, nfe;
+  StepReading reading;
   std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
   int64_t retried = 0, below = 0;
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
-                         const torch::Tensor& z_previous, const sampling::SampleResult& first,
-                         const model::EditWeights& weights, const EditChoice& choice,
+                         const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
+                         const std::vector<int64_t>& layers, const sampling::SampleResult& first,
+                         const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
   const int64_t n = first.z.size(0);
-  Retried out{first.z.clone(), first.stats.nfe.clone(), std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
-  if (choice.min_p <= 0) return out;
   const energy::Energy& newest = conditions.back();
-  const auto log_p_of = [&](const torch::Tensor& z) {
-    torch::NoGradGuard no_grad;
-    return (-newest(bundle.classify(bundle.truncate(bundle.mapping(z), psi)))).to(torch::kCPU, torch::kDouble);
+  const auto read = [&](const torch::Tensor& z, const torch::Tensor& ws) {
+    return read_step(bundle, psi, newest, z, ws, layers, verify);
   };
-  const double log_min_p = std::log(choice.min_p);
-  torch::Tensor log_p = log_p_of(out.z);
+  Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
+              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
+  if (choice.min_p <= 0) return out;
   for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < n; ++i)
-      if (log_p[i].item<double>() < log_min_p) rows.push_back(i);
+      if (out.reading.score[i].item<double>() < choice.min_p) rows.push_back(i);
     if (rows.empty()) break;
     const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
     const torch::Tensor from = z_previous.index_select(0, index);
@@ -160,19 +189,21 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest_continuous *= factor;
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger);
     const auto again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
-    const torch::Tensor again_log_p = log_p_of(again.z);
+    const StepReading again_read = read(again.z, ws_previous.index_select(0, index));
     for (size_t j = 0; j < rows.size(); ++j) {
       const int64_t i = rows[j], r = static_cast<int64_t>(j);
       if (attempt == 1) ++out.retried;
       out.tries[i].first += 1;
       out.nfe[i] += again.stats.nfe[r];
-      if (again_log_p[r].item<double>() <= log_p[i].item<double>()) continue;
+      if (again_read.score[r].item<double>() <= out.reading.score[i].item<double>()) continue;
       out.tries[i].second = attempt;
-      log_p[i] = again_log_p[r];
       out.z[i] = again.z[r];
+      out.reading.p[i] = again_read.p[r];
+      out.reading.score[i] = again_read.score[r];
+      if (verify) out.reading.p_image[i] = again_read.p_image[r];
     }
   }
-  for (int64_t i = 0; i < n; ++i) out.below += log_p[i].item<double>() < log_min_p;
+  for (int64_t i = 0; i < n; ++i) out.below += out.reading.score[i].item<double>() < choice.min_p;
   return out;
 }
 
@@ -229,7 +260,12 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   base["sampler"] = sampler_record(job.solver, ode_options);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
   if (choice.min_p > 0) base["min_p"] = choice.min_p;
-  base["reproduce"] = reproduce_command(job, choice);
+  if (job.verify.value_or(false) && !bundle.has_verifier())
+    throw std::invalid_argument("--verify: the bundle " + job.model_dir.string() + " has no verifier (lace.json \"verifier\")");
+  const bool verify = job.verify.value_or(bundle.has_verifier());
+  if (verify) base["verifier"] = manifest.verifier->file;
+  report.verified = verify;
+  base["reproduce"] = reproduce_command(job, choice, verify);
 
   const int64_t count = starts.z.size(0), num_steps = static_cast<int64_t>(steps.size());
   const int64_t num_ws = manifest.generator.num_ws;
@@ -259,28 +295,22 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     std::vector<energy::Energy> so_far;
     for (int64_t k = 0; k <= num_steps; ++k) {
       std::vector<int64_t> layers;
-      torch::Tensor nfe = torch::zeros({n}, torch::kLong);
-      std::vector<std::pair<int64_t, int64_t>> tries(static_cast<size_t>(n), {1, 0});  // solved, kept
+      Retried step;  // k > 0: the step's solve, readings and tries
       if (k > 0) {
         so_far.push_back(steps[k - 1]);
+        layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
         const sampling::EditEnergy energy(bundle, psi, so_far, z, weights);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        const Retried step = retry_weak_edits(bundle, psi, so_far, z, result, weights, choice, ode_options, progress);
+        step = retry_weak_edits(bundle, psi, so_far, z, ws, layers, result, weights, choice, verify, ode_options,
+                                progress);
         z = step.z;
-        nfe = step.nfe;
-        tries = step.tries;
         report.retried += step.retried;
         report.below_min_p += step.below;
-        layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
         report.stages.solve += timer.lap();
       }
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
-      if (k > 0) {
-        // Only the edited attribute's layers take the new w (StyleFlow's subset selection); the rest keep theirs.
-        const auto index = torch::tensor(layers, torch::kLong).to(ws.device());
-        ws = ws.index_copy(1, index, w.unsqueeze(1).expand({n, static_cast<int64_t>(layers.size()), w.size(1)}).contiguous());
-      }
+      if (k > 0) ws = step_ws(ws, w, layers);
       const auto logits = bundle.classify(w);
       const auto images = bundle.synthesis(ws).to(torch::kCPU);
       const auto ws_cpu = ws.to(torch::kCPU);
@@ -297,8 +327,12 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         record["expression"] = k > 0 ? seq.steps[k - 1] : "";
         record["canonical"] = k > 0 ? steps[k - 1].canonical() : "";
         record["layers"] = layers;
-        record["stats"] = {{"nfe", nfe[i].item<int64_t>()}};
-        if (k > 0 && choice.min_p > 0) record["tries"] = {{"solved", tries[i].first}, {"kept", tries[i].second}};
+        record["stats"] = {{"nfe", k > 0 ? step.nfe[i].item<int64_t>() : 0}};
+        if (k > 0) {
+          record["p"] = step.reading.p[i].item<double>();
+          if (verify) record["p_image"] = step.reading.p_image[i].item<double>();
+          if (choice.min_p > 0) record["tries"] = {{"solved", step.tries[i].first}, {"kept", step.tries[i].second}};
+        }
         record["attributes"] = attribute_readings(manifest, logits[i]);
         record["z"] = tensor_to_json(z[i].to(torch::kCPU));
         nlohmann::json ws_json = nlohmann::json::array();

@@ -10,7 +10,9 @@
 #include "lace/io/record.hpp"
 #include "lace/jobs/edit_job.hpp"
 #include "lace/jobs/sample_job.hpp"
+#include "lace/model/bundle.hpp"
 #include "stage_checks.hpp"
+#include "support/test_verifier.hpp"
 
 namespace fs = std::filesystem;
 using namespace lace;
@@ -149,6 +151,73 @@ TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
   EXPECT_NE(record(retried.images[1])["reproduce"].get<std::string>().find(" --min-p "), std::string::npos);
 
   job_.overrides.min_p = 1.0;
+  EXPECT_THROW(run(), std::invalid_argument);
+}
+
+TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
+  const int n = 4;
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses", "smile"}}});
+  job_.batch_size = n;
+  job_.out_dir = dir_ / "plain";
+  const auto plain = run();
+  EXPECT_FALSE(plain.verified);
+  EXPECT_FALSE(record(plain.images[1]).contains("p_image"));
+  EXPECT_NEAR(record(plain.images[1])["p"].get<double>(), record(plain.images[1])["attributes"]["glasses"].get<double>(),
+              1e-6);  // p: the step's target under the latent classifier
+
+  // A copy of the tiny bundle with a verifier reading bias + scale * mean(image) (support/test_verifier.hpp).
+  const auto with_verifier = [&](const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
+    const fs::path dir = dir_ / name;
+    fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
+    json manifest;
+    {
+      std::ifstream in(dir / "lace.json");
+      manifest = json::parse(in);
+    }
+    manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
+    std::ofstream(dir / "lace.json") << manifest.dump();
+    lace_test::write_test_verifier(dir / "verifier.pt", bias, scale);
+    return dir;
+  };
+  // It never sees glasses or a smile: with min_p every step takes every try and keeps its first.
+  job_.model_dir = with_verifier("doubts", torch::tensor({-30.0, -30.0, 0.0, 0.0, 0.0, 0.0}), torch::zeros({6}));
+  job_.overrides.min_p = 0.5;
+  job_.overrides.tries = 2;
+  job_.out_dir = dir_ / "doubts";
+  const auto doubting = run();
+  EXPECT_TRUE(doubting.verified);
+  EXPECT_EQ(doubting.retried, 2 * n);
+  EXPECT_EQ(doubting.below_min_p, 2 * n);
+  for (size_t i = 0; i < doubting.images.size(); ++i) {
+    const json r = record(doubting.images[i]);
+    EXPECT_EQ(r["z"], record(plain.images[i])["z"]);
+    EXPECT_EQ(r["verifier"], "verifier.pt");
+    if (r["step"] == 0) continue;
+    EXPECT_EQ(r["tries"], json({{"solved", 2}, {"kept", 0}}));
+    EXPECT_LT(r["p_image"].get<double>(), 1e-12);
+  }
+  EXPECT_NE(record(doubting.images[1])["reproduce"].get<std::string>().find(" --verify"), std::string::npos);
+
+  // Reading glasses from each image's mean: p_image is the verifier's reading of the step's own w+.
+  job_.model_dir = with_verifier("follows", torch::zeros({6}), torch::tensor({0.0, 40.0, 0.0, 0.0, 0.0, 0.0}));
+  job_.overrides.min_p = 0.0;
+  job_.out_dir = dir_ / "follows";
+  const auto following = run();
+  const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
+  for (int i = 0; i < n; ++i) {
+    const json r = record(following.images[i * 3 + 1]);  // the glasses step
+    std::vector<torch::Tensor> layers;
+    for (const auto& l : r["ws"]) layers.push_back(torch::tensor(l.get<std::vector<double>>(), torch::kFloat));
+    torch::NoGradGuard no_grad;
+    const double mean = bundle.synthesis(torch::stack(layers).unsqueeze(0)).mean().item<double>();
+    EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(-40 * mean)), 1e-4);
+  }
+
+  job_.verify = false;
+  job_.out_dir = dir_ / "off";
+  EXPECT_FALSE(record(run().images[1]).contains("p_image"));
+  job_.model_dir = LACE_TINY_BUNDLE;
+  job_.verify = true;
   EXPECT_THROW(run(), std::invalid_argument);
 }
 

@@ -27,6 +27,9 @@ struct EditJob {
   std::string solver = "dopri5";          // dopri5 | euler | heun | rk4
   sampling::VpOdeOptions ode;
   model::EditSettings overrides;          // the flags: over the sequence file's, over the bundle's
+  // Read each step's images with the bundle's image verifier too (records' p_image; min_p then needs both
+  // classifiers to reach it). Default: on when the bundle has one.
+  std::optional<bool> verify;
   torch::Device device = torch::kCPU;
 };
 
@@ -40,6 +43,7 @@ struct EditReport {
   StageSeconds stages;
   int64_t retried = 0;      // (start, step) pairs solved again for min_p
   int64_t below_min_p = 0;  // ... and still below it after every try
+  bool verified = false;    // steps were read with the bundle's verifier
   std::vector<std::string> warnings;          // e.g. a start image made with another model
 };
 
