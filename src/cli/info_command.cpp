@@ -55,6 +55,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["guidance"] = m.default_guidance;
       j["min_p"] = m.default_min_p;
       j["tries"] = m.default_tries;
+      j["verifier"] = m.verifier ? nlohmann::json(m.verifier->file) : nlohmann::json();
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
@@ -78,6 +79,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
               << "min-p       " << m.default_min_p << " by default (" << m.default_tries << " tries at most)\n"
+              << "verifier    " << (m.verifier ? m.verifier->file + " reads every conditional image" : "none") << "\n"
               << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);

@@ -188,7 +188,9 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_EQ(info["guidance"], 1.0);  // the tiny bundle sets none
   EXPECT_EQ(info["min_p"], 0.0);
   EXPECT_EQ(info["tries"], 4);
+  EXPECT_TRUE(info["verifier"].is_null());
   const auto text = lace("info " + model());
+  EXPECT_NE(text.out.find("verifier    none\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   // No editing section: lace edit would run with the bundle's truncation and the authors' weights.
   EXPECT_NE(text.out.find("editing     truncation 1, previous 0.1, newest 1, newest_continuous 10, reg_z 0.04, "
@@ -247,6 +249,8 @@ TEST_F(CliTest, BadFlagsAndDevices) {
   expect_one_line_error(lace("sample " + model() + " --guidance 0"), 2, "guidance");
   expect_one_line_error(lace("sample " + model() + " --guidance nan"), 2, "finite");
   expect_one_line_error(lace("sample " + model() + " --min-p 1"), 2, "--min-p");
+  expect_one_line_error(lace("sample " + model() + " --attrs smile --verify"), 2, "has no verifier");
+  expect_one_line_error(lace("sample " + model() + " --verify --no-verify"), 2, "--verify excludes --no-verify");
   expect_one_line_error(lace("sample " + model() + " --tries 0"), 2, "--tries");
   expect_one_line_error(lace("sample " + model() + " --truncation inf"), 2, "finite");
   if (!torch::cuda::is_available())
