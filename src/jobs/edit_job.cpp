@@ -9,7 +9,7 @@
 
 #include "lace/io/io.hpp"
 #include "lace/jobs/record.hpp"
-#include "lace/jobs/solver_options.hpp"
+#include "lace/jobs/option_checks.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/ode/tableau.hpp"
 #include "lace/sampling/edit_energy.hpp"
@@ -234,6 +234,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     steps.push_back(compile_field(seq, "steps[" + std::to_string(k) + "]", seq.steps[k], manifest));
   const energy::Energy start_condition = compile_field(seq, "condition", seq.condition, manifest);
   const Starts starts = resolve_starts(seq, manifest.generator.z_dim);
+  check_verifier(job.verify, manifest, job.model_dir);
   io::ensure_writable_dir(job.out_dir);
 
   const EditChoice choice = resolve_edit_settings(manifest, seq.settings, job.overrides);
@@ -260,8 +261,6 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   base["sampler"] = sampler_record(job.solver, ode_options);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
   if (choice.min_p > 0) base["min_p"] = choice.min_p;
-  if (job.verify.value_or(false) && !bundle.has_verifier())
-    throw std::invalid_argument("--verify: the bundle " + job.model_dir.string() + " has no verifier (lace.json \"verifier\")");
   const bool verify = job.verify.value_or(bundle.has_verifier());
   if (verify) base["verifier"] = manifest.verifier->file;
   report.verified = verify;

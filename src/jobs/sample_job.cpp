@@ -9,7 +9,7 @@
 
 #include "lace/io/io.hpp"
 #include "lace/jobs/record.hpp"
-#include "lace/jobs/solver_options.hpp"
+#include "lace/jobs/option_checks.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/ode/tableau.hpp"
 #include "lace/sampling/latent_energy.hpp"
@@ -112,6 +112,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   // Cheap checks first, so a typo fails before any model is loaded: manifest, expression, folder.
   const model::Manifest manifest = model::read_manifest(job.model_dir);
   energy::Energy condition = energy::compile(job.attrs, manifest.attributes, job.operators);
+  check_verifier(job.verify, manifest, job.model_dir);
   io::ensure_writable_dir(job.out_dir);
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
@@ -135,8 +136,6 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   const double min_p = condition.unconditional() ? 0.0 : job.min_p.value_or(manifest.default_min_p);
   const int64_t tries = min_p > 0 ? job.tries.value_or(manifest.default_tries) : 1;
   if (min_p > 0) base["min_p"] = min_p;
-  if (job.verify.value_or(false) && !bundle.has_verifier())
-    throw std::invalid_argument("--verify: the bundle " + job.model_dir.string() + " has no verifier (lace.json \"verifier\")");
   const bool verify = !condition.unconditional() && job.verify.value_or(bundle.has_verifier());
   if (verify) base["verifier"] = manifest.verifier->file;
   base["sampler"] = sampler_record(job.solver, job.ode, job.langevin);

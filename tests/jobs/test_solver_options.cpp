@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lace/jobs/solver_options.hpp"
+#include "lace/jobs/option_checks.hpp"
 
 namespace {
 

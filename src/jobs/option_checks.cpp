@@ -1,4 +1,4 @@
-#include "lace/jobs/solver_options.hpp"
+#include "lace/jobs/option_checks.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -14,6 +14,12 @@ void check_solver_options(const std::string& solver, const std::vector<std::stri
   }
   if (!(ode.adaptive.atol > 0) || !(ode.adaptive.rtol > 0)) throw std::invalid_argument("--atol and --rtol must be positive");
   if (ode.steps < 1) throw std::invalid_argument("--steps must be at least 1");
+}
+
+void check_verifier(const std::optional<bool>& verify, const model::Manifest& manifest,
+                    const std::filesystem::path& model_dir) {
+  if (verify.value_or(false) && !manifest.verifier)
+    throw std::invalid_argument("--verify: the bundle " + model_dir.string() + " has no verifier (lace.json \"verifier\")");
 }
 
 }  // namespace lace::jobs
