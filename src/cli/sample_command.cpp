@@ -78,8 +78,9 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
                  report.images.size(), job.out_dir.string(), report.seconds,
                  report.nfe_total / static_cast<int64_t>(report.images.size()));
     if (report.min_p > 0)
-      spdlog::info("{} image(s) solved again for --min-p {}; {} still below it after {} tries", report.retried,
-                   report.min_p, report.below_min_p, report.tries);
+      spdlog::info("{} image(s) solved again for --min-p {} ({}); {} still below it after {} tries", report.retried,
+                   report.min_p, report.verified ? "latent classifier and verifier" : "latent classifier",
+                   report.below_min_p, report.tries);
     spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
                   report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());
