@@ -79,6 +79,7 @@ if [ "$SMOKE" = 1 ]; then
   for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
+  grep -q '"verifier"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json names no verifier" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"
