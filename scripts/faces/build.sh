@@ -48,7 +48,7 @@ if [ "$SMOKE" = 1 ]; then
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
   # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
   # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.
-  EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20")
+  EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20 --min-p 0")  # no retries, as for sampling above
 fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
 mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
