@@ -165,19 +165,9 @@ TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
   EXPECT_NEAR(record(plain.images[1])["p"].get<double>(), record(plain.images[1])["attributes"]["glasses"].get<double>(),
               1e-6);  // p: the step's target under the latent classifier
 
-  // A copy of the tiny bundle with a verifier reading bias + scale * mean(image) (support/test_verifier.hpp).
+  // Copies of the tiny bundle with a verifier reading bias + scale * mean(image) (support/test_verifier.hpp).
   const auto with_verifier = [&](const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
-    const fs::path dir = dir_ / name;
-    fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
-    json manifest;
-    {
-      std::ifstream in(dir / "lace.json");
-      manifest = json::parse(in);
-    }
-    manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
-    std::ofstream(dir / "lace.json") << manifest.dump();
-    lace_test::write_test_verifier(dir / "verifier.pt", bias, scale);
-    return dir;
+    return lace_test::tiny_bundle_with_verifier(dir_ / name, bias, scale);
   };
   // It never sees glasses or a smile: with min_p every step takes every try and keeps its first.
   job_.model_dir = with_verifier("doubts", torch::tensor({-30.0, -30.0, 0.0, 0.0, 0.0, 0.0}), torch::zeros({6}));

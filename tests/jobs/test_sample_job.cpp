@@ -29,25 +29,22 @@ class SampleJobTest : public ::testing::Test {
     job_.out_dir = dir_ / "out";
   }
   void TearDown() override { fs::remove_all(dir_); }
-  // A copy of the tiny bundle (in `name`) whose lace.json has this section.
-  fs::path bundle_with(const std::string& section, const nlohmann::json& value, const std::string& name = "bundle") {
-    const fs::path dir = dir_ / name;
+  // A copy of the tiny bundle whose lace.json has this "sampling" section.
+  fs::path bundle_with_sampling(const nlohmann::json& sampling) {
+    const fs::path dir = dir_ / "bundle";
     fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
     nlohmann::json manifest;
     {
       std::ifstream in(dir / "lace.json");
       manifest = nlohmann::json::parse(in);
     }
-    manifest[section] = value;
+    manifest["sampling"] = sampling;
     std::ofstream(dir / "lace.json") << manifest.dump();
     return dir;
   }
-  fs::path bundle_with_sampling(const nlohmann::json& sampling) { return bundle_with("sampling", sampling); }
   // A copy of the tiny bundle with a test verifier (support/test_verifier.hpp) reading bias + scale * mean(image).
   fs::path bundle_with_verifier(const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
-    const fs::path dir = bundle_with("verifier", {{"file", "verifier.pt"}, {"num_logits", 6}}, name);
-    lace_test::write_test_verifier(dir / "verifier.pt", bias, scale);
-    return dir;
+    return lace_test::tiny_bundle_with_verifier(dir_ / name, bias, scale);
   }
   fs::path dir_;
   jobs::SampleJob job_;

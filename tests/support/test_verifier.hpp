@@ -2,6 +2,9 @@
 // A TorchScript image classifier for tests, written from C++: logits [B, K] = bias + scale * mean(image),
 // every column, so a test chooses what the verifier reads (constant, or following the image).
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -18,6 +21,21 @@ def forward(self, x):
     return self.bias.unsqueeze(0) + self.scale.unsqueeze(0) * x.mean(dim=[1, 2, 3]).unsqueeze(1)
 )");
   m.save(path.string());
+}
+
+// A copy of the tiny bundle in `dir` whose lace.json names verifier.pt, a test verifier as above.
+inline std::filesystem::path tiny_bundle_with_verifier(const std::filesystem::path& dir, const torch::Tensor& bias,
+                                                       const torch::Tensor& scale) {
+  std::filesystem::copy(LACE_TINY_BUNDLE, dir, std::filesystem::copy_options::recursive);
+  nlohmann::json manifest;
+  {
+    std::ifstream in(dir / "lace.json");
+    manifest = nlohmann::json::parse(in);
+  }
+  manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
+  std::ofstream(dir / "lace.json") << manifest.dump();
+  write_test_verifier(dir / "verifier.pt", bias, scale);
+  return dir;
 }
 
 }  // namespace lace_test
