@@ -121,13 +121,6 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool
   return c.str();
 }
 
-// What a step reads: P(its newest condition) under the latent classifier and, verifying, under the
-// bundle's image verifier on the step's image (only the edited layers of w+ take the new w); `score`, the
-// smaller of the two, is what min_p compares.
-struct StepReading {
-  torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
-};
-
 // The step's w+: the previous one with the edited attribute's layers set to the new w (StyleFlow's subset
 // selection); the other layers keep theirs.
 torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, const std::vector<int64_t>& layers) {
@@ -136,14 +129,34 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
   return ws_previous.index_copy(1, index, w.unsqueeze(1).expand({w.size(0), n, w.size(1)}).contiguous());
 }
 
+// What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
+// P(the newest condition) under the latent classifier and, verifying, the step's images (CPU) and the
+// verifier's P on them; `score`, the smaller of the two, is what min_p compares. Without a verifier the
+// images are synthesised only for the rows kept, when written.
+struct StepReading {
+  torch::Tensor ws, logits, images;
+  torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
+
+  // Row i becomes row r of `other` (a retry's better try).
+  void take_row(int64_t i, const StepReading& other, int64_t r) {
+    for (auto [to, from] : {std::pair{&ws, &other.ws}, {&logits, &other.logits}, {&images, &other.images},
+                            {&p, &other.p}, {&p_image, &other.p_image}, {&score, &other.score}})
+      if (to->defined()) (*to)[i] = (*from)[r];
+  }
+};
+
 StepReading read_step(const model::Bundle& bundle, double psi, const energy::Energy& newest, const torch::Tensor& z,
                       const torch::Tensor& ws_previous, const std::vector<int64_t>& layers, bool verify) {
   torch::NoGradGuard no_grad;
   const auto w = bundle.truncate(bundle.mapping(z), psi);
   StepReading r;
-  r.p = r.score = newest.probability(bundle.classify(w)).to(torch::kCPU);
+  r.ws = step_ws(ws_previous, w, layers);
+  r.logits = bundle.classify(w);
+  r.p = r.score = newest.probability(r.logits).to(torch::kCPU);
   if (verify) {
-    r.p_image = newest.probability(bundle.verify(bundle.synthesis(step_ws(ws_previous, w, layers)))).to(torch::kCPU);
+    const auto images = bundle.synthesis(r.ws);
+    r.p_image = newest.probability(bundle.verify(images)).to(torch::kCPU);
+    r.images = images.to(torch::kCPU);
     r.score = torch::minimum(r.p, r.p_image);
   }
   return r;
@@ -198,9 +211,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
       if (again_read.score[r].item<double>() <= out.reading.score[i].item<double>()) continue;
       out.tries[i].second = attempt;
       out.z[i] = again.z[r];
-      out.reading.p[i] = again_read.p[r];
-      out.reading.score[i] = again_read.score[r];
-      if (verify) out.reading.p_image[i] = again_read.p_image[r];
+      out.reading.take_row(i, again_read, r);
     }
   }
   for (int64_t i = 0; i < n; ++i) out.below += out.reading.score[i].item<double>() < choice.min_p;
@@ -284,10 +295,12 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
     }
     report.stages.solve += timer.lap();
-    torch::Tensor ws;
+    torch::Tensor ws, start_logits;
     {
       torch::NoGradGuard no_grad;
-      ws = bundle.broadcast_ws(bundle.truncate(bundle.mapping(z), psi));
+      const auto w = bundle.truncate(bundle.mapping(z), psi);
+      ws = bundle.broadcast_ws(w);
+      start_logits = bundle.classify(w);
     }
     std::vector<std::vector<io::Image>> strips(n);
     std::vector<std::vector<fs::path>> written(n);
@@ -308,10 +321,10 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         report.stages.solve += timer.lap();
       }
       torch::NoGradGuard no_grad;
-      const auto w = bundle.truncate(bundle.mapping(z), psi);
-      if (k > 0) ws = step_ws(ws, w, layers);
-      const auto logits = bundle.classify(w);
-      const auto images = bundle.synthesis(ws).to(torch::kCPU);
+      if (k > 0) ws = step.reading.ws;
+      const torch::Tensor logits = k > 0 ? step.reading.logits : start_logits;
+      torch::Tensor images = k > 0 ? step.reading.images : torch::Tensor();
+      if (!images.defined()) images = bundle.synthesis(ws).to(torch::kCPU);
       const auto ws_cpu = ws.to(torch::kCPU);
       report.stages.synthesis += timer.lap();
       std::vector<io::Image> step_images;
