@@ -15,6 +15,7 @@ lace binary and reads every step's PNG with the evaluator:
   steps 1..k (what "sampling anew" would move).
 """
 import argparse
+import concurrent.futures
 import glob
 import json
 import os
@@ -133,18 +134,22 @@ def main():
     ap.add_argument("--truncation", type=float, default=None, help="default: the bundle's (its editing section)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
+    ap.add_argument("--jobs", type=int, default=1, help="lace runs at once (each uses one core)")
+    ap.add_argument("--keep", help="keep lace's outputs (the edits, their records, the fresh samples) in this folder")
     args = ap.parse_args()
     args.step_list = [x.strip() for x in args.steps.split(";") if x.strip()]
     torch.set_num_threads(2)
     t0 = time.time()
     evaluator = torch.jit.load(args.evaluator).eval()
-    work = tempfile.mkdtemp(prefix="lace-edit-eval-")
+    work = args.keep or tempfile.mkdtemp(prefix="lace-edit-eval-")
+    os.makedirs(work, exist_ok=True)
     try:
         result, images = measure(args, evaluator, work)
     except subprocess.CalledProcessError as e:  # cmd = [lace, "-q", "edit" or "sample", ...]
         raise SystemExit(f"evaluate_edit.py: lace {e.cmd[2]} failed with exit code {e.returncode} (its message is above)")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     result["minutes"] = round((time.time() - t0) / 60, 1)
     sheets = os.path.splitext(args.report)[0] + "-sheets"
     os.makedirs(sheets, exist_ok=True)
@@ -158,17 +163,11 @@ def measure(args, evaluator, work):
     """Edit args.starts starts through the steps with lace in the folder work, sample each step's combined
     condition afresh, score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
     steps = args.step_list
-    seq = {"start": {"seed": args.seed, "count": args.starts}, "steps": steps}
-    if args.truncation is not None:
-        seq["truncation"] = args.truncation
-    with open(os.path.join(work, "edits.json"), "w") as f:
-        json.dump(seq, f)
     t_edit = time.perf_counter()
-    subprocess.run([args.lace, "-q", "edit", "--model", args.model, "--sequence", os.path.join(work, "edits.json"),
-                    "-b", "32", "--out", os.path.join(work, "out")] + shlex.split(args.lace_args), check=True)
+    parts = run_edits(args, work)
     edit_seconds = time.perf_counter() - t_edit
-    images = read_steps(os.path.join(work, "out"), args.starts, len(steps))
-    (first,) = glob.glob(os.path.join(work, "out", "*-0000-step1.json"))
+    images = np.concatenate([read_steps(out, count, len(steps)) for out, count in parts])
+    (first,) = glob.glob(os.path.join(parts[0][0], "*-0000-step1.json"))
     with open(first) as f:
         record = json.load(f)  # what the edit ran with, after the bundle's, the file's and the flags' settings
 
@@ -178,12 +177,15 @@ def measure(args, evaluator, work):
     feat = feat.reshape(n, K + 1, -1)
     at = lambda k: {name: v[:, k] for name, v in pred.items()}  # noqa: E731
     distance = lambda a, b: float(np.linalg.norm(a - b, axis=1).mean())  # noqa: E731
+    # Sampling anew: a fresh image of the conditions of steps 1..k, from other seeds (--jobs at once).
+    combined_k = [" AND ".join(f"({s})" if " OR " in s else s for s in steps[:k]) for k in range(1, K + 1)]
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        fresh = list(pool.map(lambda k: run_lace(args.lace, args.model, combined_k[k - 1], n, args.seed + 1,
+                                                 os.path.join(work, f"fresh{k}")), range(1, K + 1)))
     rows = []
     for k, expr in enumerate(steps, start=1):
-        # Sampling anew: a fresh image of the conditions of steps 1..k, from other seeds.
-        combined = " AND ".join(f"({s})" if " OR " in s else s for s in steps[:k])
-        fresh_images, _, _ = run_lace(args.lace, args.model, combined, n, args.seed + 1, os.path.join(work, f"fresh{k}"))
-        fresh_pred, fresh_feat = score(evaluator, fresh_images)
+        combined = combined_k[k - 1]
+        fresh_pred, fresh_feat = score(evaluator, fresh[k - 1][0])
         rows.append({"step": k, "expression": expr,
                      "before": float(satisfied(expr, at(k - 1), args.tolerance).mean()),
                      "after_step": float(satisfied(expr, at(k), args.tolerance).mean()),
@@ -202,26 +204,50 @@ def measure(args, evaluator, work):
             "weights": record["weights"]}, images
 
 
+def run_edits(args, work):
+    """lace edit on args.starts starts of args.seed, split into args.jobs runs at once (lace uses one core, and
+    each start's edit depends only on its own z). Returns [(output folder, starts in it)] in start order."""
+    chunks = [c for c in np.array_split(np.arange(args.starts), args.jobs) if len(c)]
+    runs = []
+    for j, chunk in enumerate(chunks):
+        seq = {"start": {"seed": args.seed, "count": len(chunk), "first_index": int(chunk[0])}, "steps": args.step_list}
+        if args.truncation is not None:
+            seq["truncation"] = args.truncation
+        path, out = os.path.join(work, f"edits{j}.json"), os.path.join(work, f"out{j}")
+        with open(path, "w") as f:
+            json.dump(seq, f)
+        cmd = [args.lace, "-q", "edit", "--model", args.model, "--sequence", path, "-b", "32", "--out", out]
+        runs.append((subprocess.Popen(cmd + shlex.split(args.lace_args)), cmd, out, len(chunk)))
+    for proc, cmd, _, _ in runs:
+        if proc.wait() != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return [(out, count) for _, _, out, count in runs]
+
+
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate_edit.py --lace {args.lace} --model {args.model} "
            f"--evaluator {args.evaluator} --report {args.report} --steps '{args.steps}' --starts {args.starts} --seed {args.seed}"
            + (f" --truncation {args.truncation}" if args.truncation is not None else "")
-           + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
+           + (f" --lace-args '{args.lace_args}'" if args.lace_args else "")
+           + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
     out = ["# Face bundle: measured sequential editing", "",
            f"Made by `{cmd}` ({r['minutes']} min; `lace edit` itself took {r['edit_seconds']} s for "
-           f"{r['starts']} starts x {len(args.step_list)} steps on the 2-core development machine). Starts: images 0-"
+           f"{r['starts']} starts x {len(args.step_list)} steps"
+           + (f", {args.jobs} runs at once" if args.jobs > 1 else "") + " on the 2-core development machine). Starts: images 0-"
            f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; weights "
            + ", ".join(f"{k} {v:g}" for k, v in r["weights"].items()) + "; sequence: "
            + ", ".join(f"`{s}`" for s in args.step_list) + ". Every reading is the evaluator's on the PNGs lace wrote "
            f"(continuous targets within {r['tolerance']}). Raw figures: "
            f"[{os.path.basename(os.path.splitext(args.report)[0])}.json]({os.path.basename(os.path.splitext(args.report)[0])}.json).", "",
            "| step | edit | target read before | after the step (>= 0.90) | after the last step (>= 0.85) "
-           "| moved by the step | start to this step | start to a fresh sample of steps 1..k | that sample's ACC |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| moved by the step | start to this step | start to a fresh sample of steps 1..k | step's move / fresh sample's "
+           "| that sample's ACC |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["steps"]:
         out.append(f"| {x['step']} | `{x['expression']}` | {x['before']:.3f} | {x['after_step']:.3f} | "
                    f"{x['at_end']:.3f} | {x['move']:.2f} | {x['start_to_step']:.2f} | {x['start_to_fresh_sample']:.2f} | "
+                   f"{x['move'] / x['start_to_fresh_sample']:.2f} | "
                    f"{x['fresh_sample_acc']:.3f} |")
     out += ["", "Attributes no step names, the same evaluator reading at the end as at the start (>= 0.90; "
             f"continuous ones within {r['tolerance']}): " +

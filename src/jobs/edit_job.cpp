@@ -130,17 +130,19 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
 }
 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
-// P(the newest condition) under the latent classifier and, verifying, the step's images (CPU) and the
-// verifier's P on them; `score`, the smaller of the two, is what min_p compares. Without a verifier the
-// images are synthesised only for the rows kept, when written.
+// P(the newest condition) under the latent classifier and, verifying, the step's images (CPU), the
+// verifier's logits on them (device; the next step holds the classes they show) and its P; `score`, the
+// smaller of the two P, is what min_p compares. Without a verifier the images are synthesised only for
+// the rows kept, when written.
 struct StepReading {
-  torch::Tensor ws, logits, images;
+  torch::Tensor ws, logits, images, verified;
   torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
 
   // Row i becomes row r of `other` (a retry's better try).
   void take_row(int64_t i, const StepReading& other, int64_t r) {
     for (auto [to, from] : {std::pair{&ws, &other.ws}, {&logits, &other.logits}, {&images, &other.images},
-                            {&p, &other.p}, {&p_image, &other.p_image}, {&score, &other.score}})
+                            {&verified, &other.verified}, {&p, &other.p}, {&p_image, &other.p_image},
+                            {&score, &other.score}})
       if (to->defined()) (*to)[i] = (*from)[r];
   }
 };
@@ -155,7 +157,8 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
   r.p = r.score = newest.probability(r.logits).to(torch::kCPU);
   if (verify) {
     const auto images = bundle.synthesis(r.ws);
-    r.p_image = newest.probability(bundle.verify(images)).to(torch::kCPU);
+    r.verified = bundle.verify(images);
+    r.p_image = newest.probability(r.verified).to(torch::kCPU);
     r.images = images.to(torch::kCPU);
     r.score = torch::minimum(r.p, r.p_image);
   }
@@ -175,7 +178,8 @@ struct Retried {
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
                          const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
-                         const std::vector<int64_t>& layers, const sampling::SampleResult& first,
+                         const torch::Tensor& held, const std::vector<int64_t>& layers,
+                         const sampling::SampleResult& first,
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
   const int64_t n = first.z.size(0);
@@ -200,7 +204,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.previous *= factor;
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
-    const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger);
+    const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
+                                      held.defined() ? held.index_select(0, index) : torch::Tensor());
     const auto again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
     const StepReading again_read = read(again.z, ws_previous.index_select(0, index));
     for (size_t j = 0; j < rows.size(); ++j) {
@@ -295,7 +300,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
     }
     report.stages.solve += timer.lap();
-    torch::Tensor ws, start_logits;
+    torch::Tensor ws, start_logits, held;  // held: the verifier's logits on the current image (verifying)
     {
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
@@ -309,12 +314,12 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       std::vector<int64_t> layers;
       Retried step;  // k > 0: the step's solve, readings and tries
       if (k > 0) {
-        so_far.push_back(steps[k - 1]);
+        so_far = sampling::supersede(so_far, steps[k - 1], manifest.attributes);
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
-        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights);
+        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        step = retry_weak_edits(bundle, psi, so_far, z, ws, layers, result, weights, choice, verify, ode_options,
-                                progress);
+        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, layers, result, weights, choice, verify,
+                                ode_options, progress);
         z = step.z;
         report.retried += step.retried;
         report.below_min_p += step.below;
@@ -325,6 +330,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       const torch::Tensor logits = k > 0 ? step.reading.logits : start_logits;
       torch::Tensor images = k > 0 ? step.reading.images : torch::Tensor();
       if (!images.defined()) images = bundle.synthesis(ws).to(torch::kCPU);
+      if (verify) held = k > 0 ? step.reading.verified : bundle.verify(images.to(ws.device()));
       const auto ws_cpu = ws.to(torch::kCPU);
       report.stages.synthesis += timer.lap();
       std::vector<io::Image> step_images;
@@ -338,6 +344,9 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         record["step"] = k;
         record["expression"] = k > 0 ? seq.steps[k - 1] : "";
         record["canonical"] = k > 0 ? steps[k - 1].canonical() : "";
+        record["conditions"] = nlohmann::json::array();  // what the step's energy asked, earlier steps first
+        if (k > 0)
+          for (const auto& c : so_far) record["conditions"].push_back(c.canonical());
         record["layers"] = layers;
         record["stats"] = {{"nfe", k > 0 ? step.nfe[i].item<int64_t>() : 0}};
         if (k > 0) {

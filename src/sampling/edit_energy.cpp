@@ -29,7 +29,43 @@ std::vector<const model::Attribute*> untouched_attributes(const std::vector<ener
   return out;
 }
 
+// The attribute names an expression subtree mentions.
+void names_in(const energy::Expr& e, std::set<std::string>& out) {
+  if (e.kind == energy::ExprKind::Term) out.insert(e.term.name);
+  for (const auto& c : e.children) names_in(*c, out);
+}
+
+// The terms of a (nested) AND, or the expression itself when it is not one.
+void and_terms(const energy::ExprPtr& e, std::vector<energy::ExprPtr>& out) {
+  if (e->kind != energy::ExprKind::And) return out.push_back(e);
+  for (const auto& c : e->children) and_terms(c, out);
+}
+
 }  // namespace
+
+std::vector<energy::Energy> supersede(const std::vector<energy::Energy>& earlier, const energy::Energy& newest,
+                                      const std::vector<model::Attribute>& attributes) {
+  const auto names = newest.attribute_names();
+  const std::set<std::string> reset(names.begin(), names.end());
+  std::vector<energy::Energy> out;
+  for (const auto& condition : earlier) {
+    if (condition.unconditional()) continue;
+    std::vector<energy::ExprPtr> terms, kept;
+    and_terms(condition.expression(), terms);
+    for (const auto& t : terms) {
+      std::set<std::string> named;
+      names_in(*t, named);
+      if (std::none_of(named.begin(), named.end(), [&](const std::string& n) { return reset.count(n) > 0; }))
+        kept.push_back(t);
+    }
+    if (kept.size() == terms.size()) out.push_back(condition);
+    else if (!kept.empty())
+      out.push_back(energy::compile(energy::to_string(kept.size() == 1 ? kept.front() : energy::make_and(kept)),
+                                    attributes, condition.operators()));
+  }
+  out.push_back(newest);
+  return out;
+}
 
 std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
                                        const std::vector<model::Attribute>& attributes) {
@@ -64,7 +100,7 @@ std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::v
 }
 
 EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
-                       torch::Tensor z_anchor, const EditWeights& weights)
+                       torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits)
     : bundle_(bundle), truncation_(truncation), conditions_(std::move(conditions)), weights_(weights) {
   if (conditions_.empty()) throw std::invalid_argument("an edit needs at least one condition");
   const auto& attributes = bundle.manifest().attributes;
@@ -80,7 +116,7 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
-    if (weights_.keep > 0) hold_classes(anchor_logits, attributes);
+    if (weights_.keep > 0) hold_classes(held_logits.defined() ? held_logits.to(anchor_logits) : anchor_logits, attributes);
   }
 }
 

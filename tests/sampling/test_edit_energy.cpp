@@ -102,6 +102,62 @@ TEST(EditEnergy, SelectedRowsUseTheirOwnAnchor) {
   EXPECT_TRUE(torch::allclose(some.gradient, all.gradient.index_select(0, rows), 1e-5, 1e-6));
 }
 
+// Given held logits (a verifier's reading of the previous image), the keep term holds their classes, not
+// the latent classifier's at the anchor: rows where the two disagree get the held class's -log p.
+TEST(EditEnergy, KeepHoldsTheClassesOfTheHeldLogits) {
+  const double psi = 0.8;
+  const auto anchor = sampling::initial_latents(5, 0, 4, 8);
+  const auto z = anchor + 0.7 * sampling::initial_latents(6, 0, 4, 8);
+  const auto la = logits_at(anchor, psi), lz = logits_at(z, psi).to(torch::kDouble);
+  const auto conds = conditions({"glasses"});
+  const sampling::EditWeights only{0, 0, 0, 0, 0, 1.0};
+  // Held: smile flipped against the anchor's reading, hair the class the anchor reads least likely.
+  auto held = la.clone();
+  held.select(1, 0).neg_();
+  const auto hair_held = la.slice(1, 2, 5).argmin(1);
+  held.slice(1, 2, 5).copy_(torch::nn::functional::one_hot(hair_held, 3).to(held) * 10);
+  const auto got = sampling::EditEnergy(tiny(), psi, conds, anchor, only, held).energy(z).to(torch::kDouble);
+  const auto plain = sampling::EditEnergy(tiny(), psi, conds, anchor, only).energy(z).to(torch::kDouble);
+  for (int64_t i = 0; i < 4; ++i) {
+    const double l = lz[i][0].item<double>();
+    const double smile = held[i][0].item<double>() > 0 ? std::log1p(std::exp(-l)) : std::log1p(std::exp(l));
+    const auto hair_z = lz[i].slice(0, 2, 5);
+    const double hair = (torch::logsumexp(hair_z, 0) - hair_z[hair_held[i].item<int64_t>()]).item<double>();
+    EXPECT_NEAR(got[i].item<double>(), smile + hair, 1e-4) << "row " << i;
+    EXPECT_GT(std::abs(got[i].item<double>() - plain[i].item<double>()), 1e-3) << "row " << i;
+  }
+  // Rows picked for a retry take their own held classes.
+  const auto rows = torch::tensor(std::vector<int64_t>{2, 0});
+  const auto some = sampling::EditEnergy(tiny(), psi, conds, anchor.index_select(0, rows), only,
+                                         held.index_select(0, rows)).energy(z.index_select(0, rows));
+  EXPECT_TRUE(torch::allclose(some.to(torch::kDouble), got.index_select(0, rows), 1e-5, 1e-6));
+}
+
+// A later step that names an attribute replaces what earlier steps asked of it.
+TEST(EditEnergy, ALaterStepSupersedesEarlierTermsOnItsAttributes) {
+  const auto& attributes = tiny().manifest().attributes;
+  const auto canonical = [&](const std::vector<std::string>& earlier, const std::string& newest) {
+    std::vector<std::string> out;
+    for (const auto& c : sampling::supersede(conditions(earlier), conditions({newest})[0], attributes))
+      out.push_back(c.canonical());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(canonical({"age=0.2", "glasses"}, "age=0.8"), (V{"glasses", "age=0.8"}));
+  EXPECT_EQ(canonical({"smile AND (age=0.2 AND glasses)"}, "age=0.8"), (V{"smile AND glasses", "age=0.8"}));
+  EXPECT_EQ(canonical({"smile AND age=0.2"}, "NOT smile"), (V{"age=0.2", "NOT smile"}));
+  EXPECT_EQ(canonical({"glasses OR smile", "2*hair=red AND smile"}, "smile"), (V{"2*hair=red", "smile"}));
+  EXPECT_EQ(canonical({"2*(hair=red AND smile)"}, "smile"), (V{"smile"}));
+  EXPECT_EQ(canonical({"2*hair=red AND glasses"}, "hair=blonde"), (V{"glasses", "hair=blonde"}));
+  EXPECT_EQ(canonical({"glasses", "hair=red"}, "smile"), (V{"glasses", "hair=red", "smile"}));
+  EXPECT_EQ(canonical({}, "smile"), (V{"smile"}));
+  // What remains still evaluates as the expression it prints.
+  const auto kept = sampling::supersede(conditions({"smile AND NOT glasses AND age=0.3"}), conditions({"age=0.9"})[0],
+                                        attributes);
+  const auto logits = torch::randn({3, 6});
+  EXPECT_TRUE(torch::allclose(kept[0](logits), conditions({"smile AND NOT glasses"})[0](logits)));
+}
+
 TEST(EditEnergy, KeptColumnsAreTheAttributesNoConditionMentions) {
   const auto& attributes = tiny().manifest().attributes;
   EXPECT_EQ(sampling::untouched_columns(conditions({"glasses", "age=0.8"}), attributes), (std::vector<int64_t>{0, 2, 3, 4}));

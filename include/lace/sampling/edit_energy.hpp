@@ -8,7 +8,9 @@
 // with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
 // newest `newest`, or `newest_continuous` when it sets a continuous attribute. The keep term is lace's,
 // not the authors' (0 = their recipe): unlike the squared logits its pull fades once the class is safe,
-// so it holds a class firmly without stiffening the ODE.
+// so it holds a class firmly without stiffening the ODE. y_j is the class the latent classifier reads at
+// z_a, or, given held_logits (an image verifier's reading of the previous step's image), the class the
+// image shows: where the two disagree, holding the latent classifier's class would change what is seen.
 
 #include <cstdint>
 #include <vector>
@@ -26,8 +28,9 @@ using model::EditWeights;  // the weights, with the authors' defaults, live besi
 class EditEnergy : public EnergyFunction {
  public:
   // conditions: oldest first, the newest last (at least one). z_anchor: [B, z_dim], the previous step.
+  // held_logits: [B, num_logits] whose classes the keep term holds (default: the latent classifier's at z_a).
   EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
-             torch::Tensor z_anchor, const EditWeights& weights);
+             torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {});
 
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
@@ -53,6 +56,13 @@ class EditEnergy : public EnergyFunction {
   torch::Tensor keep_binary_columns_, keep_binary_present_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> keep_categorical_;
 };
+
+// The conditions a new step keeps from the earlier ones: a later step that names an attribute supersedes
+// what earlier steps asked of it (`yaw=-0.6` then `yaw=0` ends at 0, not pulled to -0.3 between them).
+// Each earlier condition keeps its AND-terms that name none of the new step's attributes; a term that
+// names one inside OR, NOT or a weight goes whole; a condition with nothing left goes. Then the new step.
+std::vector<energy::Energy> supersede(const std::vector<energy::Energy>& earlier, const energy::Energy& newest,
+                                      const std::vector<model::Attribute>& attributes);
 
 // Logit columns of the attributes that none of the conditions mentions, in column order.
 std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
