@@ -211,6 +211,41 @@ TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
   EXPECT_THROW(run(), std::invalid_argument);
 }
 
+// With a verifier, the keep term holds the classes the previous image shows to it: one that sees a smile on
+// every face pulls the never-edited smile up, one that sees none pulls it down, where without a keep
+// term the two runs are the same.
+TEST_F(EditJobTest, KeepHoldsWhatTheVerifierSees) {
+  const int n = 4;
+  sequence({{"start", {{"seed", 5}, {"count", n}}}, {"steps", {"glasses"}}});
+  job_.batch_size = n;
+  const auto smile_after = [&](const std::string& name, double smile_logit, double keep) {
+    job_.model_dir = lace_test::tiny_bundle_with_verifier(dir_ / ("m" + name), torch::tensor({smile_logit, 0.0, 0.0, 0.0, 0.0, 0.0}),
+                                                          torch::zeros({6}));
+    job_.overrides.keep = keep;
+    job_.out_dir = dir_ / name;
+    const auto report = run();
+    std::vector<double> smile;
+    for (int i = 0; i < n; ++i) smile.push_back(record(report.images[i * 2 + 1])["attributes"]["smile"].get<double>());
+    return smile;
+  };
+  const auto sees = smile_after("sees", 30, 5.0), never = smile_after("never", -30, 5.0);
+  for (int i = 0; i < n; ++i) EXPECT_GT(sees[i], never[i] + 0.05) << "start " << i;
+  EXPECT_EQ(smile_after("sees0", 30, 0.0), smile_after("never0", -30, 0.0));
+}
+
+// Setting an attribute again replaces the earlier step's target on it (docs/edit.md), and the record lists
+// the conditions the step's energy held.
+TEST_F(EditJobTest, ALaterStepOnTheSameAttributeReplacesTheEarlierOne) {
+  sequence({{"start", {{"seed", 2}, {"count", 2}}}, {"steps", {"smile AND glasses", "hair=red", "NOT smile"}}});
+  const auto report = run();
+  ASSERT_EQ(report.images.size(), 8u);
+  EXPECT_EQ(record(report.images[0])["conditions"], json::array());
+  EXPECT_EQ(record(report.images[1])["conditions"], json({"smile AND glasses"}));
+  EXPECT_EQ(record(report.images[2])["conditions"], json({"smile AND glasses", "hair=red"}));
+  EXPECT_EQ(record(report.images[3])["conditions"], json({"glasses", "hair=red", "NOT smile"}));
+  EXPECT_LT(record(report.images[3])["attributes"]["smile"].get<double>(), 0.5);
+}
+
 // The tiny bundle lists smile's layers as 2 and 3: an edit of smile keeps layers 0 and 1 of w+.
 TEST_F(EditJobTest, AnEditChangesOnlyItsAttributesLayers) {
   sequence({{"start", {{"seed", 2}, {"count", 1}}}, {"steps", {"smile"}}});
