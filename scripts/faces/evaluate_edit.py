@@ -38,11 +38,22 @@ from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
 STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
 
 
+def named(step):
+    """The attribute names an expression mentions."""
+    return {t.strip(" ()").removeprefix("NOT ").split("=")[0].strip(" ()")
+            for t in step.replace(" OR ", " AND ").split(" AND ")}
+
+
 def never_edited(steps):
     """The attributes that no step's expression names, in render.ATTRIBUTES order."""
-    named = {t.strip(" ()").removeprefix("NOT ").split("=")[0].strip(" ()") for s in steps
-             for t in s.replace(" OR ", " AND ").split(" AND ")}
-    return [a for a in render.ATTRIBUTES if a not in named]
+    names = set().union(*(named(s) for s in steps))
+    return [a for a in render.ATTRIBUTES if a not in names]
+
+
+def set_again(steps, k):
+    """The first later step (1-based) that names an attribute of step k, whose target then replaces step k's
+    (lace edit's superseding, docs/edit.md); None if none does."""
+    return next((j for j in range(k + 1, len(steps) + 1) if named(steps[j - 1]) & named(steps[k - 1])), None)
 
 
 def apply_step(params, step):
@@ -167,9 +178,12 @@ def measure(args, evaluator, work):
     parts = run_edits(args, work)
     edit_seconds = time.perf_counter() - t_edit
     images = np.concatenate([read_steps(out, count, len(steps)) for out, count in parts])
-    (first,) = glob.glob(os.path.join(parts[0][0], "*-0000-step1.json"))
-    with open(first) as f:
-        record = json.load(f)  # what the edit ran with, after the bundle's, the file's and the flags' settings
+    records = []  # start 0's record per step: what the edit ran with, after the bundle's, the file's and the flags' settings
+    for k in range(1, len(steps) + 1):
+        (path,) = glob.glob(os.path.join(parts[0][0], f"*-0000-step{k}.json"))
+        with open(path) as f:
+            records.append(json.load(f))
+    record = records[0]
 
     n, K = args.starts, len(steps)
     pred, feat = score(evaluator, images.reshape(-1, 64, 64, 3))
@@ -177,8 +191,10 @@ def measure(args, evaluator, work):
     feat = feat.reshape(n, K + 1, -1)
     at = lambda k: {name: v[:, k] for name, v in pred.items()}  # noqa: E731
     distance = lambda a, b: float(np.linalg.norm(a - b, axis=1).mean())  # noqa: E731
-    # Sampling anew: a fresh image of the conditions of steps 1..k, from other seeds (--jobs at once).
-    combined_k = [" AND ".join(f"({s})" if " OR " in s else s for s in steps[:k]) for k in range(1, K + 1)]
+    # Sampling anew: a fresh image of the conditions step k's energy held (steps 1..k, a re-set attribute at
+    # its latest target), from other seeds (--jobs at once).
+    combined_k = [" AND ".join(f"({s})" if " OR " in s else s for s in records[k - 1].get("conditions", steps[:k]))
+                  for k in range(1, K + 1)]
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         fresh = list(pool.map(lambda k: run_lace(args.lace, args.model, combined_k[k - 1], n, args.seed + 1,
                                                  os.path.join(work, f"fresh{k}")), range(1, K + 1)))
@@ -189,7 +205,8 @@ def measure(args, evaluator, work):
         rows.append({"step": k, "expression": expr,
                      "before": float(satisfied(expr, at(k - 1), args.tolerance).mean()),
                      "after_step": float(satisfied(expr, at(k), args.tolerance).mean()),
-                     "at_end": float(satisfied(expr, at(K), args.tolerance).mean()),
+                     "at_end": None if set_again(steps, k) else float(satisfied(expr, at(K), args.tolerance).mean()),
+                     "set_again_by": set_again(steps, k),
                      "move": distance(feat[:, k], feat[:, k - 1]),
                      "start_to_step": distance(feat[:, k], feat[:, 0]),
                      "fresh_condition": combined,
@@ -246,7 +263,8 @@ def write_report(args, r, sheets):
            "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["steps"]:
         out.append(f"| {x['step']} | `{x['expression']}` | {x['before']:.3f} | {x['after_step']:.3f} | "
-                   f"{x['at_end']:.3f} | {x['move']:.2f} | {x['start_to_step']:.2f} | {x['start_to_fresh_sample']:.2f} | "
+                   + (f"n/a (set again by step {x['set_again_by']})" if x["at_end"] is None else f"{x['at_end']:.3f}")
+                   + f" | {x['move']:.2f} | {x['start_to_step']:.2f} | {x['start_to_fresh_sample']:.2f} | "
                    f"{x['move'] / x['start_to_fresh_sample']:.2f} | "
                    f"{x['fresh_sample_acc']:.3f} |")
     out += ["", "Attributes no step names, the same evaluator reading at the end as at the start (>= 0.90; "

@@ -56,6 +56,10 @@ def test_never_edited():
     assert evaluate_edit.never_edited(["(smile OR hat) AND NOT glasses", "hair=red"]) == ["beard", "age", "yaw"]
 
 
+def test_a_step_set_again_later_is_not_judged_at_the_end():
+    steps = ["glasses", "yaw=-0.6", "NOT smile", "smile AND beard", "yaw=0"]
+    assert [evaluate_edit.set_again(steps, k) for k in range(1, 6)] == [None, 5, 4, None, None]
+
 
 def test_kept_share():
     start = {"hair": np.array([0, 1, 2, 3]), "age": np.array([0.2, 0.5, 0.5, 0.9], np.float32)}
