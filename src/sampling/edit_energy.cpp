@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -116,6 +117,11 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
+    if (held_logits.defined() &&
+        (held_logits.dim() != 2 || held_logits.size(0) != anchor_logits.size(0) ||
+         held_logits.size(1) != anchor_logits.size(1)))
+      throw std::invalid_argument("held logits must be [" + std::to_string(anchor_logits.size(0)) + ", " +
+                                  std::to_string(anchor_logits.size(1)) + "], one row per anchor");
     if (weights_.keep > 0) hold_classes(held_logits.defined() ? held_logits.to(anchor_logits) : anchor_logits, attributes);
   }
 }

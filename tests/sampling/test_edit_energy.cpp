@@ -131,6 +131,7 @@ TEST(EditEnergy, KeepHoldsTheClassesOfTheHeldLogits) {
   const auto some = sampling::EditEnergy(tiny(), psi, conds, anchor.index_select(0, rows), only,
                                          held.index_select(0, rows)).energy(z.index_select(0, rows));
   EXPECT_TRUE(torch::allclose(some.to(torch::kDouble), got.index_select(0, rows), 1e-5, 1e-6));
+  EXPECT_THROW(sampling::EditEnergy(tiny(), psi, conds, anchor, only, held.slice(0, 0, 3)), std::invalid_argument);
 }
 
 // A later step that names an attribute replaces what earlier steps asked of it.
