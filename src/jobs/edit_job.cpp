@@ -11,6 +11,7 @@
 #include "lace/jobs/record.hpp"
 #include "lace/jobs/option_checks.hpp"
 #include "lace/model/bundle.hpp"
+#include "lace/ode/integrate.hpp"
 #include "lace/ode/tableau.hpp"
 #include "lace/sampling/edit_energy.hpp"
 #include "lace/sampling/latent_energy.hpp"
@@ -174,6 +175,7 @@ struct Retried {
   StepReading reading;
   std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
   int64_t retried = 0, below = 0;
+  std::string failed_try;  // why a stronger try could not finish (its rows keep what they had), or ""
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
@@ -206,7 +208,15 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest_continuous *= factor;
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
                                       held.defined() ? held.index_select(0, index) : torch::Tensor());
-    const auto again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
+    sampling::SampleResult again;
+    try {
+      again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
+    } catch (const ode::SolverError& e) {
+      // Doubled weights on a continuous target can make the ODE too stiff to finish: a try that failed, so
+      // its rows keep their earlier ones and no stronger try follows. The first solve's failure still ends the run.
+      out.failed_try = e.what();
+      break;
+    }
     const StepReading again_read = read(again.z, ws_previous.index_select(0, index));
     for (size_t j = 0; j < rows.size(); ++j) {
       const int64_t i = rows[j], r = static_cast<int64_t>(j);
@@ -322,6 +332,9 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
                                 ode_options, progress);
         z = step.z;
         report.retried += step.retried;
+        if (!step.failed_try.empty())
+          report.warnings.push_back("step " + std::to_string(k) + ": a --min-p retry could not finish (" +
+                                    step.failed_try + "); its starts keep their earlier try");
         report.below_min_p += step.below;
         report.stages.solve += timer.lap();
       }

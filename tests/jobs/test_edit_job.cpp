@@ -11,6 +11,7 @@
 #include "lace/jobs/edit_job.hpp"
 #include "lace/jobs/sample_job.hpp"
 #include "lace/model/bundle.hpp"
+#include "lace/ode/integrate.hpp"
 #include "stage_checks.hpp"
 #include "support/test_verifier.hpp"
 
@@ -244,6 +245,33 @@ TEST_F(EditJobTest, ALaterStepOnTheSameAttributeReplacesTheEarlierOne) {
   EXPECT_EQ(record(report.images[2])["conditions"], json({"smile AND glasses", "hair=red"}));
   EXPECT_EQ(record(report.images[3])["conditions"], json({"glasses", "hair=red", "NOT smile"}));
   EXPECT_LT(record(report.images[3])["attributes"]["smile"].get<double>(), 0.5);
+}
+
+// A min_p retry that the solver cannot finish (its doubled weights need more steps) is a failed try, not a
+// failed run: every start keeps its first solve and the report says why. On the tiny bundle the first
+// `glasses` solve of seed 3 needs at most about 70 dopri5 steps per start, the doubled one about 80.
+TEST_F(EditJobTest, ARetryTheSolverCannotFinishKeepsTheFirstTry) {
+  sequence({{"start", {{"seed", 3}, {"count", 2}}}, {"steps", {"glasses"}}});
+  job_.overrides.min_p = 0.0;
+  job_.out_dir = dir_ / "plain";
+  const auto plain = run();
+  job_.ode.adaptive.max_steps = 72;
+  job_.overrides.min_p = 0.99;
+  job_.overrides.tries = 3;
+  job_.out_dir = dir_ / "capped";
+  const auto capped = run();
+  ASSERT_EQ(capped.warnings.size(), 1u);
+  EXPECT_NE(capped.warnings[0].find("step 1: a --min-p retry could not finish (dopri5: gave up after 72 steps"),
+            std::string::npos) << capped.warnings[0];
+  EXPECT_EQ(capped.below_min_p, 2);
+  for (size_t i : {1u, 3u}) {
+    EXPECT_EQ(record(capped.images[i])["z"], record(plain.images[i])["z"]);
+    EXPECT_EQ(record(capped.images[i])["tries"], json({{"solved", 1}, {"kept", 0}}));
+  }
+  job_.overrides.min_p = 0.0;  // the first solve itself failing still ends the run, with the solver's message
+  job_.ode.adaptive.max_steps = 20;
+  job_.out_dir = dir_ / "first";
+  EXPECT_THROW(run(), ode::SolverError);
 }
 
 // The tiny bundle lists smile's layers as 2 and 3: an edit of smile keeps layers 0 and 1 of w+.
