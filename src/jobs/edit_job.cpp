@@ -175,7 +175,7 @@ struct Retried {
   StepReading reading;
   std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
   int64_t retried = 0, below = 0;
-  std::string failed_try;  // why a stronger try could not finish (its rows keep what they had), or ""
+  std::string failed_try = {};  // why a stronger try could not finish (its rows keep what they had), or ""
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
