@@ -200,13 +200,13 @@ def measure(args, evaluator, work):
                                                  os.path.join(work, f"fresh{k}")), range(1, K + 1)))
     rows = []
     for k, expr in enumerate(steps, start=1):
-        combined = combined_k[k - 1]
+        combined, again = combined_k[k - 1], set_again(steps, k)
         fresh_pred, fresh_feat = score(evaluator, fresh[k - 1][0])
         rows.append({"step": k, "expression": expr,
                      "before": float(satisfied(expr, at(k - 1), args.tolerance).mean()),
                      "after_step": float(satisfied(expr, at(k), args.tolerance).mean()),
-                     "at_end": None if set_again(steps, k) else float(satisfied(expr, at(K), args.tolerance).mean()),
-                     "set_again_by": set_again(steps, k),
+                     "at_end": None if again else float(satisfied(expr, at(K), args.tolerance).mean()),
+                     "set_again_by": again,
                      "move": distance(feat[:, k], feat[:, k - 1]),
                      "start_to_step": distance(feat[:, k], feat[:, 0]),
                      "fresh_condition": combined,

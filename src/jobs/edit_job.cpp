@@ -341,9 +341,15 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       torch::NoGradGuard no_grad;
       if (k > 0) ws = step.reading.ws;
       const torch::Tensor logits = k > 0 ? step.reading.logits : start_logits;
-      torch::Tensor images = k > 0 ? step.reading.images : torch::Tensor();
-      if (!images.defined()) images = bundle.synthesis(ws).to(torch::kCPU);
-      if (verify) held = k > 0 ? step.reading.verified : bundle.verify(images.to(ws.device()));
+      torch::Tensor images;
+      if (k > 0 && verify) {  // read_step drew and verified them
+        images = step.reading.images;
+        held = step.reading.verified;
+      } else {
+        const auto drawn = bundle.synthesis(ws);
+        if (verify) held = bundle.verify(drawn);  // the start, as the first step will hold it
+        images = drawn.to(torch::kCPU);
+      }
       const auto ws_cpu = ws.to(torch::kCPU);
       report.stages.synthesis += timer.lap();
       std::vector<io::Image> step_images;
