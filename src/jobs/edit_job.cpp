@@ -180,7 +180,7 @@ struct Retried {
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
                          const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
-                         const torch::Tensor& held, const std::vector<int64_t>& layers,
+                         const torch::Tensor& held, const torch::Tensor& origin, const std::vector<int64_t>& layers,
                          const sampling::SampleResult& first,
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
@@ -207,7 +207,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
-                                      held.defined() ? held.index_select(0, index) : torch::Tensor());
+                                      held.defined() ? held.index_select(0, index) : torch::Tensor(),
+                                      origin.index_select(0, index));
     sampling::SampleResult again;
     try {
       again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
@@ -326,9 +327,11 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       if (k > 0) {
         so_far = sampling::supersede(so_far, steps[k - 1], manifest.attributes);
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
-        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held);
+        // Continuous attributes not yet edited are held at the start's values (start_logits), the rest as the
+        // previous image shows them.
+        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held, start_logits);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, layers, result, weights, choice, verify,
+        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, start_logits, layers, result, weights, choice, verify,
                                 ode_options, progress);
         z = step.z;
         report.retried += step.retried;

@@ -101,7 +101,8 @@ std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::v
 }
 
 EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
-                       torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits)
+                       torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits,
+                       const torch::Tensor& held_values)
     : bundle_(bundle), truncation_(truncation), conditions_(std::move(conditions)), weights_(weights) {
   if (conditions_.empty()) throw std::invalid_argument("an edit needs at least one condition");
   const auto& attributes = bundle.manifest().attributes;
@@ -117,27 +118,40 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
-    if (held_logits.defined() &&
-        (held_logits.dim() != 2 || held_logits.size(0) != anchor_logits.size(0) ||
-         held_logits.size(1) != anchor_logits.size(1)))
-      throw std::invalid_argument("held logits must be [" + std::to_string(anchor_logits.size(0)) + ", " +
-                                  std::to_string(anchor_logits.size(1)) + "], one row per anchor");
-    if (weights_.keep > 0) hold_classes(held_logits.defined() ? held_logits.to(anchor_logits) : anchor_logits, attributes);
+    for (const auto& [held, name] : {std::pair{&held_logits, "held logits"}, {&held_values, "held values"}})
+      if (held->defined() && (held->dim() != 2 || held->size(0) != anchor_logits.size(0) ||
+                              held->size(1) != anchor_logits.size(1)))
+        throw std::invalid_argument(std::string(name) + " must be [" + std::to_string(anchor_logits.size(0)) + ", " +
+                                    std::to_string(anchor_logits.size(1)) + "], one row per anchor");
+    const auto or_anchor = [&](const torch::Tensor& t) { return t.defined() ? t.to(anchor_logits) : anchor_logits; };
+    if (weights_.keep > 0) hold(or_anchor(held_logits), or_anchor(held_values), attributes);
   }
 }
 
-void EditEnergy::hold_classes(const torch::Tensor& anchor_logits, const std::vector<model::Attribute>& attributes) {
-  std::vector<int64_t> binary;
+void EditEnergy::hold(const torch::Tensor& class_logits, const torch::Tensor& values,
+                      const std::vector<model::Attribute>& attributes) {
+  const auto device = z_anchor_.device();
+  std::vector<int64_t> binary, continuous;
+  std::vector<double> sigmas;
   for (const auto* a : untouched_attributes(conditions_, attributes)) {
     if (a->kind == model::AttributeKind::Binary) binary.push_back(a->columns.front());
     if (a->kind == model::AttributeKind::Categorical) {
-      const auto columns = torch::tensor(a->columns, torch::kLong).to(z_anchor_.device());
-      keep_categorical_.emplace_back(columns, anchor_logits.index_select(1, columns).argmax(1));
+      const auto columns = torch::tensor(a->columns, torch::kLong).to(device);
+      keep_categorical_.emplace_back(columns, class_logits.index_select(1, columns).argmax(1));
+    }
+    if (a->kind == model::AttributeKind::Continuous) {
+      continuous.push_back(a->columns.front());
+      sigmas.push_back(a->sigma);
     }
   }
   if (!binary.empty()) {
-    keep_binary_columns_ = torch::tensor(binary, torch::kLong).to(z_anchor_.device());
-    keep_binary_present_ = anchor_logits.index_select(1, keep_binary_columns_).gt(0);
+    keep_binary_columns_ = torch::tensor(binary, torch::kLong).to(device);
+    keep_binary_present_ = class_logits.index_select(1, keep_binary_columns_).gt(0);
+  }
+  if (!continuous.empty()) {
+    keep_continuous_columns_ = torch::tensor(continuous, torch::kLong).to(device);
+    keep_continuous_values_ = values.index_select(1, keep_continuous_columns_);
+    keep_continuous_sigmas_ = torch::tensor(sigmas, values.options());
   }
 }
 
@@ -159,6 +173,12 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
                   energy::binary_energy(logits.index_select(1, keep_binary_columns_), pick(keep_binary_present_)).sum(1);
     for (const auto& [columns, label] : keep_categorical_)
       e = e + weights_.keep * energy::categorical_energy(logits.index_select(1, columns), pick(label));
+    if (keep_continuous_columns_.defined()) {
+      // Free within one sigma of the held value, then quadratic: no pull while the value is safe.
+      const auto off = (logits.index_select(1, keep_continuous_columns_) - pick(keep_continuous_values_)).abs();
+      const auto beyond = (off - keep_continuous_sigmas_).clamp_min(0);
+      e = e + weights_.keep * (beyond.square() / (2 * keep_continuous_sigmas_.square())).sum(1);
+    }
   }
   return e;
 }

@@ -234,6 +234,28 @@ TEST_F(EditJobTest, KeepHoldsWhatTheVerifierSees) {
   EXPECT_EQ(smile_after("sees0", 30, 0.0), smile_after("never0", -30, 0.0));
 }
 
+// A continuous attribute no step names is held near its value at the first image (docs/edit.md): within
+// its sigma (0.1 for the tiny bundle's age) and a little over, after three edits that move it without keep.
+TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
+  const int n = 8;
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses", "hair=red", "NOT glasses"}}});
+  job_.batch_size = n;
+  const auto drift = [&](double keep) {
+    job_.overrides.keep = keep;
+    job_.out_dir = dir_ / ("keep" + std::to_string(keep));
+    const auto report = run();
+    std::vector<double> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back(std::abs(record(report.images[i * 4 + 3])["attributes"]["age"].get<double>() -
+                             record(report.images[i * 4])["attributes"]["age"].get<double>()));
+    return out;
+  };
+  const auto free = drift(0.0), held = drift(20.0);
+  std::printf("free %f held %f\n", *std::max_element(free.begin(), free.end()), *std::max_element(held.begin(), held.end()));
+  EXPECT_GT(*std::max_element(free.begin(), free.end()), 0.15);
+  EXPECT_LT(*std::max_element(held.begin(), held.end()), 0.12);
+}
+
 // Setting an attribute again replaces the earlier step's target on it (docs/edit.md), and the record lists
 // the conditions the step's energy held.
 TEST_F(EditJobTest, ALaterStepOnTheSameAttributeReplacesTheEarlierOne) {

@@ -116,8 +116,10 @@ TEST(EditEnergy, KeepHoldsTheClassesOfTheHeldLogits) {
   held.select(1, 0).neg_();
   const auto hair_held = la.slice(1, 2, 5).argmin(1);
   held.slice(1, 2, 5).copy_(torch::nn::functional::one_hot(hair_held, 3).to(held) * 10);
-  const auto got = sampling::EditEnergy(tiny(), psi, conds, anchor, only, held).energy(z).to(torch::kDouble);
-  const auto plain = sampling::EditEnergy(tiny(), psi, conds, anchor, only).energy(z).to(torch::kDouble);
+  // Age (not edited) is held at its value at z, so its part of the keep term is 0 here.
+  const auto values = lz.to(torch::kFloat);
+  const auto got = sampling::EditEnergy(tiny(), psi, conds, anchor, only, held, values).energy(z).to(torch::kDouble);
+  const auto plain = sampling::EditEnergy(tiny(), psi, conds, anchor, only, {}, values).energy(z).to(torch::kDouble);
   for (int64_t i = 0; i < 4; ++i) {
     const double l = lz[i][0].item<double>();
     const double smile = held[i][0].item<double>() > 0 ? std::log1p(std::exp(-l)) : std::log1p(std::exp(l));
@@ -129,9 +131,38 @@ TEST(EditEnergy, KeepHoldsTheClassesOfTheHeldLogits) {
   // Rows picked for a retry take their own held classes.
   const auto rows = torch::tensor(std::vector<int64_t>{2, 0});
   const auto some = sampling::EditEnergy(tiny(), psi, conds, anchor.index_select(0, rows), only,
-                                         held.index_select(0, rows)).energy(z.index_select(0, rows));
+                                         held.index_select(0, rows), values.index_select(0, rows))
+                        .energy(z.index_select(0, rows));
   EXPECT_TRUE(torch::allclose(some.to(torch::kDouble), got.index_select(0, rows), 1e-5, 1e-6));
   EXPECT_THROW(sampling::EditEnergy(tiny(), psi, conds, anchor, only, held.slice(0, 0, 3)), std::invalid_argument);
+}
+
+// A continuous attribute not yet edited is held at the given value (the sequence's first image), free
+// within one sigma and quadratic beyond: rows set 0, 0.5, 1.5 and 3 sigma away add 0, 0, 1/8 and 2.
+TEST(EditEnergy, KeepHoldsContinuousValuesWithinOneSigma) {
+  const double psi = 0.8;
+  const auto anchor = sampling::initial_latents(5, 0, 4, 8);
+  const auto z = anchor + 0.7 * sampling::initial_latents(6, 0, 4, 8);
+  const auto la = logits_at(anchor, psi), lz = logits_at(z, psi);
+  const auto conds = conditions({"glasses"});
+  const sampling::EditWeights only{0, 0, 0, 0, 0, 2.0};
+  const double sigma = tiny().manifest().find("age")->sigma;
+  auto values = lz.clone();  // age is column 5
+  values.select(1, 5).add_(torch::tensor({0.0, 0.5 * sigma, -1.5 * sigma, 3 * sigma}));
+  const auto energy = [&](const torch::Tensor& v) {
+    return sampling::EditEnergy(tiny(), psi, conds, anchor, only, {}, v).energy(z).to(torch::kDouble);
+  };
+  const auto added = energy(values) - energy(lz);
+  EXPECT_TRUE(torch::allclose(added, 2.0 * torch::tensor({0.0, 0.0, 0.125, 2.0}, torch::kDouble), 1e-4, 1e-5)) << added;
+  // Without held values the anchor's own are held; without keep, nothing is.
+  EXPECT_TRUE(torch::allclose(energy({}), energy(la), 1e-6, 1e-7));
+  const auto none = sampling::EditEnergy(tiny(), psi, conds, anchor, {0, 0, 0, 0, 0, 0}, {}, values).energy(z);
+  EXPECT_TRUE(torch::allclose(none, torch::zeros_like(none)));
+  EXPECT_THROW(sampling::EditEnergy(tiny(), psi, conds, anchor, only, {}, values.slice(1, 0, 5)), std::invalid_argument);
+  // Once age is edited, it is the condition's and no longer held.
+  const auto edited = sampling::EditEnergy(tiny(), psi, conditions({"age=0.8"}), anchor, only, {}, values).energy(z) -
+                      sampling::EditEnergy(tiny(), psi, conditions({"age=0.8"}), anchor, only, {}, lz).energy(z);
+  EXPECT_TRUE(torch::allclose(edited, torch::zeros_like(edited), 1e-6, 1e-7));
 }
 
 // A later step that names an attribute replaces what earlier steps asked of it.

@@ -5,12 +5,17 @@
 //        + reg_z (||w(z) - w(z_a)||^2 + ||z - z_a||^2)               stay close to the previous step
 //        + reg_logits sum_{j kept} (f_j(w(z)) - f_j(w(z_a)))^2       attributes not yet edited keep their logits
 //        + keep sum_{j kept, discrete} -log p_j(y_j | w(z))           ... and their class y_j at z_a
+//        + keep sum_{j kept, continuous} max(0, |f_j(w(z)) - v_j| - s_j)^2 / (2 s_j^2)   ... and their value v_j
 // with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
 // newest `newest`, or `newest_continuous` when it sets a continuous attribute. The keep term is lace's,
 // not the authors' (0 = their recipe): unlike the squared logits its pull fades once the class is safe,
 // so it holds a class firmly without stiffening the ODE. y_j is the class the latent classifier reads at
 // z_a, or, given held_logits (an image verifier's reading of the previous step's image), the class the
 // image shows: where the two disagree, holding the latent classifier's class would change what is seen.
+// A continuous attribute is held at v_j, the latent classifier's value at the first image of the sequence
+// (given held_values; else at z_a), within one sigma s_j (the bundle's) free of pull: holding the previous
+// step's value instead would let small drifts add up over the steps (the face bundle's glasses and beard
+// edits each aged faces by 0.02-0.07).
 
 #include <cstdint>
 #include <vector>
@@ -29,8 +34,10 @@ class EditEnergy : public EnergyFunction {
  public:
   // conditions: oldest first, the newest last (at least one). z_anchor: [B, z_dim], the previous step.
   // held_logits: [B, num_logits] whose classes the keep term holds (default: the latent classifier's at z_a).
+  // held_values: [B, num_logits] whose continuous values it holds (default: the latent classifier's at z_a).
   EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
-             torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {});
+             torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {},
+             const torch::Tensor& held_values = {});
 
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
@@ -40,8 +47,9 @@ class EditEnergy : public EnergyFunction {
 
  private:
   torch::Tensor total(const torch::Tensor& z, const torch::Tensor& rows) const;
-  // The keep term: each untouched discrete attribute's class at the anchor, row by row.
-  void hold_classes(const torch::Tensor& anchor_logits, const std::vector<model::Attribute>& attributes);
+  // The keep term: each untouched discrete attribute's class and continuous attribute's value, row by row.
+  void hold(const torch::Tensor& class_logits, const torch::Tensor& values,
+            const std::vector<model::Attribute>& attributes);
 
   const model::Bundle& bundle_;
   double truncation_;
@@ -52,9 +60,11 @@ class EditEnergy : public EnergyFunction {
   torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
   // The keep term's classes at z_a (only when weights.keep > 0): binary attributes' columns [nb] and
-  // presence [B, nb]; each categorical one's columns and class [B].
+  // presence [B, nb]; each categorical one's columns and class [B]; continuous ones' columns [nc], values
+  // [B, nc] and sigmas [nc].
   torch::Tensor keep_binary_columns_, keep_binary_present_;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> keep_categorical_;
+  torch::Tensor keep_continuous_columns_, keep_continuous_values_, keep_continuous_sigmas_;
 };
 
 // The conditions a new step keeps from the earlier ones: a later step that names an attribute supersedes
