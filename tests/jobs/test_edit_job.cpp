@@ -236,9 +236,10 @@ TEST_F(EditJobTest, KeepHoldsWhatTheVerifierSees) {
 
 // A continuous attribute no step names is held near its value at the first image (docs/edit.md): within
 // its sigma (0.1 for the tiny bundle's age) and a little over, after three edits that move it without keep.
+// The first step names every discrete attribute, so age is all the keep term holds.
 TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
   const int n = 8;
-  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses", "hair=red", "NOT glasses"}}});
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"smile AND glasses AND hair=red", "NOT glasses", "NOT smile"}}});
   job_.batch_size = n;
   const auto drift = [&](double keep) {
     job_.overrides.keep = keep;
@@ -251,8 +252,8 @@ TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
     return out;
   };
   const auto free = drift(0.0), held = drift(20.0);
-  std::printf("free %f held %f\n", *std::max_element(free.begin(), free.end()), *std::max_element(held.begin(), held.end()));
-  EXPECT_GT(*std::max_element(free.begin(), free.end()), 0.15);
+  EXPECT_GT(*std::max_element(free.begin(), free.end()), 0.15) << "without keep the edits must move age for this test";
+  // Held at the previous step's value instead, the drifts add up (measured: 0.18).
   EXPECT_LT(*std::max_element(held.begin(), held.end()), 0.12);
 }
 
