@@ -180,7 +180,7 @@ struct Retried {
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
                          const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
-                         const torch::Tensor& held, const torch::Tensor& origin, const std::vector<int64_t>& layers,
+                         const torch::Tensor& held, const torch::Tensor& values, const std::vector<int64_t>& layers,
                          const sampling::SampleResult& first,
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
@@ -208,7 +208,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest_continuous *= factor;
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
                                       held.defined() ? held.index_select(0, index) : torch::Tensor(),
-                                      origin.index_select(0, index));
+                                      values.index_select(0, index));
     sampling::SampleResult again;
     try {
       again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
@@ -312,11 +312,13 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     }
     report.stages.solve += timer.lap();
     torch::Tensor ws, start_logits, held;  // held: the verifier's logits on the current image (verifying)
+    torch::Tensor values;  // each continuous attribute's latent reading when a step last named it, else at the start
     {
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
       ws = bundle.broadcast_ws(w);
       start_logits = bundle.classify(w);
+      values = start_logits.clone();
     }
     std::vector<std::vector<io::Image>> strips(n);
     std::vector<std::vector<fs::path>> written(n);
@@ -327,13 +329,18 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       if (k > 0) {
         so_far = sampling::supersede(so_far, steps[k - 1], manifest.attributes);
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
-        // Continuous attributes not yet edited are held at the start's values (start_logits), the rest as the
-        // previous image shows them.
-        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held, start_logits);
+        // Continuous attributes no condition holds keep `values` (so small drifts do not add up over the
+        // steps), discrete ones the class the previous image shows.
+        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held, values);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, start_logits, layers, result, weights, choice, verify,
+        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, values, layers, result, weights, choice, verify,
                                 ode_options, progress);
         z = step.z;
+        for (const auto& name : steps[k - 1].attribute_names()) {
+          const auto* a = manifest.find(name);
+          if (a && a->kind == model::AttributeKind::Continuous)
+            for (const int64_t c : a->columns) values.select(1, c).copy_(step.reading.logits.select(1, c));
+        }
         report.retried += step.retried;
         if (!step.failed_try.empty())
           report.warnings.push_back("step " + std::to_string(k) + ": a --min-p retry could not finish (" +

@@ -174,9 +174,9 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
     for (const auto& [columns, label] : keep_categorical_)
       e = e + weights_.keep * energy::categorical_energy(logits.index_select(1, columns), pick(label));
     if (keep_continuous_columns_.defined()) {
-      // Free within one sigma of the held value, then quadratic: no pull while the value is safe.
+      // Free within two sigmas of the held value, then quadratic: no pull while the value is safe.
       const auto off = (logits.index_select(1, keep_continuous_columns_) - pick(keep_continuous_values_)).abs();
-      const auto beyond = (off - keep_continuous_sigmas_).clamp_min(0);
+      const auto beyond = (off - 2 * keep_continuous_sigmas_).clamp_min(0);
       e = e + weights_.keep * (beyond.square() / (2 * keep_continuous_sigmas_.square())).sum(1);
     }
   }

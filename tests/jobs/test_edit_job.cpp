@@ -235,7 +235,8 @@ TEST_F(EditJobTest, KeepHoldsWhatTheVerifierSees) {
 }
 
 // A continuous attribute no step names is held near its value at the first image (docs/edit.md): within
-// its sigma (0.1 for the tiny bundle's age) and a little over, after three edits that move it without keep.
+// two sigmas (0.1 for the tiny bundle's age) and a little over, after three edits that move it by up to 0.9
+// without keep.
 // The first step names every discrete attribute, so age is all the keep term holds.
 TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
   const int n = 8;
@@ -252,9 +253,11 @@ TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
     return out;
   };
   const auto free = drift(0.0), held = drift(20.0);
-  EXPECT_GT(*std::max_element(free.begin(), free.end()), 0.15) << "without keep the edits must move age for this test";
-  // Held at the previous step's value instead, the drifts add up (measured: 0.18).
-  EXPECT_LT(*std::max_element(held.begin(), held.end()), 0.12);
+  const double free_max = *std::max_element(free.begin(), free.end());
+  const double held_max = *std::max_element(held.begin(), held.end());
+  EXPECT_GT(free_max, 0.3) << "without keep the edits must move age for this test";
+  // Held at the previous step's value instead, the drifts add up (measured: 0.39; held at the first: 0.20).
+  EXPECT_LT(held_max, 0.25);
 }
 
 // Setting an attribute again replaces the earlier step's target on it (docs/edit.md), and the record lists

@@ -138,8 +138,8 @@ TEST(EditEnergy, KeepHoldsTheClassesOfTheHeldLogits) {
 }
 
 // A continuous attribute not yet edited is held at the given value (the sequence's first image), free
-// within one sigma and quadratic beyond: rows set 0, 0.5, 1.5 and 3 sigma away add 0, 0, 1/8 and 2.
-TEST(EditEnergy, KeepHoldsContinuousValuesWithinOneSigma) {
+// within two sigmas and quadratic beyond: rows set 0, 1.5, 2.5 and 4 sigmas away add 0, 0, 1/8 and 2.
+TEST(EditEnergy, KeepHoldsContinuousValuesWithinTwoSigmas) {
   const double psi = 0.8;
   const auto anchor = sampling::initial_latents(5, 0, 4, 8);
   const auto z = anchor + 0.7 * sampling::initial_latents(6, 0, 4, 8);
@@ -148,7 +148,7 @@ TEST(EditEnergy, KeepHoldsContinuousValuesWithinOneSigma) {
   const sampling::EditWeights only{0, 0, 0, 0, 0, 2.0};
   const double sigma = tiny().manifest().find("age")->sigma;
   auto values = lz.clone();  // age is column 5
-  values.select(1, 5).add_(torch::tensor({0.0, 0.5 * sigma, -1.5 * sigma, 3 * sigma}));
+  values.select(1, 5).add_(torch::tensor({0.0, 1.5 * sigma, -2.5 * sigma, 4 * sigma}));
   const auto energy = [&](const torch::Tensor& v) {
     return sampling::EditEnergy(tiny(), psi, conds, anchor, only, {}, v).energy(z).to(torch::kDouble);
   };

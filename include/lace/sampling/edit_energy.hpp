@@ -12,10 +12,10 @@
 // so it holds a class firmly without stiffening the ODE. y_j is the class the latent classifier reads at
 // z_a, or, given held_logits (an image verifier's reading of the previous step's image), the class the
 // image shows: where the two disagree, holding the latent classifier's class would change what is seen.
-// A continuous attribute is held at v_j, the latent classifier's value at the first image of the sequence
-// (given held_values; else at z_a), within one sigma s_j (the bundle's) free of pull: holding the previous
-// step's value instead would let small drifts add up over the steps (the face bundle's glasses and beard
-// edits each aged faces by 0.02-0.07).
+// A continuous attribute is held at v_j, given in held_values (lace edit: the latent classifier's value at
+// the first image, or when a step last named the attribute; else its value at z_a), within two sigmas s_j
+// (the bundle's) free of pull: holding the previous step's value would let small drifts add up over the
+// steps (the face bundle's glasses and beard edits each aged faces by 0.02-0.07).
 
 #include <cstdint>
 #include <vector>
