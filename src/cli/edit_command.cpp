@@ -41,7 +41,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--reg-logits", flags->reg_logits, "keep the logits of attributes not yet edited (default: the file's, the bundle's, else 0.01)")
       ->check(kNonNegative);
   cmd->add_option("--weight-keep", flags->keep,
-                  "hold attributes not yet edited: discrete ones their class at the previous step, continuous ones their first value within a sigma (default: the file's, the bundle's, else 0)")
+                  "hold attributes not yet edited: discrete ones their class at the previous step, continuous ones their first value within two sigmas (default: the file's, the bundle's, else 0)")
       ->check(kNonNegative);
 
   cmd->add_option("--min-p", flags->min_p,

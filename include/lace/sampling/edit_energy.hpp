@@ -5,7 +5,7 @@
 //        + reg_z (||w(z) - w(z_a)||^2 + ||z - z_a||^2)               stay close to the previous step
 //        + reg_logits sum_{j kept} (f_j(w(z)) - f_j(w(z_a)))^2       attributes not yet edited keep their logits
 //        + keep sum_{j kept, discrete} -log p_j(y_j | w(z))           ... and their class y_j at z_a
-//        + keep sum_{j kept, continuous} max(0, |f_j(w(z)) - v_j| - s_j)^2 / (2 s_j^2)   ... and their value v_j
+//        + keep sum_{j kept, continuous} max(0, |f_j(w(z)) - v_j| - 2 s_j)^2 / (2 s_j^2)  ... and their value v_j
 // with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
 // newest `newest`, or `newest_continuous` when it sets a continuous attribute. The keep term is lace's,
 // not the authors' (0 = their recipe): unlike the squared logits its pull fades once the class is safe,
