@@ -132,8 +132,9 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
 // P(the newest condition) under the latent classifier and, verifying, the step's images (CPU), the
-// verifier's logits on them (device; the next step holds the classes they show) and its P; `score`, the
-// smaller of the two P, is what min_p compares. Without a verifier the images are synthesised only for
+// verifier's logits on them (device; the next step holds the classes they show) and its P; `score`, what
+// min_p compares, is the verifier's P when verifying (the image is what is seen, and a calibrated retry
+// aims the latent classifier off the target on purpose), else the latent classifier's. Without a verifier the images are synthesised only for
 // the rows kept, when written.
 struct StepReading {
   torch::Tensor ws, logits, images, verified;
@@ -161,7 +162,7 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
     r.verified = bundle.verify(images);
     r.p_image = newest.probability(r.verified).to(torch::kCPU);
     r.images = images.to(torch::kCPU);
-    r.score = torch::minimum(r.p, r.p_image);
+    r.score = r.p_image;
   }
   return r;
 }
@@ -169,7 +170,11 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
 // A step's result after min_p: rows whose newest condition reads below min_p are solved again from the
 // previous step's z with every condition's weight doubled per try (2x, 4x, ...); a row keeps its first try
 // to reach min_p, else its best one. The regularizers keep their weights, so a harder push still starts
-// from, and is held near, the previous step.
+// from, and is held near, the previous step. Verifying, a retry also corrects the newest condition by the
+// gap between the latent classifier and the verifier on the row's best try so far (verifier_gap): doubled
+// weights cannot help where the latent classifier already reads the target met and the image does not.
+// A retry may take four times the steps of the first solve at most: one that needs more is stiff (doubled
+// continuous weights), and on the face bundle such a retry ran 26 minutes before it was stopped.
 struct Retried {
   torch::Tensor z, nfe;
   StepReading reading;
@@ -192,6 +197,9 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
               std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
   if (choice.min_p <= 0) return out;
+  sampling::VpOdeOptions retry_options = ode_options;
+  const int64_t first_steps = (first.stats.accepted_steps + first.stats.rejected_steps).max().item<int64_t>();
+  retry_options.adaptive.max_steps = std::min(ode_options.adaptive.max_steps, 4 * first_steps);
   for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < n; ++i)
@@ -206,12 +214,16 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.previous *= factor;
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
+    const torch::Tensor shift =
+        verify ? sampling::verifier_gap(out.reading.logits, out.reading.verified, newest, bundle.manifest().attributes)
+                     .index_select(0, index)
+               : torch::Tensor();
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
                                       held.defined() ? held.index_select(0, index) : torch::Tensor(),
-                                      values.index_select(0, index));
+                                      values.index_select(0, index), shift);
     sampling::SampleResult again;
     try {
-      again = sampling::sample_vp_ode(energy, from, ode_options, &progress);
+      again = sampling::sample_vp_ode(energy, from, retry_options, &progress);
     } catch (const ode::SolverError& e) {
       // Doubled weights on a continuous target can make the ODE too stiff to finish: a try that failed, so
       // its rows keep their earlier ones and no stronger try follows. The first solve's failure still ends the run.

@@ -77,6 +77,19 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
   return columns;
 }
 
+torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
+                           const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
+  if (!verified.sizes().equals(latent_logits.sizes()))
+    throw std::invalid_argument("the verifier's logits must have the latent classifier's shape");
+  std::vector<int64_t> columns;
+  for (const auto& name : condition.attribute_names())
+    if (const auto* a = find(attributes, name)) columns.insert(columns.end(), a->columns.begin(), a->columns.end());
+  auto gap = torch::zeros_like(latent_logits);
+  if (columns.empty()) return gap;
+  const auto index = torch::tensor(columns, torch::kLong).to(latent_logits.device());
+  return gap.index_copy(1, index, (latent_logits - verified.to(latent_logits)).index_select(1, index));
+}
+
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
   for (const auto& name : condition.attribute_names()) {
     const auto* a = find(attributes, name);
@@ -102,7 +115,7 @@ std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::v
 
 EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
                        torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits,
-                       const torch::Tensor& held_values)
+                       const torch::Tensor& held_values, const torch::Tensor& condition_shift)
     : bundle_(bundle), truncation_(truncation), conditions_(std::move(conditions)), weights_(weights) {
   if (conditions_.empty()) throw std::invalid_argument("an edit needs at least one condition");
   const auto& attributes = bundle.manifest().attributes;
@@ -114,15 +127,17 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
   torch::NoGradGuard no_grad;
   z_anchor_ = z_anchor.detach();
   w_anchor_ = bundle_.truncate(bundle_.mapping(z_anchor_), truncation_);
+  const auto anchor_logits = bundle_.classify(w_anchor_);
+  for (const auto& [given, name] : {std::pair{&held_logits, "held logits"}, {&held_values, "held values"},
+                                    {&condition_shift, "the condition shift"}})
+    if (given->defined() && (given->dim() != 2 || given->size(0) != anchor_logits.size(0) ||
+                             given->size(1) != anchor_logits.size(1)))
+      throw std::invalid_argument(std::string(name) + " must be [" + std::to_string(anchor_logits.size(0)) + ", " +
+                                  std::to_string(anchor_logits.size(1)) + "], one row per anchor");
+  if (condition_shift.defined()) shift_ = condition_shift.detach().to(anchor_logits);
   if (!kept_columns_.empty()) {
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
-    const auto anchor_logits = bundle_.classify(w_anchor_);
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
-    for (const auto& [held, name] : {std::pair{&held_logits, "held logits"}, {&held_values, "held values"}})
-      if (held->defined() && (held->dim() != 2 || held->size(0) != anchor_logits.size(0) ||
-                              held->size(1) != anchor_logits.size(1)))
-        throw std::invalid_argument(std::string(name) + " must be [" + std::to_string(anchor_logits.size(0)) + ", " +
-                                    std::to_string(anchor_logits.size(1)) + "], one row per anchor");
     const auto or_anchor = [&](const torch::Tensor& t) { return t.defined() ? t.to(anchor_logits) : anchor_logits; };
     if (weights_.keep > 0) hold(or_anchor(held_logits), or_anchor(held_values), attributes);
   }
@@ -161,8 +176,9 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   };
   const auto w = bundle_.truncate(bundle_.mapping(z), truncation_);
   const auto logits = bundle_.classify(w);
+  const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions see
   auto e = torch::zeros({z.size(0)}, z.options());
-  for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](logits);
+  for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](read);
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
   if (!kept_columns_.empty()) {
     e = e + weights_.reg_logits * (logits.index_select(1, kept_index_) - pick(kept_anchor_)).square().sum(1);

@@ -300,6 +300,26 @@ TEST_F(EditJobTest, ARetryTheSolverCannotFinishKeepsTheFirstTry) {
   EXPECT_THROW(run(), ode::SolverError);
 }
 
+// A retry may take four times the steps of its step's first solve at most (docs/edit.md): the tiny bundle's
+// age target at weight 1 is met at p 0.995 in under 300 steps; asked for 0.9999 the doubled weights make
+// the ODE stiff, and the retry stops long before --max-steps (10,000), its starts keeping the first try.
+TEST_F(EditJobTest, AStiffRetryStopsAtFourTimesTheFirstSolvesSteps) {
+  sequence({{"start", {{"seed", 3}, {"count", 2}}}, {"steps", {"age=0.9"}}});
+  job_.overrides.newest_continuous = 1.0;
+  job_.overrides.min_p = 0.9999;
+  job_.overrides.tries = 4;
+  const auto report = run();
+  ASSERT_EQ(report.warnings.size(), 1u);
+  const std::string& w = report.warnings[0];
+  const auto at = w.find("gave up after ");
+  ASSERT_NE(at, std::string::npos) << w;
+  const int64_t steps = std::stoll(w.substr(at + 14));
+  EXPECT_EQ(steps % 4, 0) << w;
+  EXPECT_LT(steps, 2000) << w;
+  for (size_t i : {1u, 3u}) EXPECT_LT(record(report.images[i])["p"].get<double>(), 0.9999);
+  EXPECT_EQ(report.below_min_p, 2);
+}
+
 // The tiny bundle lists smile's layers as 2 and 3: an edit of smile keeps layers 0 and 1 of w+.
 TEST_F(EditJobTest, AnEditChangesOnlyItsAttributesLayers) {
   sequence({{"start", {{"seed", 2}, {"count", 1}}}, {"steps", {"smile"}}});

@@ -16,6 +16,8 @@
 // the first image, or when a step last named the attribute; else its value at z_a), within two sigmas s_j
 // (the bundle's) free of pull: holding the previous step's value would let small drifts add up over the
 // steps (the face bundle's glasses and beard edits each aged faces by 0.02-0.07).
+// Given condition_shift s, the conditions read f - s instead of f (the regularizers still read f): a
+// `--min-p` retry's correction for where the latent classifier and an image verifier disagree (verifier_gap).
 
 #include <cstdint>
 #include <vector>
@@ -35,9 +37,10 @@ class EditEnergy : public EnergyFunction {
   // conditions: oldest first, the newest last (at least one). z_anchor: [B, z_dim], the previous step.
   // held_logits: [B, num_logits] whose classes the keep term holds (default: the latent classifier's at z_a).
   // held_values: [B, num_logits] whose continuous values it holds (default: the latent classifier's at z_a).
+  // condition_shift: [B, num_logits] subtracted from the logits the conditions read (default: none).
   EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
              torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {},
-             const torch::Tensor& held_values = {});
+             const torch::Tensor& held_values = {}, const torch::Tensor& condition_shift = {});
 
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
@@ -59,6 +62,7 @@ class EditEnergy : public EnergyFunction {
   EditWeights weights_;
   torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
+  torch::Tensor shift_;                              // [B, num_logits] or undefined
   // The keep term's classes at z_a (only when weights.keep > 0): binary attributes' columns [nb] and
   // presence [B, nb]; each categorical one's columns and class [B]; continuous ones' columns [nc], values
   // [B, nc] and sigmas [nc].
@@ -77,6 +81,14 @@ std::vector<energy::Energy> supersede(const std::vector<energy::Energy>& earlier
 // Logit columns of the attributes that none of the conditions mentions, in column order.
 std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
                                        const std::vector<model::Attribute>& attributes);
+
+// Where the latent classifier's logits and a verifier's (an image classifier's, on the same rows' images)
+// disagree on the attributes the condition names: latent - verified in their columns, 0 in the others.
+// An edit energy shifted by it (condition_shift) asks the latent classifier for what the verifier would
+// read as the condition met: yaw=0 where the image reads 0.2 more than the latent classifier aims the latent
+// at -0.2; NOT smile where the latent reads logit -4 and the image -1 keeps pushing past -4.
+torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
+                           const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
 
 // Does the condition set a continuous attribute (then its step weighs newest_continuous)?
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
