@@ -46,8 +46,9 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
 
   cmd->add_option("--min-p", flags->min_p,
                   "solve a step again, its conditions weighing double per try, where its target holds with less than "
-                  "this probability, as the latent classifier (and the bundle's verifier) reads it (0: off; default: "
-                  "the file's, the bundle's, else 0)")
+                  "this probability, as the latent classifier reads it, or the bundle's verifier reads the step's image "
+                  "(then each retry corrects the target by the verifier's reading; 0: off; default: the file's, the "
+                  "bundle's, else 0)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--tries", flags->tries, "most solves per step with --min-p (default: the file's, the bundle's, else 3)")
       ->check(kPositive);
