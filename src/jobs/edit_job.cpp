@@ -173,7 +173,7 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
 // from, and is held near, the previous step. Verifying, a retry also corrects the newest condition by the
 // gap between the latent classifier and the verifier on the row's best try so far (verifier_gap): doubled
 // weights cannot help where the latent classifier already reads the target met and the image does not.
-// A retry may take four times the steps of the first solve at most: one that needs more is stiff (doubled
+// A retry may take four times the steps of the first solve (at least 100) at most: one that needs more is stiff (doubled
 // continuous weights), and on the face bundle such a retry ran 26 minutes before it was stopped.
 struct Retried {
   torch::Tensor z, nfe;
@@ -199,7 +199,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
   if (choice.min_p <= 0) return out;
   sampling::VpOdeOptions retry_options = ode_options;
   const int64_t first_steps = (first.stats.accepted_steps + first.stats.rejected_steps).max().item<int64_t>();
-  retry_options.adaptive.max_steps = std::min(ode_options.adaptive.max_steps, 4 * first_steps);
+  // At least 100: a first solve of a few steps says little about what a corrected target needs.
+  retry_options.adaptive.max_steps = std::min(ode_options.adaptive.max_steps, std::max<int64_t>(4 * first_steps, 100));
   for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < n; ++i)

@@ -300,6 +300,31 @@ TEST_F(EditJobTest, ARetryTheSolverCannotFinishKeepsTheFirstTry) {
   EXPECT_THROW(run(), ode::SolverError);
 }
 
+// With a verifier, a retry corrects the newest condition by the gap between the latent classifier and the
+// verifier (docs/edit.md). On the tiny bundle, start 0 of seed 3, the image's mean brightness grows with the
+// latent glasses logit (measured: 0.0029, 0.0044, 0.0056, 0.0068 at logits 1.7, 2.5, 3.3, 3.8), so a
+// verifier reading glasses as -5.4 + 1000 * mean sees about -1 after the first solve. Doubled and
+// quadrupled weights alone bring the latent logit to about 3.3 and the verifier to 0.5 (p 0.62); corrected
+// by the gap of 3.5, the first retry aims the latent classifier past 6 and the verifier passes.
+TEST_F(EditJobTest, ARetryIsCorrectedByWhatTheVerifierRead) {
+  sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"glasses"}}});
+  job_.model_dir = lace_test::tiny_bundle_with_verifier(dir_ / "m", torch::tensor({0.0, -5.4, 0.0, 0.0, 0.0, 0.0}),
+                                                        torch::tensor({0.0, 1000.0, 0.0, 0.0, 0.0, 0.0}));
+  job_.overrides.min_p = 0.0;
+  job_.out_dir = dir_ / "once";
+  const json once = record(run().images[1]);
+  ASSERT_LT(once["p_image"].get<double>(), 0.5) << "the verifier must doubt the first solve for this test";
+  job_.overrides.min_p = 0.9;
+  job_.overrides.tries = 3;
+  job_.out_dir = dir_ / "retried";
+  const auto report = run();
+  for (const auto& w : report.warnings) ADD_FAILURE() << w;
+  const json r = record(report.images[1]);
+  EXPECT_EQ(r["tries"], json({{"solved", 2}, {"kept", 1}}));
+  EXPECT_GE(r["p_image"].get<double>(), 0.9);
+  EXPECT_GT(r["p"].get<double>(), 0.99);  // past where doubled weights alone push it
+}
+
 // A retry may take four times the steps of its step's first solve at most (docs/edit.md): the tiny bundle's
 // age target at weight 1 is met at p 0.995 in under 300 steps; asked for 0.9999 the doubled weights make
 // the ODE stiff, and the retry stops long before --max-steps (10,000), its starts keeping the first try.
