@@ -304,8 +304,8 @@ TEST_F(EditJobTest, ARetryTheSolverCannotFinishKeepsTheFirstTry) {
 // verifier (docs/edit.md). On the tiny bundle, start 0 of seed 3, the image's mean brightness grows with the
 // latent glasses logit (measured: 0.0029, 0.0044, 0.0056, 0.0068 at logits 1.7, 2.5, 3.3, 3.8), so a
 // verifier reading glasses as -5.4 + 1000 * mean sees about -1 after the first solve. Doubled and
-// quadrupled weights alone bring the latent logit to about 3.3 and the verifier to 0.5 (p 0.62); corrected
-// by the gap of 3.5, the first retry aims the latent classifier past 6 and the verifier passes.
+// quadrupled weights alone bring the latent p to 0.966 and the verifier's to 0.58 (measured with the
+// correction taken out); corrected by the gap of about 3.5, the first retry passes (latent p 0.995).
 TEST_F(EditJobTest, ARetryIsCorrectedByWhatTheVerifierRead) {
   sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"glasses"}}});
   job_.model_dir = lace_test::tiny_bundle_with_verifier(dir_ / "m", torch::tensor({0.0, -5.4, 0.0, 0.0, 0.0, 0.0}),
