@@ -133,9 +133,9 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
 // P(the newest condition) under the latent classifier and, verifying, the step's images (CPU), the
 // verifier's logits on them (device; the next step holds the classes they show) and its P; `score`, what
-// min_p compares, is the verifier's P when verifying (the image is what is seen, and a calibrated retry
-// aims the latent classifier off the target on purpose), else the latent classifier's. Without a verifier the images are synthesised only for
-// the rows kept, when written.
+// min_p compares, is the verifier's P when verifying (the image is what is seen, and a corrected retry
+// aims the latent classifier off the target on purpose), else the latent classifier's. Without a verifier
+// the images are synthesised only for the rows kept, when written.
 struct StepReading {
   torch::Tensor ws, logits, images, verified;
   torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
@@ -173,8 +173,8 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
 // from, and is held near, the previous step. Verifying, a retry also corrects the newest condition by the
 // gap between the latent classifier and the verifier on the row's best try so far (verifier_gap): doubled
 // weights cannot help where the latent classifier already reads the target met and the image does not.
-// A retry may take four times the steps of the first solve (at least 100) at most: one that needs more is stiff (doubled
-// continuous weights), and on the face bundle such a retry ran 26 minutes before it was stopped.
+// A retry may take four times the steps of the first solve (at least 100) at most: one that needs more is
+// stiff (doubled continuous weights), and on the face bundle such a retry ran 26 minutes before it was stopped.
 struct Retried {
   torch::Tensor z, nfe;
   StepReading reading;
