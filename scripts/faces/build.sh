@@ -44,7 +44,8 @@ if [ "$SMOKE" = 1 ]; then
   GAN_ARGS=(--tiny --max-steps 12 --threads 1 --render-workers 1)
   # No min-p retries: the smoke's classifier reads about 0.5 everywhere, so every image would take every
   # try (the smoke timed out at 900 s with them); the C++ tests check --min-p.
-  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2 --min-p 0)
+  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2 --min-p 0
+               --edit-rounds 1 --edit-sequences 1 --edit-starts 2 --edit-lace-args "--solver rk4 --steps 4 --min-p 0")
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
   # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
   # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.

@@ -14,7 +14,8 @@
    OUT/classifier.pt, OUT/classifier.json and the attribute list of OUT/lace.json;
    then, with --refine-rounds R, R times: refine_pairs.py adds pairs from lace's own samples of every
    single condition (where the classifier is wrong about the labeler, the sampler finds out) and the
-   classifier is trained again on all of them.
+   classifier is trained again on all of them; and with --edit-rounds E, E times: edit_pairs.py adds pairs
+   from where `lace edit` goes (random edit sequences on fresh starts) and the classifier is trained again.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
 """
 import argparse
@@ -123,6 +124,11 @@ def main():
                     help="rounds of refine_pairs.py (pairs where lace's sampler goes) and retraining")
     ap.add_argument("--refine-n", type=int, default=200, help="samples per condition and round")
     ap.add_argument("--refine-guidance", type=float, default=3.0)
+    ap.add_argument("--edit-rounds", type=int, default=0,
+                    help="rounds of edit_pairs.py (pairs where lace edit goes) and retraining, after the refine rounds")
+    ap.add_argument("--edit-sequences", type=int, default=30, help="random edit sequences per round")
+    ap.add_argument("--edit-starts", type=int, default=32, help="starts per edit sequence")
+    ap.add_argument("--edit-lace-args", default="--solver rk4 --steps 20", help="options for lace edit in edit_pairs.py")
     ap.add_argument("--lace", default=os.path.join(HERE, "..", "..", "build", "lace"),
                     help="the lace binary, for the refinement rounds")
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
@@ -186,9 +192,20 @@ def main():
                         "--threads", str(args.threads)], check=True)
         pairs_path = refined
         train_classifier(pairs_path)
+    # Edit rounds (edit_pairs.py): pairs where lace edit goes, then retrain.
+    for r in range(1, args.edit_rounds + 1):
+        edited = f"{os.path.splitext(pairs_path)[0]}-edited{r}.npz"
+        subprocess.run([sys.executable, os.path.join(HERE, "edit_pairs.py"), "--lace", args.lace, "--bundle", args.out,
+                        "--labeler", args.labeler, "--pairs", pairs_path, "--out", edited,
+                        "--sequences", str(args.edit_sequences), "--starts", str(args.edit_starts),
+                        "--seed", str(7000 + 1000 * (r - 1)), f"--lace-args={args.edit_lace_args}", "--threads", str(args.threads)], check=True)
+        pairs_path = edited
+        train_classifier(pairs_path)
 
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
-            "refine_rounds": args.refine_rounds, "seconds": round(time.time() - t0)}
+            "refine_rounds": args.refine_rounds, "edit_rounds": args.edit_rounds,
+            **({"edit_sequences": args.edit_sequences, "edit_starts": args.edit_starts} if args.edit_rounds else {}),
+            "seconds": round(time.time() - t0)}
     atomic_files.write_json(os.path.join(args.out, "build.json"), card)
     print(f"bundle written to {args.out} in {card['seconds']} s")
 

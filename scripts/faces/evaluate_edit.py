@@ -147,8 +147,13 @@ def main():
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
     ap.add_argument("--jobs", type=int, default=1, help="lace runs at once (each uses one core)")
     ap.add_argument("--keep", help="keep lace's outputs (the edits, their records, the fresh samples) in this folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: read the edit runs and fresh samples already complete in that folder (same "
+                         "--steps, --starts, --seed, --jobs) instead of running lace again; runs only what is missing")
     args = ap.parse_args()
     args.step_list = [x.strip() for x in args.steps.split(";") if x.strip()]
+    if args.reuse and not args.keep:
+        ap.error("--reuse needs --keep (the folder to read)")
     torch.set_num_threads(2)
     t0 = time.time()
     evaluator = torch.jit.load(args.evaluator).eval()
@@ -196,8 +201,8 @@ def measure(args, evaluator, work):
     combined_k = [" AND ".join(f"({s})" if " OR " in s else s for s in records[k - 1].get("conditions", steps[:k]))
                   for k in range(1, K + 1)]
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        fresh = list(pool.map(lambda k: run_lace(args.lace, args.model, combined_k[k - 1], n, args.seed + 1,
-                                                 os.path.join(work, f"fresh{k}")), range(1, K + 1)))
+        fresh = list(pool.map(lambda k: fresh_sample(args, combined_k[k - 1], os.path.join(work, f"fresh{k}")),
+                              range(1, K + 1)))
     rows = []
     for k, expr in enumerate(steps, start=1):
         combined, again = combined_k[k - 1], set_again(steps, k)
@@ -221,6 +226,20 @@ def measure(args, evaluator, work):
             "weights": record["weights"]}, images
 
 
+def fresh_sample(args, expr, out_dir):
+    """args.starts fresh `lace sample`s of expr (seed args.seed + 1) as evaluate.run_lace returns them; with
+    --reuse, the ones already complete in out_dir."""
+    if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == args.starts:
+        files = sorted(glob.glob(os.path.join(out_dir, "*.png")))
+        return np.stack([read_png(f) for f in files]), None, None
+    return run_lace(args.lace, args.model, expr, args.starts, args.seed + 1, out_dir)
+
+
+def complete(out_dir, count, steps):
+    """Whether a lace edit run left every step's PNG of its `count` starts in out_dir."""
+    return len(glob.glob(os.path.join(out_dir, "*-step*.png"))) == count * (steps + 1)
+
+
 def run_edits(args, work):
     """lace edit on args.starts starts of args.seed, split into args.jobs runs at once (lace uses one core, and
     each start's edit depends only on its own z). Returns [(output folder, starts in it)] in start order."""
@@ -231,12 +250,16 @@ def run_edits(args, work):
         if args.truncation is not None:
             seq["truncation"] = args.truncation
         path, out = os.path.join(work, f"edits{j}.json"), os.path.join(work, f"out{j}")
+        if args.reuse and complete(out, len(chunk), len(args.step_list)):
+            print(f"evaluate_edit.py: reading the edits already in {out}", flush=True)
+            runs.append((None, None, out, len(chunk)))
+            continue
         with open(path, "w") as f:
             json.dump(seq, f)
         cmd = [args.lace, "-q", "edit", "--model", args.model, "--sequence", path, "-b", "32", "--out", out]
         runs.append((subprocess.Popen(cmd + shlex.split(args.lace_args)), cmd, out, len(chunk)))
     for proc, cmd, _, _ in runs:
-        if proc.wait() != 0:
+        if proc is not None and proc.wait() != 0:
             raise subprocess.CalledProcessError(proc.returncode, cmd)
     return [(out, count) for _, _, out, count in runs]
 
@@ -249,8 +272,9 @@ def write_report(args, r, sheets):
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else "")
            + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
     out = ["# Face bundle: measured sequential editing", "",
-           f"Made by `{cmd}` ({r['minutes']} min; `lace edit` itself took {r['edit_seconds']} s for "
-           f"{r['starts']} starts x {len(args.step_list)} steps"
+           f"Made by `{cmd}` ({r['minutes']} min; "
+           + ("the edits read from an earlier run's --keep folder with --reuse, " if args.reuse else "")
+           + f"`lace edit` itself took {r['edit_seconds']} s for {r['starts']} starts x {len(args.step_list)} steps"
            + (f", {args.jobs} runs at once" if args.jobs > 1 else "") + " on the 2-core development machine). Starts: images 0-"
            f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; weights "
            + ", ".join(f"{k} {v:g}" for k, v in r["weights"].items()) + "; sequence: "

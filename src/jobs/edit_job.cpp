@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -173,14 +174,17 @@ StepReading read_step(const model::Bundle& bundle, double psi, const energy::Ene
 // from, and is held near, the previous step. Verifying, a retry also corrects the newest condition by the
 // gap between the latent classifier and the verifier on the row's best try so far (verifier_gap): doubled
 // weights cannot help where the latent classifier already reads the target met and the image does not.
-// A retry may take four times the steps of the first solve (at least 100) at most: one that needs more is
-// stiff (doubled continuous weights), and on the face bundle such a retry ran 26 minutes before it was stopped.
+// A row's retry may take four times the steps of its own first solve (at least 100) at most: one that needs
+// more is stiff (doubled continuous weights); it stops there, keeps its earlier try and is not tried again.
+// On the face bundle such a retry ran 26 minutes before this cap, and a cap from the batch's slowest row
+// still let every retried row of that batch run long.
 struct Retried {
   torch::Tensor z, nfe;
   StepReading reading;
   std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
   int64_t retried = 0, below = 0;
   std::string failed_try = {};  // why a stronger try could not finish (its rows keep what they had), or ""
+  std::set<int64_t> stopped;      // rows with a retry stopped at its step cap (they keep their earlier try)
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
@@ -197,15 +201,22 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
               std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
   if (choice.min_p <= 0) return out;
+  // Each row's retry may take four times the steps of its own first solve, at least 100 (a first solve of
+  // a few steps says little about what a corrected target needs); a row at its cap stops and keeps its try.
+  const torch::Tensor first_steps = first.stats.accepted_steps + first.stats.rejected_steps;
+  const auto retry_cap = [&](int64_t i) {
+    return std::min(ode_options.adaptive.max_steps, std::max<int64_t>(4 * first_steps[i].item<int64_t>(), 100));
+  };
   sampling::VpOdeOptions retry_options = ode_options;
-  const int64_t first_steps = (first.stats.accepted_steps + first.stats.rejected_steps).max().item<int64_t>();
-  // At least 100: a first solve of a few steps says little about what a corrected target needs.
-  retry_options.adaptive.max_steps = std::min(ode_options.adaptive.max_steps, std::max<int64_t>(4 * first_steps, 100));
+  retry_options.adaptive.stop_rows_at_cap = true;
   for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < n; ++i)
-      if (out.reading.score[i].item<double>() < choice.min_p) rows.push_back(i);
+      // A row stopped at its cap is not tried again: a stronger try would be stiffer still.
+      if (out.reading.score[i].item<double>() < choice.min_p && !out.stopped.count(i)) rows.push_back(i);
     if (rows.empty()) break;
+    retry_options.adaptive.row_max_steps.clear();
+    for (const int64_t i : rows) retry_options.adaptive.row_max_steps.push_back(retry_cap(i));
     const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
     const torch::Tensor from = z_previous.index_select(0, index);
     // Every condition weighs more against the regularizers, the earlier ones too, so that pushing the newest
@@ -237,6 +248,10 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
       if (attempt == 1) ++out.retried;
       out.tries[i].first += 1;
       out.nfe[i] += again.stats.nfe[r];
+      if (again.stats.stopped.defined() && again.stats.stopped[r].item<bool>()) {
+        out.stopped.insert(i);  // short of t = t_end: not a sample, so not a candidate
+        continue;
+      }
       if (again_read.score[r].item<double>() <= out.reading.score[i].item<double>()) continue;
       out.tries[i].second = attempt;
       out.z[i] = again.z[r];
@@ -358,6 +373,10 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         if (!step.failed_try.empty())
           report.warnings.push_back("step " + std::to_string(k) + ": a --min-p retry could not finish (" +
                                     step.failed_try + "); its starts keep their earlier try");
+        if (!step.stopped.empty())
+          report.warnings.push_back("step " + std::to_string(k) + ": " + std::to_string(step.stopped.size()) +
+                                    " start(s)' --min-p retry stopped at 4x the steps of their first solve (stiff); " +
+                                    "they keep their earlier try");
         report.below_min_p += step.below;
         report.stages.solve += timer.lap();
       }

@@ -40,8 +40,16 @@ Solution integrate_adaptive(const VectorField& f, const Tableau& tableau, double
   check_options(method, options);
 
   const int64_t batch = y0.size(0);
+  if (!options.row_max_steps.empty()) {
+    if (static_cast<int64_t>(options.row_max_steps.size()) != batch)
+      throw std::invalid_argument(method + ": row_max_steps needs one cap per row of y0");
+    for (const int64_t c : options.row_max_steps)
+      if (c < 1) throw std::invalid_argument(method + ": every row's max_steps must be at least 1");
+  }
+  const auto cap = [&](int64_t r) { return options.row_max_steps.empty() ? options.max_steps : options.row_max_steps[r]; };
   Solution sol{y0.clone(), zero_stats(batch)};
   SolveStats& stats = sol.stats;
+  bool* stopped = stats.stopped.data_ptr<bool>();
   if (batch == 0 || t0 == t1) return sol;
   require_finite(method, y0, t0);
 
@@ -71,16 +79,22 @@ Solution integrate_adaptive(const VectorField& f, const Tableau& tableau, double
 
   while (true) {
     std::vector<int64_t> active;
-    for (int64_t r = 0; r < batch; ++r)
-      if (!done[r]) active.push_back(r);
+    for (int64_t r = 0; r < batch; ++r) {
+      if (done[r]) continue;
+      if (accepted[r] + rejected[r] >= cap(r)) {
+        if (!options.stop_rows_at_cap)
+          throw solver_error(method, "gave up after " + std::to_string(cap(r)) + " steps", t_p[r], r,
+                             "raise --max-steps or loosen --atol/--rtol");
+        done[r] = stopped[r] = true;
+        continue;
+      }
+      active.push_back(r);
+    }
     if (active.empty()) break;
     const int64_t n = static_cast<int64_t>(active.size());
     const bool everyone = n == batch;
 
     for (int64_t r : active) {
-      if (accepted[r] + rejected[r] >= options.max_steps)
-        throw solver_error(method, "gave up after " + std::to_string(options.max_steps) + " steps", t_p[r], r,
-                           "raise --max-steps or loosen --atol/--rtol");
       // Never step past t1; a remainder too small to step over on its own is absorbed.
       const double remaining = t1 - t_p[r];
       to_end[r] = std::abs(h_p[r]) >= std::abs(remaining) - min_step_size(t1);
@@ -150,7 +164,8 @@ Solution integrate_adaptive(const VectorField& f, const Tableau& tableau, double
 
     if (observer) {
       double progress = 1.0;
-      for (int64_t r = 0; r < batch; ++r) progress = std::min(progress, std::abs(t_p[r] - t0) / span);
+      for (int64_t r = 0; r < batch; ++r)
+        if (!stopped[r]) progress = std::min(progress, std::abs(t_p[r] - t0) / span);
       observer->on_step({t, progress, stats});
     }
   }

@@ -19,6 +19,7 @@ SolveStats zero_stats(int64_t batch) {
   stats.nfe = torch::zeros({batch}, torch::kLong);
   stats.accepted_steps = torch::zeros({batch}, torch::kLong);
   stats.rejected_steps = torch::zeros({batch}, torch::kLong);
+  stats.stopped = torch::zeros({batch}, torch::kBool);
   return stats;
 }
 

@@ -78,6 +78,31 @@ TEST(Failures, MaxStepsIsEnforced) {
   EXPECT_GT(sol.stats.accepted_steps[0].item<int64_t>(), 5);
 }
 
+TEST(Failures, ARowAtItsOwnCapStopsWhereItIsAndTheOthersFinish) {
+  // Three rows of y' = -3y; row 1 may take 5 steps, the others 10,000.
+  AdaptiveOptions o;
+  o.atol = o.rtol = 1e-10;
+  o.row_max_steps = {10000, 5, 10000};
+  const auto y0 = torch::ones({3, 1}, kF64);
+  const std::string msg = solver_error_of([&] { integrate_adaptive(decay(3.0), dopri5(), 0.0, 1.0, y0, o); });
+  EXPECT_EQ(msg.rfind("dopri5: gave up after 5 steps at t = ", 0), 0u) << msg;
+  EXPECT_NE(msg.find(" for sample 1 "), std::string::npos) << msg;
+
+  o.stop_rows_at_cap = true;
+  const auto sol = integrate_adaptive(decay(3.0), dopri5(), 0.0, 1.0, y0, o);
+  EXPECT_TRUE(torch::equal(sol.stats.stopped, torch::tensor({false, true, false})));
+  EXPECT_EQ((sol.stats.accepted_steps + sol.stats.rejected_steps)[1].item<int64_t>(), 5);
+  // Rows 0 and 2 reach y(1) = exp(-3); row 1 is left part of the way down.
+  for (int64_t r : {0, 2}) EXPECT_NEAR(sol.y[r][0].item<double>(), std::exp(-3.0), 1e-8);
+  EXPECT_GT(sol.y[1][0].item<double>(), std::exp(-3.0) + 1e-3);
+  EXPECT_LT(sol.y[1][0].item<double>(), 1.0);
+
+  o.row_max_steps = {10, 10};
+  EXPECT_THROW(integrate_adaptive(decay(3.0), dopri5(), 0.0, 1.0, y0, o), std::invalid_argument);
+  o.row_max_steps = {10, 0, 10};
+  EXPECT_THROW(integrate_adaptive(decay(3.0), dopri5(), 0.0, 1.0, y0, o), std::invalid_argument);
+}
+
 TEST(Failures, BlowUpIsReportedNotReturned) {
   // y' = y^2, y(0) = 1 has a pole at t = 1: the solve cannot reach t = 2.
   const VectorField f = [](const torch::Tensor&, const torch::Tensor& y, const torch::Tensor&) { return y * y; };

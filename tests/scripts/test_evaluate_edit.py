@@ -68,6 +68,36 @@ def test_kept_share():
     assert kept == {"hair": 0.75, "age": 0.75}, kept
 
 
+def test_reuse_reads_a_kept_run_without_running_lace():
+    """A run kept with --keep, evaluated again with --reuse and a lace that always fails: the same figures."""
+    lace = os.environ.get("LACE_BINARY")
+    if not lace:
+        print("LACE_BINARY not set: --reuse check skipped")
+        return
+    import json
+    import subprocess
+    import tempfile
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    script = os.path.join(root, "scripts", "faces", "evaluate_edit.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        def evaluate(binary, *extra):
+            report = os.path.join(tmp, f"report-{len(extra)}.md")
+            cmd = [sys.executable, script, "--lace", binary, "--model", os.path.join(root, "models", "faces"),
+                   "--evaluator", os.path.join(root, "models", "faces", "evaluator.pt"), "--report", report,
+                   "--steps", "glasses; NOT smile", "--starts", "2", "--keep", os.path.join(tmp, "keep"),
+                   "--lace-args", "--solver rk4 --steps 4 --min-p 0", *extra]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+            with open(os.path.splitext(report)[0] + ".json") as f:
+                return json.load(f), r.stdout
+        first, _ = evaluate(lace)
+        again, out = evaluate("/bin/false", "--reuse")
+        assert "reading the edits already in" in out, out
+        for figures in (first, again):
+            del figures["minutes"], figures["edit_seconds"]
+        assert again == first
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):

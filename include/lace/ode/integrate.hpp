@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -19,6 +20,11 @@ struct AdaptiveOptions {
   ErrorNorm norm = ErrorNorm::PerSample;
   double safety = 0.9, min_factor = 0.2, max_factor = 10.0;
   int64_t max_steps = 10000;  // per row, accepted + rejected
+  // Optional: one cap per row of y0 (empty: max_steps for every row), and whether a row at its cap stops
+  // where it is (SolveStats::stopped) instead of failing the whole solve. A caller that can use the rows
+  // that finished (lace edit's retries) sets both; everyone else gets the failure.
+  std::vector<int64_t> row_max_steps;
+  bool stop_rows_at_cap = false;
   double first_step = 0.0;    // |h| of the first step; 0: Hairer's automatic rule
 };
 
@@ -34,7 +40,8 @@ class SolverError : public std::runtime_error {
 };
 
 // Throws std::invalid_argument for a tableau without an embedded method or bad options,
-// SolverError when the integration fails (step size underflow, non-finite state, max_steps).
+// SolverError when the integration fails (step size underflow, non-finite state, max_steps unless
+// stop_rows_at_cap).
 Solution integrate_adaptive(const VectorField& f, const Tableau& tableau, double t0, double t1, const torch::Tensor& y0,
                             const AdaptiveOptions& options, Observer* observer = nullptr);
 

@@ -12,6 +12,7 @@ struct SolveStats {
   int64_t accepted = 0;                               // loop iterations in which at least one row accepted its step
   int64_t rejected = 0;                               // loop iterations in which at least one row rejected
   torch::Tensor nfe, accepted_steps, rejected_steps;  // int64 [B] CPU: per row (equal across rows in Batch mode)
+  torch::Tensor stopped;  // bool [B] CPU, from integrate_adaptive: rows left short of t1 at their step cap
 };
 
 struct StepEvent {
