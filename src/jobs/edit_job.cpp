@@ -375,8 +375,8 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
                                     step.failed_try + "); its starts keep their earlier try");
         if (!step.stopped.empty())
           report.warnings.push_back("step " + std::to_string(k) + ": " + std::to_string(step.stopped.size()) +
-                                    " start(s)' --min-p retry stopped at 4x the steps of their first solve (stiff); " +
-                                    "they keep their earlier try");
+                                    " start(s)' --min-p retry stopped at its step cap (4x the steps of the start's first solve, " +
+                                    "at most --max-steps: stiff); they keep their earlier try");
         report.below_min_p += step.below;
         report.stages.solve += timer.lap();
       }
