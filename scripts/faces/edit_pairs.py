@@ -37,7 +37,6 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
-import atomic_files  # noqa: E402
 import make_pairs  # noqa: E402
 from refine_pairs import check_w  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES  # noqa: E402
@@ -149,12 +148,9 @@ def main():
     classifier = torch.jit.load(os.path.join(args.bundle, manifest["classifier"]["file"])).eval()
     with torch.no_grad():
         check_w(classifier, manifest["attributes"], torch.from_numpy(new["w"]), readings)
-    merged = {k: np.concatenate([old[k], new[k]]) for k in new}
-    with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **merged)
-    rates = {b: round(float(new[b].mean()), 3) for b in BINARY}
+    total = make_pairs.write_joined(old, new, args.out)
     print(f"{len(new['w'])} new pairs from {args.sequences} edit sequences ({time.time() - t0:.0f} s), "
-          f"{len(merged['w'])} in {args.out}; labeler rates on the new ones: {json.dumps(rates)}", flush=True)
+          f"{total} in {args.out}; labeler rates on the new ones: {make_pairs.new_rates(new)}", flush=True)
 
 
 if __name__ == "__main__":

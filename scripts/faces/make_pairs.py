@@ -66,6 +66,19 @@ def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=
     return pairs
 
 
+def write_joined(old, new, path):
+    """Writes the pairs `old` followed by `new` to path (atomically, exactly that name); returns how many."""
+    joined = {k: np.concatenate([old[k], new[k]]) for k in new}
+    with atomic_files.replacing(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **joined)
+    return len(joined["w"])
+
+
+def new_rates(new):
+    """The labeler's binary rates on new pairs, for a log line."""
+    return json.dumps({b: round(float(new[b].mean()), 3) for b in BINARY})
+
+
 def soft_labels(outputs):
     """The labeler's outputs (image_classifiers' layout) as training targets: binary probabilities, hair class
     probabilities, continuous values."""

@@ -26,12 +26,10 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
-import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import make_pairs  # noqa: E402
 from evaluate import run_lace  # noqa: E402
@@ -110,12 +108,9 @@ def main():
                            args.seed, work, shlex.split(args.lace_args))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    merged = {k: np.concatenate([old[k], new[k]]) for k in new}
-    with atomic_files.replacing(args.out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **merged)
-    rates = {b: round(float(new[b].mean()), 3) for b in BINARY}
+    total = make_pairs.write_joined(old, new, args.out)
     print(f"{len(new['w'])} new pairs from {len(conditions())} conditions ({time.time() - t0:.0f} s), "
-          f"{len(merged['w'])} in {args.out}; labeler rates on the new ones: {json.dumps(rates)}", flush=True)
+          f"{total} in {args.out}; labeler rates on the new ones: {make_pairs.new_rates(new)}", flush=True)
 
 
 if __name__ == "__main__":
