@@ -88,21 +88,6 @@ def run_edit(lace, bundle, steps, seed, starts, out_dir, lace_args):
     return records
 
 
-@torch.no_grad()
-def label(generator, labeler, num_ws, z, psi, batch=250):
-    """Pairs (make_pairs layout) for these z at these truncations: w, and the labeler on the image of w."""
-    ws, outs = [], []
-    for i in range(0, len(z), batch):
-        w = make_pairs.truncated_w(generator, z[i:i + batch], psi[i:i + batch])
-        images = generator.synthesis(w.unsqueeze(1).repeat(1, num_ws, 1)).clamp(-1, 1)
-        ws.append(w)
-        outs.append(labeler(images))
-    outputs = torch.cat(outs)
-    pairs = {"z": z.numpy(), "w": torch.cat(ws).numpy(), "psi": psi[:, 0].numpy(), "labeler_outputs": outputs.numpy()}
-    pairs.update({k: v.numpy() for k, v in make_pairs.soft_labels(outputs).items()})
-    return pairs
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lace", default="build/lace")
@@ -144,7 +129,8 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     z = torch.tensor(zs, dtype=torch.float32)
-    new = label(generator, labeler, manifest["generator"]["num_ws"], z, torch.tensor(psis, dtype=torch.float32)[:, None])
+    new = make_pairs.label_pairs(generator, manifest["generator"]["num_ws"], labeler, z,
+                                 torch.tensor(psis, dtype=torch.float32)[:, None])
     classifier = torch.jit.load(os.path.join(args.bundle, manifest["classifier"]["file"])).eval()
     with torch.no_grad():
         check_w(classifier, manifest["attributes"], torch.from_numpy(new["w"]), readings)

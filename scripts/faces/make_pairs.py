@@ -49,20 +49,31 @@ def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=
     """generator and labeler already on `device`; z and psi are drawn on the CPU (the same pairs' z on any
     device), the arrays come back on the CPU."""
     g = torch.Generator().manual_seed(seed)
-    zs, ws, psis, outs = [], [], [], []
-    for i in range(0, n, batch):
+    zs, psis = [], []
+    for i in range(0, n, batch):  # z then psi per batch: the order the seed's pairs were always drawn in
         b = min(batch, n - i)
-        z = torch.randn(b, z_dim, generator=g)
-        psi = psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g)
-        w = truncated_w(generator, z.to(device), psi.to(device))
-        ws_plus = w.unsqueeze(1).repeat(1, num_ws, 1)
-        images = generator.synthesis(ws_plus).clamp(-1, 1)
+        zs.append(torch.randn(b, z_dim, generator=g))
+        psis.append(psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g))
+    return label_pairs(generator, num_ws, labeler, torch.cat(zs), torch.cat(psis), batch, device)
+
+
+@torch.no_grad()
+def label_pairs(generator, num_ws, labeler, z, psi, batch=250, device="cpu"):
+    """Pairs for these z [N, z_dim] at these truncations psi [N, 1] (CPU): w truncated as lace truncates, and
+    the labeler's reading of the image of w drawn at every layer (the latent classifier reads w itself)."""
+    ws, outs = [], []
+    for i in range(0, len(z), batch):
+        w = truncated_w(generator, z[i:i + batch].to(device), psi[i:i + batch].to(device))
+        images = generator.synthesis(w.unsqueeze(1).repeat(1, num_ws, 1)).clamp(-1, 1)
+        ws.append(w.cpu())
         outs.append(labeler(images).cpu())
-        zs.append(z), ws.append(w.cpu()), psis.append(psi[:, 0])
-    out = torch.cat(outs)
-    pairs = {"z": torch.cat(zs).numpy(), "w": torch.cat(ws).numpy(), "psi": torch.cat(psis).numpy(),
-             "labeler_outputs": out.numpy()}
-    pairs.update({k: v.numpy() for k, v in soft_labels(out).items()})
+    return as_pairs(z, torch.cat(ws), psi, torch.cat(outs))
+
+
+def as_pairs(z, w, psi, outputs):
+    """The .npz layout from CPU tensors: z, w, psi [N], the labeler's raw outputs and the soft labels."""
+    pairs = {"z": z.numpy(), "w": w.numpy(), "psi": psi.reshape(-1).numpy(), "labeler_outputs": outputs.numpy()}
+    pairs.update({k: v.numpy() for k, v in soft_labels(outputs).items()})
     return pairs
 
 

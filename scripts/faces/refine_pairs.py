@@ -69,9 +69,7 @@ def sample_pairs(lace, bundle, labeler, n, guidance, seed, work, lace_args=()):
     w = make_pairs.truncated_w(generator, z, psi)
     check_w(classifier, manifest["attributes"], w, read)
     outputs = torch.cat([labeler(ic.to_input(x)) for x in images])
-    pairs = {"z": z.numpy(), "w": w.numpy(), "psi": psi[:, 0].numpy(), "labeler_outputs": outputs.numpy()}
-    pairs.update({key: v.numpy() for key, v in make_pairs.soft_labels(outputs).items()})
-    return pairs
+    return make_pairs.as_pairs(z, w, psi, outputs)
 
 
 def check_w(classifier, attributes, w, readings):
