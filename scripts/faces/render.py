@@ -36,25 +36,35 @@ _Y, _X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5  # pixel centres
 # ----------------------------------------------------------------------------------------------
 # Attributes and nuisance parameters
 
-def sample_params(n, rng):
-    """Attributes with real-life correlations, plus the nuisance geometry and colours of each face."""
+def sample_params(n, rng, balanced=False):
+    """Attributes with real-life correlations, plus the nuisance geometry and colours of each face.
+    balanced: every attribute drawn on its own and evenly instead (binary ones at 1/2, each hair colour at
+    1/5, age and yaw uniform), so that a classifier sees every combination often, rare ones included."""
     p = {}
     male = rng.random(n) < 0.5
-    age = rng.beta(1.3, 1.5, n).astype(np.float32)
-    p["age"] = age
-    p["yaw"] = (2.0 * rng.beta(1.3, 1.3, n) - 1.0).astype(np.float32)
-    # Beards: men, more with age. Glasses: more with age. Hats: rarer, a little more on men.
-    p["beard"] = rng.random(n) < np.where(male, 0.06 + 0.55 * age, 0.004)
-    p["glasses"] = rng.random(n) < 0.10 + 0.32 * age
-    p["hat"] = rng.random(n) < np.where(male, 0.13, 0.08)
-    p["smile"] = rng.random(n) < 0.62 - 0.25 * age
-    # Hair colour: grey only comes with age; red and blonde a little younger.
-    p_grey = np.clip((age - 0.5) * 1.8, 0.0, 0.8)
-    young = 1.0 - 0.5 * age
-    w = np.stack([0.34 * np.ones(n), 0.34 * np.ones(n), 0.21 * young, 0.11 * young], 1)
-    w = w / w.sum(1, keepdims=True) * (1.0 - p_grey)[:, None]
-    cum = np.cumsum(np.concatenate([w, p_grey[:, None]], 1), 1)
-    p["hair"] = (rng.random(n)[:, None] > cum).sum(1).clip(0, 4).astype(np.int64)
+    if balanced:
+        age = rng.random(n).astype(np.float32)
+        p["age"] = age
+        p["yaw"] = rng.uniform(-1.0, 1.0, n).astype(np.float32)
+        for b in BINARY:
+            p[b] = rng.random(n) < 0.5
+        p["hair"] = rng.integers(0, len(HAIR_CLASSES), n).astype(np.int64)
+    else:
+        age = rng.beta(1.3, 1.5, n).astype(np.float32)
+        p["age"] = age
+        p["yaw"] = (2.0 * rng.beta(1.3, 1.3, n) - 1.0).astype(np.float32)
+        # Beards: men, more with age. Glasses: more with age. Hats: rarer, a little more on men.
+        p["beard"] = rng.random(n) < np.where(male, 0.06 + 0.55 * age, 0.004)
+        p["glasses"] = rng.random(n) < 0.10 + 0.32 * age
+        p["hat"] = rng.random(n) < np.where(male, 0.13, 0.08)
+        p["smile"] = rng.random(n) < 0.62 - 0.25 * age
+        # Hair colour: grey only comes with age; red and blonde a little younger.
+        p_grey = np.clip((age - 0.5) * 1.8, 0.0, 0.8)
+        young = 1.0 - 0.5 * age
+        w = np.stack([0.34 * np.ones(n), 0.34 * np.ones(n), 0.21 * young, 0.11 * young], 1)
+        w = w / w.sum(1, keepdims=True) * (1.0 - p_grey)[:, None]
+        cum = np.cumsum(np.concatenate([w, p_grey[:, None]], 1), 1)
+        p["hair"] = (rng.random(n)[:, None] > cum).sum(1).clip(0, 4).astype(np.int64)
 
     # Nuisance: geometry
     s = rng.uniform(0.86, 1.1, n)
@@ -377,8 +387,9 @@ def draw(p):
 ATTRIBUTES = ["smile", "glasses", "beard", "hat", "hair", "age", "yaw"]
 
 
-def render(n, seed=0, start=0):
-    """Images [n, 64, 64, 3] uint8 and attributes {name: array [n]} for images start .. start+n-1 of `seed`."""
+def render(n, seed=0, start=0, balanced=False):
+    """Images [n, 64, 64, 3] uint8 and attributes {name: array [n]} for images start .. start+n-1 of `seed`.
+    balanced: attributes drawn independently and evenly (sample_params), from a stream of their own."""
     images = np.empty((n, SIZE, SIZE, 3), np.uint8)
     attrs = {"smile": np.empty(n, np.uint8), "glasses": np.empty(n, np.uint8), "beard": np.empty(n, np.uint8),
              "hat": np.empty(n, np.uint8), "hair": np.empty(n, np.int64), "age": np.empty(n, np.float32),
@@ -386,7 +397,8 @@ def render(n, seed=0, start=0):
     i = start
     while i < start + n:
         block, off = divmod(i, BLOCK)
-        p = sample_params(BLOCK, np.random.default_rng([seed, block]))
+        stream = [seed, block, 1] if balanced else [seed, block]  # balanced: never a natural image's twin
+        p = sample_params(BLOCK, np.random.default_rng(stream), balanced)
         take = min(BLOCK - off, start + n - i)
         lo = i - start
         for c in range(off, off + take, CHUNK):  # small chunks keep the float arrays in cache
@@ -403,24 +415,24 @@ _SHARED = None  # the output images of render_many, in memory shared with the fo
 
 
 def _render_part(part):
-    count, seed, start = part
-    images, attrs = render(count, seed, start)
+    count, seed, start, balanced = part
+    images, attrs = render(count, seed, start, balanced)
     _SHARED[start:start + count] = images
     return attrs
 
 
-def render_many(n, seed=0, workers=2):
-    """render(n, seed) split over forked worker processes that write into shared memory (the same result:
-    images depend only on (seed, index))."""
+def render_many(n, seed=0, workers=2, balanced=False):
+    """render(n, seed, balanced=...) split over forked worker processes that write into shared memory (the
+    same result: images depend only on (seed, index))."""
     global _SHARED
     if workers <= 1 or n < 2 * BLOCK:
-        return render(n, seed)
+        return render(n, seed, balanced=balanced)
     import mmap
     import multiprocessing
     buf = mmap.mmap(-1, n * SIZE * SIZE * 3)  # anonymous and shared: children's writes are seen here
     _SHARED = np.frombuffer(buf, np.uint8).reshape(n, SIZE, SIZE, 3)
     step = -(-n // (4 * workers * BLOCK)) * BLOCK  # whole blocks, a few parts per worker
-    parts = [(min(step, n - a), seed, a) for a in range(0, n, step)]
+    parts = [(min(step, n - a), seed, a, balanced) for a in range(0, n, step)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         done = pool.map(_render_part, parts)
     images, _SHARED = _SHARED.copy(), None
