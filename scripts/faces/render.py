@@ -38,8 +38,10 @@ _Y, _X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5  # pixel centres
 
 def sample_params(n, rng, balanced=False):
     """Attributes with real-life correlations, plus the nuisance geometry and colours of each face.
-    balanced: every attribute drawn on its own and evenly instead (binary ones at 1/2, each hair colour at
-    1/5, age and yaw uniform), so that a classifier sees every combination often, rare ones included."""
+    balanced: every attribute drawn on its own and evenly instead (binary ones at 1/2, age and yaw uniform,
+    the hair colours at 1/5 each), so that a classifier sees every combination often, rare ones included;
+    only grey hair keeps to the data's support, age 0.5 and over (a judge trained on young grey-haired
+    faces stops reading grey hair as age, and reads the data's old faces younger)."""
     p = {}
     male = rng.random(n) < 0.5
     if balanced:
@@ -48,7 +50,9 @@ def sample_params(n, rng, balanced=False):
         p["yaw"] = rng.uniform(-1.0, 1.0, n).astype(np.float32)
         for b in BINARY:
             p[b] = rng.random(n) < 0.5
-        p["hair"] = rng.integers(0, len(HAIR_CLASSES), n).astype(np.int64)
+        hair = rng.integers(0, len(HAIR_CLASSES), n)
+        grey = len(HAIR_CLASSES) - 1
+        p["hair"] = np.where((hair == grey) & (age < 0.5), rng.integers(0, grey, n), hair).astype(np.int64)
     else:
         age = rng.beta(1.3, 1.5, n).astype(np.float32)
         p["age"] = age

@@ -25,17 +25,21 @@ def test_balanced_attributes_are_even_and_independent(balanced):
     _, a = balanced
     for b in render.BINARY:
         assert abs(a[b].mean() - 0.5) < 0.03, b
-    assert np.allclose(np.bincount(a["hair"], minlength=5) / N, 0.2, atol=0.025)
+    grey = render.HAIR_CLASSES.index("grey")
+    rates = np.bincount(a["hair"], minlength=5) / N  # grey only at age 0.5 and over, as in the data
+    assert np.allclose(rates[:grey], 0.225, atol=0.025) and abs(rates[grey] - 0.1) < 0.02
+    assert a["age"][a["hair"] == grey].min() >= 0.5
+    old = a["age"] >= 0.5
+    assert abs((a["hair"][old] == grey).mean() - 0.2) < 0.03
     assert abs(a["age"].mean() - 0.5) < 0.02 and a["age"].min() < 0.01 and a["age"].max() > 0.99
     assert abs(a["yaw"].mean()) < 0.04 and a["yaw"].min() < -0.99 and a["yaw"].max() > 0.99
     # The data ties beards and glasses to age and grey hair to age; balanced data does not.
     assert abs(np.corrcoef(a["age"], a["beard"])[0, 1]) < 0.05
     assert abs(np.corrcoef(a["age"], a["glasses"])[0, 1]) < 0.05
-    # Rare in the data (data card), common here: about 1/8, 1/20 and 1/10 of the images.
+    # Rare in the data (data card), common here.
     assert abs(evaluate.satisfied("hat AND glasses AND beard", a, 0.0).mean() - 1 / 8) < 0.02
-    assert abs(evaluate.satisfied("beard AND hat AND hair=red", a, 0.0).mean() - 1 / 20) < 0.015
-    young_grey = (a["hair"] == render.HAIR_CLASSES.index("grey")) & (a["age"] < 0.3)
-    assert young_grey.mean() > 0.04  # never drawn in the data
+    assert abs(evaluate.satisfied("beard AND hat AND hair=red", a, 0.0).mean() - 0.25 * 0.225) < 0.015
+    assert abs(evaluate.satisfied("hair=red AND age=0.8", a, 0.1).mean() - 0.2 * 0.225) < 0.015
 
 
 def test_balanced_is_its_own_stream_and_natural_is_unchanged(balanced):
