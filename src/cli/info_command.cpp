@@ -64,6 +64,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
         if (a.kind == model::AttributeKind::Continuous) {
           x["range"] = {a.range_min, a.range_max};
           x["sigma"] = a.sigma;
+          x["tolerance"] = a.tolerance;
         }
         j["attributes"].push_back(x);
       }
@@ -94,6 +95,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
           // Numbers as the manifest writes them (0, -1, 0.05), as expressions print them.
           values = a.name + "=<" + energy::format_number(a.range_min) + ".." + energy::format_number(a.range_max) +
                    ">  sigma " + energy::format_number(a.sigma);
+          if (a.tolerance > 0) values += ", met within " + energy::format_number(a.tolerance);
           break;
       }
       std::cout << "  " << a.name << std::string(a.name.size() < 12 ? 12 - a.name.size() : 1, ' ')

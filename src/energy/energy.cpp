@@ -172,6 +172,7 @@ class Compiler {
         node->kind = Node::Kind::Continuous;
         node->target = t.number;
         node->sigma = a.sigma;
+        node->tolerance = a.tolerance;
         canon.has_value = canon.numeric = true;
         canon.number = t.number;
         canon.value = format_number(t.number);

@@ -16,6 +16,7 @@ struct Node {
   int64_t class_index = 0;       // Categorical
   double target = 0.0;           // Continuous
   double sigma = 1.0;            // Continuous
+  double tolerance = 0.0;        // Continuous: readings this close to the target count as met (probability)
   double weight = 1.0;           // Weighted
   std::vector<std::shared_ptr<const Node>> children;
 };

@@ -84,7 +84,7 @@ class Enumeration {
       case Node::Kind::Continuous: {
         const auto key = std::make_tuple(col, n.target, n.sigma);
         if (!index_.count(key)) {
-          const auto q = at::exp(-continuous_energy(logits_.select(1, col), n.target, n.sigma));
+          const auto q = continuous_met(logits_.select(1, col), n.target, n.sigma, n.tolerance);
           add(key, at::stack({1 - q, q}, 1));
         }
         node_variable_[&n] = index_.at(key);
@@ -136,7 +136,7 @@ torch::Tensor independent_probability(const Node& n, const torch::Tensor& logits
       return at::softmax(logits.index_select(1, index), 1).select(1, n.class_index);
     }
     case Node::Kind::Continuous:
-      return at::exp(-continuous_energy(logits.select(1, n.columns[0]), n.target, n.sigma));
+      return continuous_met(logits.select(1, n.columns[0]), n.target, n.sigma, n.tolerance);
     case Node::Kind::Weighted: return independent_probability(*n.children[0], logits);
     case Node::Kind::Not: return 1 - independent_probability(*n.children[0], logits);
     case Node::Kind::And:

@@ -37,4 +37,9 @@ torch::Tensor continuous_energy(const torch::Tensor& value, double target, doubl
   return (value - target).pow(2) / (2.0 * sigma * sigma);
 }
 
+torch::Tensor continuous_met(const torch::Tensor& value, double target, double sigma, double tolerance) {
+  const auto beyond = at::clamp_min(at::abs(value - target) - tolerance, 0.0);
+  return at::exp(-beyond.pow(2) / (2.0 * sigma * sigma));
+}
+
 }  // namespace lace::energy

@@ -199,7 +199,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     return read_step(bundle, psi, newest, z, ws, layers, verify);
   };
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
-              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0})};
+              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}};
   if (choice.min_p <= 0) return out;
   // Each row's retry may take four times the steps of its own first solve, at least 100 (a first solve of
   // a few steps says little about what a corrected target needs); a row at its cap stops and keeps its try.

@@ -134,9 +134,16 @@ Attribute read_attribute(const Reader& r, const json& a, const std::string& path
     attr.range_max = range[1].get<double>();
     attr.sigma = r.number(a, path, "sigma");
     if (!(attr.sigma > 0)) r.fail(Reader::join(path, "sigma"), "must be positive");
+    if (a.contains("tolerance")) {
+      attr.tolerance = r.number(a, path, "tolerance");
+      if (!(attr.tolerance >= 0 && attr.tolerance < attr.range_max - attr.range_min))
+        r.fail(Reader::join(path, "tolerance"), "must be >= 0 and less than the range's width");
+    }
   } else {
     r.fail(Reader::join(path, "kind"), "'" + kind + "' is not one of binary, categorical, continuous");
   }
+  if (a.contains("tolerance") && attr.kind != AttributeKind::Continuous)
+    r.fail(Reader::join(path, "tolerance"), "only a continuous attribute has a tolerance");
   if (a.contains("layers")) attr.layers = r.int_list(a, path, "layers");
   return attr;
 }

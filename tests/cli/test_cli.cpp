@@ -198,6 +198,8 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_EQ(info["editing"]["newest_continuous"], 10.0);
   EXPECT_NE(text.out.find("hair=black|blonde|red"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("age=<0..1>  sigma 0.1"), std::string::npos) << text.out;  // numbers as written
+  EXPECT_EQ(text.out.find("met within"), std::string::npos) << text.out;  // no tolerance in the tiny bundle
+  EXPECT_EQ(info["attributes"][3]["tolerance"], 0.0);
 }
 
 // --- the error contract ---------------------------------------------------------------------------

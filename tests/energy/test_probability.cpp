@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -57,6 +58,39 @@ TEST(Probability, AndAndNotAreTheExactEnergysProbability) {
     const auto e = compile(text, lace_test::attributes());
     EXPECT_TRUE(torch::allclose(e.probability(logits), torch::exp(-e(logits)), 1e-9, 1e-12)) << text;
   }
+}
+
+TEST(Probability, AToleranceCountsReadingsNearTheTargetAsMet) {
+  auto attrs = lace_test::attributes();
+  attrs[3].tolerance = 0.1;  // age: readings within 0.1 of a target meet it
+  const auto p = [&](const std::string& text, const torch::Tensor& logits) {
+    return compile(text, attrs).probability(logits)[0].item<double>();
+  };
+  // The row reads age 0.62: within 0.1 of 0.55 and 0.7, 0.05 beyond it from 0.77, 0.22 beyond it from 0.3.
+  EXPECT_NEAR(p("age=0.55", kRow), 1.0, kTol);
+  EXPECT_NEAR(p("age=0.7", kRow), 1.0, kTol);
+  EXPECT_NEAR(p("age=0.77", kRow), std::exp(-0.05 * 0.05 / (2 * 0.1 * 0.1)), 1e-9);
+  EXPECT_NEAR(p("age=0.3", kRow), std::exp(-0.22 * 0.22 / (2 * 0.1 * 0.1)), 1e-9);
+  EXPECT_NEAR(p("NOT age=0.3", kRow), 1 - std::exp(-0.22 * 0.22 / (2 * 0.1 * 0.1)), 1e-9);
+  EXPECT_NEAR(p("smile AND age=0.7", kRow), kSmile, kTol);
+  // Enumerated (11 targets) or past the limit (13: independent subtrees), the same events.
+  const auto met = [](double target) {
+    const double beyond = std::max(0.0, std::abs(0.62 - target) - 0.1);
+    return std::exp(-beyond * beyond / (2 * 0.1 * 0.1));
+  };
+  for (const int k : {11, 13}) {
+    std::string text;
+    double none = 1;
+    for (int i = 0; i < k; ++i) {
+      const double target = 0.3 + 0.03 * i;
+      text += (i ? " OR age=" : "age=") + std::to_string(target);
+      none *= 1 - met(target);
+    }
+    EXPECT_NEAR(p(text, kRow), 1 - none, 1e-9) << k;
+  }
+  // The energy is unchanged: it still aims at the target itself.
+  const auto logits = torch::randn({4, 6}, torch::kFloat64);
+  EXPECT_TRUE(torch::equal(compile("age=0.7", attrs)(logits), compile("age=0.7", lace_test::attributes())(logits)));
 }
 
 TEST(Probability, OrIsAtLeastOneNotTheMixture) {

@@ -104,6 +104,10 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["attributes"][3]["columns"] = {6}; }, "past classifier.num_logits"},
       {[](json& j) { j["attributes"][3]["sigma"] = 0; }, "sigma: must be positive"},
       {[](json& j) { j["attributes"][3]["range"] = {1, 0}; }, "min < max"},
+      {[](json& j) { j["attributes"][3]["tolerance"] = -0.1; }, "attributes[3].tolerance: must be >= 0 and less than"},
+      {[](json& j) { j["attributes"][3]["tolerance"] = 1.0; }, "attributes[3].tolerance: must be >= 0 and less than"},
+      {[](json& j) { j["attributes"][3]["tolerance"] = "near"; }, "attributes[3].tolerance: must be a number"},
+      {[](json& j) { j["attributes"][0]["tolerance"] = 0.1; }, "attributes[0].tolerance: only a continuous attribute"},
       {[](json& j) { j["attributes"][0]["layers"] = {9}; }, "past generator.num_ws"},
       {[](json& j) { j["attributes"][0]["name"] = "two words"; }, "not a valid name"},
       {[](json& j) { j["truncation"]["w_avg"]["source"] = "magic"; }, "truncation.w_avg.source"},
@@ -133,6 +137,14 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
     EXPECT_HAS(msg, c.expect);
     EXPECT_HAS(msg, "lace.json");
   }
+}
+
+TEST_F(BundleTest, AContinuousAttributesToleranceIsOptionalAndRead) {
+  EXPECT_EQ(lace::model::read_manifest(dir_).attributes[3].tolerance, 0.0);  // none: the energy's own P
+  json j = manifest_;
+  j["attributes"][3]["tolerance"] = 0.1;
+  write_manifest(j);
+  EXPECT_DOUBLE_EQ(lace::model::read_manifest(dir_).attributes[3].tolerance, 0.1);
 }
 
 TEST_F(BundleTest, EditingDefaultsAreOptionalAndRead) {

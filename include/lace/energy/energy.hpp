@@ -31,8 +31,9 @@ class Energy {
 
   // The probability that the condition holds, P(c | logits) [B] in float64 on the logits' device, no
   // gradient: attributes independent given the logits (the classifier's factorisation), a categorical
-  // attribute's classes exclusive, a continuous target an event of probability exp(-(x - t)^2 / 2 sigma^2).
-  // Without OR, and with each attribute named once, this is exp(-E) of the exact energy; OR gives
+  // attribute's classes exclusive, a continuous target an event of probability exp(-(x - t)^2 / 2 sigma^2),
+  // or, where the attribute has a tolerance, exp(-d^2 / 2 sigma^2), d = max(0, |x - t| - tolerance).
+  // Without OR, with each attribute named once and no tolerance, this is exp(-E) of the exact energy; OR gives
   // P(at least one holds), where the exact energy's OR is a mixture (the mean of its operands' probabilities). Weights do not change what holds. Exact by
   // enumerating the attributes' values, up to kMaxEnumerated combinations; beyond that, subtrees are
   // taken as independent (AND multiplies, OR is 1 - prod(1 - p)). 1 when unconditional.

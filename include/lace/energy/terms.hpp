@@ -25,5 +25,8 @@ torch::Tensor categorical_not_energy(const torch::Tensor& class_logits, int64_t 
 
 // Continuous attribute with regression output f [B]: (f - target)^2 / (2 sigma^2).
 torch::Tensor continuous_energy(const torch::Tensor& value, double target, double sigma);
+// The probability that the target is met: exp(-d^2 / (2 sigma^2)) with d the distance beyond `tolerance`,
+// max(0, |f - target| - tolerance); with tolerance 0, exp(-continuous_energy).
+torch::Tensor continuous_met(const torch::Tensor& value, double target, double sigma, double tolerance);
 
 }  // namespace lace::energy

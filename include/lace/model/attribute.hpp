@@ -22,6 +22,9 @@ struct Attribute {
   double range_min = 0.0;            // continuous only: values a condition may ask for
   double range_max = 1.0;
   double sigma = 0.1;                // continuous only: E = (f - c)^2 / (2 sigma^2)
+  // Continuous only: how far from a target a reading may lie and still count as the target met, in P
+  // (what --min-p and the records read). The energy aims at the target itself; 0 = the energy's own P.
+  double tolerance = 0.0;
   std::vector<int64_t> layers;       // optional: w+ layers the attribute lives in (editing)
 };
 
