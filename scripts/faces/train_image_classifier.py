@@ -30,6 +30,9 @@ import image_classifiers as ic  # noqa: E402
 DATA_SEEDS = {"labeler": 1000, "evaluator": 2000}  # training data: a different slice per role
 TEST_SEED = 3000                                   # held-out images, shared by both roles
 INIT_SEEDS = {"labeler": 1, "evaluator": 2}
+# The judge trains on half balanced faces so that it reads rare combinations (a hat over red hair and a
+# beard) on real faces that have them; the labeler, whose labels the latent classifier learns, as shipped.
+BALANCED = {"labeler": 0.0, "evaluator": 0.5}
 
 
 def augment(x, gen):
@@ -54,9 +57,12 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--balanced", type=float, default=0.0,
-                    help="share of training images with independent, evenly drawn attributes (0..1)")
+    ap.add_argument("--balanced", type=float,
+                    help="share of training images with independent, evenly drawn attributes (0..1); "
+                         f"default by role: {BALANCED}")
     args = ap.parse_args()
+    if args.balanced is None:
+        args.balanced = BALANCED[args.role]
     if not 0.0 <= args.balanced <= 1.0:
         ap.error(f"--balanced {args.balanced}: a share, 0..1")
     torch.set_num_threads(args.threads)
