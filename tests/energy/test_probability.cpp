@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "lace/energy/energy.hpp"
 
@@ -38,6 +39,19 @@ const double kSmile = sigmoid(0.7), kGlasses = sigmoid(-1.2);
 const double kZ = std::exp(0.3) + std::exp(1.1) + std::exp(-0.4);
 const double kBlack = std::exp(0.3) / kZ, kBlonde = std::exp(1.1) / kZ, kRed = std::exp(-0.4) / kZ;
 double age_event(double target) { return std::exp(-std::pow(0.62 - target, 2) / (2 * 0.1 * 0.1)); }
+
+// "age=t0 OR age=t1 OR ..." for k targets from `first` in steps of `step`, and 1 - prod(1 - event(t_i)):
+// its probability when the targets are independent events.
+std::pair<std::string, double> or_of_age_targets(int k, double first, double step, double (*event)(double)) {
+  std::string text;
+  double none = 1;
+  for (int i = 0; i < k; ++i) {
+    const double target = first + step * i;
+    text += (i ? " OR age=" : "age=") + std::to_string(target);
+    none *= 1 - event(target);
+  }
+  return {text, 1 - none};
+}
 
 }  // namespace
 
@@ -79,14 +93,8 @@ TEST(Probability, AToleranceCountsReadingsNearTheTargetAsMet) {
     return std::exp(-beyond * beyond / (2 * 0.1 * 0.1));
   };
   for (const int k : {11, 13}) {
-    std::string text;
-    double none = 1;
-    for (int i = 0; i < k; ++i) {
-      const double target = 0.3 + 0.03 * i;
-      text += (i ? " OR age=" : "age=") + std::to_string(target);
-      none *= 1 - met(target);
-    }
-    EXPECT_NEAR(p(text, kRow), 1 - none, 1e-9) << k;
+    const auto [text, expected] = or_of_age_targets(k, 0.3, 0.03, met);
+    EXPECT_NEAR(p(text, kRow), expected, 1e-9) << k;
   }
   // The energy is unchanged: it still aims at the target itself.
   const auto logits = torch::randn({4, 6}, torch::kFloat64);
@@ -126,14 +134,8 @@ TEST(Probability, PastTheEnumerationLimitSubtreesAreIndependent) {
   // An OR of k distinct age targets: independent events, so 1 - prod(1 - q_i) either way. 2^11 = 2048
   // combinations are enumerated, 2^13 are not.
   for (const int k : {11, 13}) {
-    std::string text;
-    double none = 1;
-    for (int i = 0; i < k; ++i) {
-      const double target = 0.4 + 0.02 * i;
-      text += (i ? " OR age=" : "age=") + std::to_string(target);
-      none *= 1 - age_event(target);
-    }
-    EXPECT_NEAR(probability(text, kRow), 1 - none, 1e-9) << k;
+    const auto [text, expected] = or_of_age_targets(k, 0.4, 0.02, age_event);
+    EXPECT_NEAR(probability(text, kRow), expected, 1e-9) << k;
   }
   // Where subtrees share an attribute the fallback is an approximation: smile named in both halves.
   std::string wide = "(smile AND glasses)";
