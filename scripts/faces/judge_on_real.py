@@ -11,7 +11,6 @@ ones within 0.03 of the target) that the classifier reads as satisfying it (cont
 as evaluate.py's, in the data's own mix. Never tuned on generated samples: real images only.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -19,6 +18,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
 import evaluate  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
@@ -74,7 +74,6 @@ def main():
                                        f"{k} MAE {v['mae']:.3f} ({v['within_0.1']:.2f} within 0.1)"
                                        for k, v in a.items()))
     if args.json:
-        import atomic_files
         atomic_files.write_json(args.json, {"real": args.real, "seed": REAL_SEED, "tolerance": args.tolerance,
                                             "conditions": rows, "agreement": agreement})
 

@@ -39,7 +39,7 @@ torch::Tensor continuous_energy(const torch::Tensor& value, double target, doubl
 
 torch::Tensor continuous_met(const torch::Tensor& value, double target, double sigma, double tolerance) {
   const auto beyond = at::clamp_min(at::abs(value - target) - tolerance, 0.0);
-  return at::exp(-beyond.pow(2) / (2.0 * sigma * sigma));
+  return at::exp(-continuous_energy(beyond, 0.0, sigma));  // the energy's Gaussian, from the tolerance's edge
 }
 
 }  // namespace lace::energy
