@@ -15,10 +15,18 @@ from its PNG and scored by the evaluator. The report (markdown, with a contact s
   the thresholds of issue 3, and the conditional FD against real images that satisfy the same condition
   (true attributes), beside the unconditional FD at the same sample size.
 Continuous targets count as met within --tolerance of the target on the attribute's scale.
+
+The full table takes hours (the rare combinations retry most images), so it is measured in parts: each
+condition's result (and the unconditional one) goes to <report>-results/<condition>.json as soon as it is
+made, under a key of the settings, the bundle's and the evaluator's files and lace's sources; a rerun with
+the same key keeps those parts and measures only the rest, and the report covers every part made so far
+(listing the conditions not measured yet). So a run can stop and resume, span sessions, or be split over
+two processes on disjoint --conditions with --threads 1 each (then --report-only writes the whole report).
 """
 import argparse
 import atexit
 import glob
+import hashlib
 import json
 import math
 import os
@@ -106,9 +114,9 @@ def read_png(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def run_lace(lace, model, expr, n, seed, out_dir, extra=()):
+def run_lace(lace, model, expr, n, seed, out_dir, extra=(), global_args=()):
     os.makedirs(out_dir, exist_ok=True)
-    cmd = [lace, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
+    cmd = [lace, *global_args, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
     if expr:
         cmd += ["--attrs", expr, *extra]
     t0 = time.perf_counter()
@@ -157,68 +165,159 @@ def main():
     ap.add_argument("--model", default="models/faces")
     ap.add_argument("--evaluator", default="models/faces/evaluator.pt")
     ap.add_argument("--report", default="docs/faces-evaluation.md")
+    ap.add_argument("--results", help="folder of per-part results (default: <report>-results)")
     ap.add_argument("-n", type=int, default=256, help="samples per condition")
     ap.add_argument("--unconditional", type=int, default=2000)
     ap.add_argument("--real", type=int, default=200_000, help="rendered images to draw real sets from")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads for lace and the evaluator (0: lace's default, two for the evaluator); "
+                         "1 for two runs side by side")
     ap.add_argument("--only", help="evaluate only conditions containing this text (quick checks)")
     ap.add_argument("--conditions", help='evaluate only these conditions of the table, "a; b; ..." (A/B checks)')
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: write the report from the results already in --results")
     ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
     ap.add_argument("--lace-args", default="",
                     help='more options for the conditional lace samples, e.g. "--guidance 3"')
     args = ap.parse_args()
-    torch.set_num_threads(2)
-    t_start = time.time()
+    results = args.results or os.path.splitext(args.report)[0] + "-results"
+    sheets = os.path.splitext(args.report)[0] + "-sheets"
+    key = run_key(args)
+    if not args.report_only:
+        measure(args, key, results, sheets)
+    write_all(args, key, results, sheets)
+
+
+def measure(args, key, results, sheets):
+    """Runs every selected part whose result is not already in `results` under the same key, writing each
+    part's result as soon as it is made: an evaluation stopped part way (or spread over sessions, or over
+    two processes given different --conditions) loses at most the part it was making."""
+    torch.set_num_threads(args.threads or 2)
+    chosen = chosen_conditions(args.conditions)
+    todo = [(k, expr, group, threshold) for k, (expr, group, threshold) in enumerate(CONDITIONS)
+            if not (args.only and args.only not in expr) and not (chosen and expr not in chosen)
+            and load_part(results, slug(expr), key) is None]
+    need_unconditional = load_part(results, UNCONDITIONAL, key) is None
+    done = len([e for e, _, _ in CONDITIONS if (not args.only or args.only in e) and (not chosen or e in chosen)]) - len(todo)
+    if done:
+        print(f"{done} selected condition(s) already measured under the same key in {results}; kept", flush=True)
+    if not todo and not need_unconditional:
+        return
     evaluator = torch.jit.load(args.evaluator).eval()
     work = args.keep or tempfile.mkdtemp(prefix="lace-eval-")
     if not args.keep:  # removed however the run ends, a failed lace call included
         atexit.register(shutil.rmtree, work, True)
-    sheets = os.path.splitext(args.report)[0] + "-sheets"
     os.makedirs(sheets, exist_ok=True)
+    lace_global = ["--threads", str(args.threads)] if args.threads else []
 
     # Real images: a seed no network was trained on; two disjoint sets give the FD floor.
     real_images, real_attrs = render.render_many(args.real, seed=9000)
     real_pred, real_feat = score(evaluator, real_images)
     nu = args.unconditional
-    fd_real_floor = frechet_distance(real_feat[:nu], real_feat[nu:2 * nu])
-    fd_real_floor_n = frechet_distance(real_feat[2 * nu:2 * nu + args.n], real_feat[:nu])
 
-    # Unconditional samples: coverage and FD.
-    unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", nu, args.seed, os.path.join(work, "unconditional"))
-    unc_pred, unc_feat = score(evaluator, unc_images)
-    fd_unc = frechet_distance(unc_feat, real_feat[:nu])
-    fd_unc_n = frechet_distance(unc_feat[:args.n], real_feat[:nu])
-    render.contact_sheet(np.concatenate([unc_images[:32], real_images[:32]]), 8).save(
-        os.path.join(sheets, "unconditional-vs-real.png"))
-    coverage = coverage_table(unc_pred, real_attrs, real_pred)
+    if need_unconditional:  # coverage and FD
+        t0 = time.time()
+        unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", nu, args.seed,
+                                              os.path.join(work, "unconditional"), global_args=lace_global)
+        unc_pred, unc_feat = score(evaluator, unc_images)
+        render.contact_sheet(np.concatenate([unc_images[:32], real_images[:32]]), 8).save(
+            os.path.join(sheets, "unconditional-vs-real.png"))
+        save_part(results, UNCONDITIONAL, key, {
+            "fd_real_floor": frechet_distance(real_feat[:nu], real_feat[nu:2 * nu]),
+            "fd_real_floor_n": frechet_distance(real_feat[2 * nu:2 * nu + args.n], real_feat[:nu]),
+            "fd_unconditional": frechet_distance(unc_feat, real_feat[:nu]),
+            "fd_unconditional_n": frechet_distance(unc_feat[:args.n], real_feat[:nu]),
+            "unconditional_seconds": round(unc_seconds, 1),
+            "coverage": coverage_table(unc_pred, real_attrs, real_pred),
+            "minutes": round((time.time() - t0) / 60, 1)})
 
-    chosen = chosen_conditions(args.conditions)
-    rows = []
-    for k, (expr, group, threshold) in enumerate(CONDITIONS):
-        if (args.only and args.only not in expr) or (chosen and expr not in chosen):
-            continue
+    for k, expr, group, threshold in todo:
+        t0 = time.time()
         images, seconds, records = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
-                                             os.path.join(work, slug(expr)), shlex.split(args.lace_args))
+                                            os.path.join(work, slug(expr)), shlex.split(args.lace_args), lace_global)
         pred, feat = score(evaluator, images)
-        acc = float(satisfied(expr, pred, args.tolerance).mean())
         match = satisfied(expr, real_attrs, args.tolerance)
-        judge = judge_on_real(expr, real_attrs, real_pred, args.tolerance)
         real_match = real_feat[match][:nu]
-        fd = frechet_distance(feat, real_match) if len(real_match) >= 2 * feat.shape[1] else None
         render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))
-        rows.append({"expr": expr, "group": group, "threshold": threshold, "acc": acc, "fd": fd,
-                     "latent_p": float(latent_satisfaction(records).mean()), "judge_on_real": judge,
-                     "real_matches": int(match.sum()), "seconds": round(seconds, 1)})
-        print(json.dumps(rows[-1]), flush=True)
+        row = {"expr": expr, "group": group, "threshold": threshold,
+               "acc": float(satisfied(expr, pred, args.tolerance).mean()),
+               "fd": frechet_distance(feat, real_match) if len(real_match) >= 2 * feat.shape[1] else None,
+               "latent_p": float(latent_satisfaction(records).mean()),
+               "judge_on_real": judge_on_real(expr, real_attrs, real_pred, args.tolerance),
+               "real_matches": int(match.sum()), "seconds": round(seconds, 1),
+               "minutes": round((time.time() - t0) / 60, 1)}
+        save_part(results, slug(expr), key, row)
+        print(json.dumps(row), flush=True)
 
-    result = {"n": args.n, "unconditional": nu, "tolerance": args.tolerance, "fd_real_floor": fd_real_floor,
-              "fd_real_floor_n": fd_real_floor_n, "fd_unconditional": fd_unc, "fd_unconditional_n": fd_unc_n,
-              "unconditional_seconds": round(unc_seconds, 1), "coverage": coverage, "conditions": rows,
-              "minutes": round((time.time() - t_start) / 60, 1)}
+
+def write_all(args, key, results, sheets):
+    """The report and its JSON from every part in `results` made under `key`, in the table's order; the
+    conditions not measured yet are listed as such."""
+    unconditional = load_part(results, UNCONDITIONAL, key)
+    if unconditional is None:
+        sys.exit(f"evaluate.py: no unconditional result under this key in {results}: run without --report-only first")
+    rows, missing = [], []
+    for expr, _, _ in CONDITIONS:
+        row = load_part(results, slug(expr), key)
+        (missing.append(expr) if row is None else rows.append(row))
+    result = {"n": args.n, "unconditional": args.unconditional, "tolerance": args.tolerance, "key": key,
+              **{k: v for k, v in unconditional.items() if k != "minutes"}, "conditions": rows, "missing": missing,
+              "minutes": round(unconditional["minutes"] + sum(r.get("minutes", 0) for r in rows), 1)}
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
-    print(f"wrote {args.report} in {result['minutes']} min")
+    print(f"wrote {args.report}: {len(rows)} of {len(CONDITIONS)} conditions"
+          + (f" ({len(missing)} not measured yet)" if missing else ""))
+
+
+# ----------------------------------------------------------------------------------------------
+# Parts: one JSON per condition (and one for the unconditional samples), kept only under the same key
+
+UNCONDITIONAL = "unconditional"
+
+
+def run_key(args):
+    """What a result depends on: the settings, the bundle's and the evaluator's files and lace's sources (the
+    binary is taken as built from this checkout). A part made under another key is measured again."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "real": args.real,
+            "tolerance": args.tolerance, "lace_args": args.lace_args,
+            "bundle": files_digest([f for f in glob.glob(os.path.join(args.model, "*")) if not f.endswith(".md")]),
+            "evaluator": files_digest([args.evaluator]),
+            "lace_sources": files_digest([os.path.join(root, "CMakeLists.txt")]
+                                         + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
+                                         + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))}
+
+
+def files_digest(paths):
+    """sha256 over the files' names (relative to their common folder) and contents, in sorted order."""
+    files = sorted(p for p in paths if os.path.isfile(p))
+    if not files:
+        sys.exit(f"evaluate.py: no files to read at {paths[0] if paths else '(nothing)'}")
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in files])
+    h = hashlib.sha256()
+    for p in files:
+        h.update(os.path.relpath(os.path.abspath(p), base).encode() + b"\0")
+        with open(p, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def save_part(results, name, key, value):
+    os.makedirs(results, exist_ok=True)
+    atomic_files.write_json(os.path.join(results, name + ".json"), {"key": key, "result": value}, indent=1)
+
+
+def load_part(results, name, key):
+    """The part's result if it was made under `key`; None if it is missing, made under another key, or not
+    readable (it is then measured again)."""
+    try:
+        with open(os.path.join(results, name + ".json")) as f:
+            part = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return part.get("result") if isinstance(part, dict) and part.get("key") == key else None
 
 
 def chosen_conditions(text):
@@ -268,7 +367,9 @@ def write_report(args, r, sheets):
            f"--evaluator {args.evaluator} --report {args.report} -n {args.n}"
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else ""))
     out = ["# Face bundle: measured control and quality", "",
-           f"Made by `{cmd}` ({r['minutes']} min on the 2-core development machine). Every image comes from "
+           f"Made by `{cmd}` ({r['minutes']} min of measuring on the 2-core development machine, summed over the "
+           "parts, which may have run in several sessions or side by side: `--results` keeps each one under a key of "
+           "the settings, the bundle, the evaluator and lace's sources). Every image comes from "
            "`lace sample` with the bundle's defaults (conditional ones with the options after --lace-args, if "
            "any) and is read back from its PNG; every reading is the evaluator's (`models/faces/evaluator.pt`), "
            "which played no part in training the generator, the latent classifier or in guiding the sampler. "
@@ -325,6 +426,9 @@ def write_report(args, r, sheets):
                        f"{ratio} | {x['real_matches']} | {x['seconds']} |")
         out += [""]
         out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]
+    if r["missing"]:
+        out += ["## Not measured yet", "", f"{len(r['missing'])} of {len(CONDITIONS)} conditions: "
+                + ", ".join(f"`{e}`" for e in r["missing"]) + ".", ""]
     atomic_files.write_text(args.report, "\n".join(out) + "\n")
 
 

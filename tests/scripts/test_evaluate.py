@@ -1,12 +1,19 @@
 """scripts/faces/evaluate.py's selection of conditions: --conditions names rows of the table exactly (each
 keeps the seed of its place in the table, so an A/B of two bundles samples the same z), and a name that is
-not in the table is refused with one line. Runs under pytest or directly."""
+not in the table is refused with one line. Its parts: each condition's result is written as soon as it is
+made and kept only under the same key, so a stopped run measures again only what it had not finished.
+Runs under pytest or directly."""
+import json
 import os
+import subprocess
 import sys
+import textwrap
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "faces"))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SCRIPT = os.path.join(ROOT, "scripts", "faces", "evaluate.py")
+sys.path.insert(0, os.path.join(ROOT, "scripts", "faces"))
 import evaluate  # noqa: E402
 
 
@@ -22,6 +29,88 @@ def test_a_condition_not_in_the_table_is_refused():
         evaluate.chosen_conditions("hat; hats")
     with pytest.raises(SystemExit, match="not in the table"):  # the table spells ANDs in capitals
         evaluate.chosen_conditions("smile and glasses")
+
+
+def test_a_part_is_kept_only_under_the_same_key(tmp_path):
+    key = {"n": 4, "bundle": "abc"}
+    assert evaluate.load_part(tmp_path, "hat", key) is None  # missing
+    evaluate.save_part(tmp_path, "hat", key, {"acc": 0.5})
+    assert evaluate.load_part(tmp_path, "hat", key) == {"acc": 0.5}
+    assert evaluate.load_part(tmp_path, "hat", {"n": 4, "bundle": "abd"}) is None
+    (tmp_path / "hat.json").write_text('{"key": {"n": 4, "bun')  # cut short: measured again, no traceback
+    assert evaluate.load_part(tmp_path, "hat", key) is None
+
+
+def test_the_digest_follows_names_and_contents(tmp_path):
+    (tmp_path / "a").write_bytes(b"one")
+    (tmp_path / "b").write_bytes(b"two")
+    files = [str(tmp_path / "a"), str(tmp_path / "b")]
+    first = evaluate.files_digest(files)
+    assert evaluate.files_digest(files[::-1]) == first  # order given does not matter
+    (tmp_path / "b").write_bytes(b"twO")
+    assert evaluate.files_digest(files) != first
+    (tmp_path / "b").write_bytes(b"two")
+    (tmp_path / "b").rename(tmp_path / "c")
+    assert evaluate.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
+
+
+FAKE_LACE = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    # A stand-in for lace sample: n random 64x64 PNGs with records; logs each call; fails on FAIL_ON.
+    import json, os, sys
+    import numpy as np
+    from PIL import Image
+    a = sys.argv[1:]
+    n, seed, out = int(a[a.index("-n") + 1]), int(a[a.index("--seed") + 1]), a[a.index("--out") + 1]
+    expr = a[a.index("--attrs") + 1] if "--attrs" in a else ""
+    with open(os.environ["FAKE_LOG"], "a") as f:
+        f.write((expr or "(unconditional)") + "\\n")
+    if expr and expr == os.environ.get("FAIL_ON"):
+        sys.exit("lace: fake failure")
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(f"{out}/{i:04d}.png")
+        json.dump({"p": 0.75}, open(f"{out}/{i:04d}.json", "w"))
+""")
+
+
+def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_path):
+    lace = tmp_path / "lace"
+    lace.write_text(FAKE_LACE.replace("/usr/bin/env python3", sys.executable))
+    lace.chmod(0o755)
+    log = tmp_path / "calls.log"
+    report = tmp_path / "eval.md"
+
+    def evaluate_run(*extra, fail_on=""):
+        cmd = [sys.executable, SCRIPT, "--lace", str(lace), "--report", str(report), "-n", "8",
+               "--unconditional", "300", "--real", "2000", "--threads", "1",
+               "--conditions", "hat; NOT hat; smile OR glasses", *extra]
+        env = dict(os.environ, FAKE_LOG=str(log), FAIL_ON=fail_on)
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    first = evaluate_run(fail_on="NOT hat")  # table order: hat, then NOT hat fails, smile OR glasses never runs
+    assert first.returncode != 0 and "lace sample failed" in first.stderr and "Traceback" not in first.stderr
+    assert log.read_text().split("\n")[:-1] == ["(unconditional)", "hat", "NOT hat"]
+    parts = sorted(p.name for p in (tmp_path / "eval-results").iterdir())
+    assert parts == ["hat.json", "unconditional.json"]
+
+    log.write_text("")
+    second = evaluate_run()
+    assert second.returncode == 0, second.stderr
+    assert log.read_text().split("\n")[:-1] == ["NOT hat", "smile OR glasses"]  # the rest was kept
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert [r["expr"] for r in result["conditions"]] == ["hat", "NOT hat", "smile OR glasses"]
+    assert all(r["latent_p"] == 0.75 for r in result["conditions"])
+    assert len(result["missing"]) == len(evaluate.CONDITIONS) - 3
+    assert "## Not measured yet" in report.read_text()
+
+    log.write_text("")
+    again = evaluate_run("--report-only")
+    assert again.returncode == 0 and log.read_text() == ""
+    assert json.loads((tmp_path / "eval.json").read_text())["conditions"] == result["conditions"]
+
+    other = evaluate_run("--seed", "1", "--report-only")  # another key: nothing to report from
+    assert other.returncode != 0 and "no unconditional result under this key" in other.stderr
 
 
 if __name__ == "__main__":
