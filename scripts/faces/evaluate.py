@@ -176,6 +176,8 @@ def main():
                          "1 for two runs side by side")
     ap.add_argument("--only", help="evaluate only conditions containing this text (quick checks)")
     ap.add_argument("--conditions", help='evaluate only these conditions of the table, "a; b; ..." (A/B checks)')
+    ap.add_argument("--skip-unconditional", action="store_true",
+                    help="leave the unconditional part to another process running beside this one")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: write the report from the results already in --results")
     ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
@@ -199,7 +201,7 @@ def measure(args, key, results, sheets):
     todo = [(k, expr, group, threshold) for k, (expr, group, threshold) in enumerate(CONDITIONS)
             if not (args.only and args.only not in expr) and not (chosen and expr not in chosen)
             and load_part(results, slug(expr), key) is None]
-    need_unconditional = load_part(results, UNCONDITIONAL, key) is None
+    need_unconditional = not args.skip_unconditional and load_part(results, UNCONDITIONAL, key) is None
     done = len([e for e, _, _ in CONDITIONS if (not args.only or args.only in e) and (not chosen or e in chosen)]) - len(todo)
     if done:
         print(f"{done} selected condition(s) already measured under the same key in {results}; kept", flush=True)
