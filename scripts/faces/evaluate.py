@@ -282,11 +282,16 @@ UNCONDITIONAL = "unconditional"
 def run_key(args):
     """What a result depends on: the settings, the bundle's and the evaluator's files and lace's sources (the
     binary is taken as built from this checkout). A part made under another key is measured again."""
-    root = os.path.dirname(os.path.dirname(HERE))
     return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "real": args.real,
-            "tolerance": args.tolerance, "lace_args": args.lace_args,
-            "bundle": files_digest([f for f in glob.glob(os.path.join(args.model, "*")) if not f.endswith(".md")]),
-            "evaluator": files_digest([args.evaluator]),
+            "tolerance": args.tolerance, "lace_args": args.lace_args, **models_and_lace_key(args.model, args.evaluator)}
+
+
+def models_and_lace_key(model, evaluator):
+    """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
+    aside), of the evaluator and of lace's sources in this checkout."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")]),
+            "evaluator": files_digest([evaluator]),
             "lace_sources": files_digest([os.path.join(root, "CMakeLists.txt")]
                                          + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
                                          + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))}

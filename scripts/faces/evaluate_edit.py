@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
 import render  # noqa: E402
-from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
+from evaluate import load_part, models_and_lace_key, read_png, run_lace, satisfied, save_part, score  # noqa: E402
 
 STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
 
@@ -124,7 +124,8 @@ def kept_share(start, end, names, tolerance):
 
 
 def read_steps(out_dir, starts, steps):
-    """images [starts, steps + 1, 64, 64, 3] from lace edit's RRRRR-IIII-step{k}.png files."""
+    """images [starts, steps + 1, 64, 64, 3] from lace edit's RRRRR-IIII-step{k}.png files (IIII counts the
+    run's starts from 0, whatever its first_index)."""
     images = np.zeros((starts, steps + 1, 64, 64, 3), np.uint8)
     for i in range(starts):
         for k in range(steps + 1):
@@ -139,100 +140,170 @@ def main():
     ap.add_argument("--model", default="models/faces")
     ap.add_argument("--evaluator", default="models/faces/evaluator.pt")
     ap.add_argument("--report", default="docs/faces-edit-evaluation.md")
+    ap.add_argument("--results", help="folder of per-part results (default: <report>-results)")
     ap.add_argument("--steps", default=STEPS, help="the edits, separated by ';'")
     ap.add_argument("--starts", type=int, default=128)
+    ap.add_argument("--chunk", type=int, default=16, help="starts per part (each part one lace edit run)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--truncation", type=float, default=None, help="default: the bundle's (its editing section)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
-    ap.add_argument("--jobs", type=int, default=1, help="lace runs at once (each uses one core)")
+    ap.add_argument("--jobs", type=int, default=1, help="parts at once (each lace run uses one core)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: write the report from the parts already in --results")
     ap.add_argument("--keep", help="keep lace's outputs (the edits, their records, the fresh samples) in this folder")
     ap.add_argument("--reuse", action="store_true",
-                    help="with --keep: read the edit runs and fresh samples already complete in that folder (same "
-                         "--steps, --starts, --seed, --jobs) instead of running lace again; runs only what is missing")
+                    help="with --keep: read the edit runs and fresh samples already complete in that folder instead "
+                         "of running lace again (to read the same edits with another evaluator)")
     args = ap.parse_args()
     args.step_list = [x.strip() for x in args.steps.split(";") if x.strip()]
     if args.reuse and not args.keep:
         ap.error("--reuse needs --keep (the folder to read)")
-    torch.set_num_threads(2)
-    t0 = time.time()
-    evaluator = torch.jit.load(args.evaluator).eval()
-    work = args.keep or tempfile.mkdtemp(prefix="lace-edit-eval-")
-    os.makedirs(work, exist_ok=True)
-    try:
-        result, images = measure(args, evaluator, work)
-    except subprocess.CalledProcessError as e:  # cmd = [lace, "-q", "edit" or "sample", ...]
-        raise SystemExit(f"evaluate_edit.py: lace {e.cmd[2]} failed with exit code {e.returncode} (its message is above)")
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    result["minutes"] = round((time.time() - t0) / 60, 1)
+    if args.starts < 1 or args.chunk < 1:
+        ap.error("--starts and --chunk must be at least 1")
+    torch.set_num_threads(2 if args.jobs == 1 else 1)
+    results = args.results or os.path.splitext(args.report)[0] + "-results"
     sheets = os.path.splitext(args.report)[0] + "-sheets"
-    os.makedirs(sheets, exist_ok=True)
-    render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), len(args.step_list) + 1).save(os.path.join(sheets, "strips.png"))
+    key = edit_key(args)
+    evaluator = torch.jit.load(args.evaluator).eval()
+    if not args.report_only:
+        work = args.keep or tempfile.mkdtemp(prefix="lace-edit-eval-")
+        os.makedirs(work, exist_ok=True)
+        try:
+            measure(args, key, results, sheets, evaluator, work)
+        except subprocess.CalledProcessError as e:  # cmd = [lace, "-q", "edit" or "sample", ...]
+            raise SystemExit(f"evaluate_edit.py: lace {e.cmd[2]} failed with exit code {e.returncode} (its message is above)")
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    parts = [load_part(results, part_name(first, count), key) for first, count in chunks(args)]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        sys.exit(f"evaluate_edit.py: no part under this key in {results}: run without --report-only first")
+    result = aggregate(args, parts, evaluator)
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
-    print(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "key"}, indent=1))
 
 
-def measure(args, evaluator, work):
-    """Edit args.starts starts through the steps with lace in the folder work, sample each step's combined
-    condition afresh, score everything with the evaluator. Returns (figures, images [starts, steps + 1, 64, 64, 3])."""
-    steps = args.step_list
+# ----------------------------------------------------------------------------------------------
+# Parts: one JSON per chunk of starts, kept only under the same key (evaluate.py's scheme)
+
+def edit_key(args):
+    return {"steps": args.step_list, "seed": args.seed, "truncation": args.truncation, "tolerance": args.tolerance,
+            "lace_args": args.lace_args, **models_and_lace_key(args.model, args.evaluator)}
+
+
+def chunks(args):
+    """[(first start index, count)] covering starts 0..args.starts - 1; a part's result does not depend on
+    how the starts are chunked (each start's edit and fresh sample depend only on its own seed and index)."""
+    return [(first, min(args.chunk, args.starts - first)) for first in range(0, args.starts, args.chunk)]
+
+
+def part_name(first, count):
+    return f"starts-{first:04d}-{first + count - 1:04d}"
+
+
+def measure(args, key, results, sheets, evaluator, work):
+    """Measures every chunk of starts without a part under `key` (args.jobs at once), writing each part as
+    it is made: a run stopped part way loses at most the chunks it was making."""
+    todo = [c for c in chunks(args) if load_part(results, part_name(*c), key) is None]
+    kept = len(chunks(args)) - len(todo)
+    if kept:
+        print(f"evaluate_edit.py: {kept} part(s) already measured under the same key in {results}; kept", flush=True)
+
+    def one(chunk):
+        part = measure_chunk(args, evaluator, work, *chunk, sheets)
+        save_part(results, part_name(*chunk), key, part)
+        print(f"evaluate_edit.py: starts {chunk[0]}..{sum(chunk) - 1} measured ({part['edit_seconds']} s of lace edit)",
+              flush=True)
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(one, todo))
+
+
+def measure_chunk(args, evaluator, work, first, count, sheets):
+    """Edits starts first..first+count-1 through the steps, samples each step's conditions afresh for the
+    same indices (seed args.seed + 1), and reads everything with the evaluator. Per start: the readings at
+    every step (0 = the start), the fresh samples' readings, and the feature distances."""
+    steps, K = args.step_list, len(args.step_list)
+    out = os.path.join(work, part_name(first, count))
     t_edit = time.perf_counter()
-    parts = run_edits(args, work)
+    if not (args.reuse and complete(out, count, K)):
+        run_edit(args, work, first, count, out)
+    else:
+        print(f"evaluate_edit.py: reading the edits already in {out}", flush=True)
     edit_seconds = time.perf_counter() - t_edit
-    images = np.concatenate([read_steps(out, count, len(steps)) for out, count in parts])
-    records = []  # start 0's record per step: what the edit ran with, after the bundle's, the file's and the flags' settings
-    for k in range(1, len(steps) + 1):
-        (path,) = glob.glob(os.path.join(parts[0][0], f"*-0000-step{k}.json"))
+    images = read_steps(out, count, K)
+    records = []  # the first start's record per step: what the edit ran with after the bundle's, file's and flags' settings
+    for k in range(1, K + 1):
+        (path,) = glob.glob(os.path.join(out, f"*-0000-step{k}.json"))
         with open(path) as f:
             records.append(json.load(f))
-    record = records[0]
-
-    n, K = args.starts, len(steps)
+    if first == 0:
+        os.makedirs(sheets, exist_ok=True)
+        render.contact_sheet(images[:8].reshape(-1, 64, 64, 3), K + 1).save(os.path.join(sheets, "strips.png"))
     pred, feat = score(evaluator, images.reshape(-1, 64, 64, 3))
-    pred = {k: v.reshape(n, K + 1) for k, v in pred.items()}
-    feat = feat.reshape(n, K + 1, -1)
-    at = lambda k: {name: v[:, k] for name, v in pred.items()}  # noqa: E731
-    distance = lambda a, b: float(np.linalg.norm(a - b, axis=1).mean())  # noqa: E731
+    feat = feat.reshape(count, K + 1, -1)
     # Sampling anew: a fresh image of the conditions step k's energy held (steps 1..k, a re-set attribute at
-    # its latest target), from other seeds (--jobs at once).
-    combined_k = [" AND ".join(f"({s})" if " OR " in s else s for s in records[k - 1].get("conditions", steps[:k]))
-                  for k in range(1, K + 1)]
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        fresh = list(pool.map(lambda k: fresh_sample(args, combined_k[k - 1], os.path.join(work, f"fresh{k}")),
-                              range(1, K + 1)))
+    # its latest target), from another seed, for the same indices.
+    combined = [" AND ".join(f"({s})" if " OR " in s else s for s in records[k - 1].get("conditions", steps[:k]))
+                for k in range(1, K + 1)]
+    fresh_pred, start_to_fresh = [], []
+    for k in range(1, K + 1):
+        fresh_dir = os.path.join(work, f"fresh{k}-{part_name(first, count)}")
+        fp, ff = score(evaluator, fresh_sample(args, combined[k - 1], first, count, fresh_dir))
+        fresh_pred.append(fp)
+        start_to_fresh.append(np.linalg.norm(ff - feat[:, 0], axis=1))
+    norm = lambda a: np.linalg.norm(a, axis=-1).tolist()  # noqa: E731
+    return {"first": first, "count": count, "edit_seconds": round(edit_seconds, 1),
+            "truncation": records[0]["truncation"], "weights": records[0]["weights"], "conditions": combined,
+            "readings": {name: v.reshape(count, K + 1).tolist() for name, v in pred.items()},
+            "fresh_readings": {name: np.stack([fp[name] for fp in fresh_pred], 1).tolist() for name in pred},
+            "move": norm(feat[:, 1:] - feat[:, :-1]), "start_to_step": norm(feat[:, 1:] - feat[:, :1]),
+            "start_to_fresh_sample": np.stack(start_to_fresh, 1).tolist()}
+
+
+def aggregate(args, parts, evaluator):
+    """The report's figures over every start of the parts given (in start order)."""
+    steps, K = args.step_list, len(args.step_list)
+    cat = lambda field: {name: np.concatenate([np.array(p[field][name]) for p in parts])  # noqa: E731
+                         for name in parts[0][field]}
+    pred, fresh = cat("readings"), cat("fresh_readings")
+    move, to_step, to_fresh = (np.concatenate([np.array(p[f]) for p in parts])
+                               for f in ("move", "start_to_step", "start_to_fresh_sample"))
+    n = len(move)
+    at = lambda k: {name: v[:, k] for name, v in pred.items()}  # noqa: E731
     rows = []
     for k, expr in enumerate(steps, start=1):
-        combined, again = combined_k[k - 1], set_again(steps, k)
-        fresh_pred, fresh_feat = score(evaluator, fresh[k - 1][0])
+        again, combined = set_again(steps, k), parts[0]["conditions"][k - 1]
         rows.append({"step": k, "expression": expr,
                      "before": float(satisfied(expr, at(k - 1), args.tolerance).mean()),
                      "after_step": float(satisfied(expr, at(k), args.tolerance).mean()),
                      "at_end": None if again else float(satisfied(expr, at(K), args.tolerance).mean()),
                      "set_again_by": again,
-                     "move": distance(feat[:, k], feat[:, k - 1]),
-                     "start_to_step": distance(feat[:, k], feat[:, 0]),
-                     "fresh_condition": combined,
-                     "start_to_fresh_sample": distance(fresh_feat, feat[:, 0]),
-                     "fresh_sample_acc": float(satisfied(combined, fresh_pred, args.tolerance).mean())})
-    kept = kept_share(at(0), at(K), never_edited(steps), args.tolerance)
+                     "move": float(move[:, k - 1].mean()), "start_to_step": float(to_step[:, k - 1].mean()),
+                     "fresh_condition": combined, "start_to_fresh_sample": float(to_fresh[:, k - 1].mean()),
+                     "fresh_sample_acc": float(satisfied(combined, {m: v[:, k - 1] for m, v in fresh.items()},
+                                                         args.tolerance).mean())})
     last = rows[-1]
     reference, reference_kept = rendered_reference(steps, evaluator, n, args.seed, args.tolerance)
-    return {"rendered_reference": reference, "rendered_reference_kept": reference_kept,"starts": n, "steps": rows, "never_edited_kept": kept, "start_to_end": last["start_to_step"],
-            "start_to_fresh_sample": last["start_to_fresh_sample"], "fresh_sample_acc": last["fresh_sample_acc"],
-            "edit_seconds": round(edit_seconds, 1), "tolerance": args.tolerance, "truncation": record["truncation"],
-            "weights": record["weights"]}, images
+    return {"rendered_reference": reference, "rendered_reference_kept": reference_kept, "starts": n,
+            "starts_asked": args.starts, "start_ranges": [[p["first"], p["first"] + p["count"] - 1] for p in parts],
+            "steps": rows,
+            "never_edited_kept": kept_share(at(0), at(K), never_edited(steps), args.tolerance),
+            "start_to_end": last["start_to_step"], "start_to_fresh_sample": last["start_to_fresh_sample"],
+            "fresh_sample_acc": last["fresh_sample_acc"],
+            "edit_seconds": round(sum(p["edit_seconds"] for p in parts), 1), "tolerance": args.tolerance,
+            "truncation": parts[0]["truncation"], "weights": parts[0]["weights"], "key": edit_key(args)}
 
 
-def fresh_sample(args, expr, out_dir):
-    """args.starts fresh `lace sample`s of expr (seed args.seed + 1) as evaluate.run_lace returns them; with
-    --reuse, the ones already complete in out_dir."""
-    if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == args.starts:
-        files = sorted(glob.glob(os.path.join(out_dir, "*.png")))
-        return np.stack([read_png(f) for f in files]), None, None
-    return run_lace(args.lace, args.model, expr, args.starts, args.seed + 1, out_dir)
+def fresh_sample(args, expr, first, count, out_dir):
+    """Images first..first+count-1 of a fresh `lace sample` of expr (seed args.seed + 1); with --reuse, the
+    ones already complete in out_dir."""
+    if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == count:
+        return np.stack([read_png(f) for f in sorted(glob.glob(os.path.join(out_dir, "*.png")))])
+    return run_lace(args.lace, args.model, expr, count, args.seed + 1, out_dir, ["--start-index", str(first)])[0]
 
 
 def complete(out_dir, count, steps):
@@ -240,28 +311,17 @@ def complete(out_dir, count, steps):
     return len(glob.glob(os.path.join(out_dir, "*-step*.png"))) == count * (steps + 1)
 
 
-def run_edits(args, work):
-    """lace edit on args.starts starts of args.seed, split into args.jobs runs at once (lace uses one core, and
-    each start's edit depends only on its own z). Returns [(output folder, starts in it)] in start order."""
-    chunks = [c for c in np.array_split(np.arange(args.starts), args.jobs) if len(c)]
-    runs = []
-    for j, chunk in enumerate(chunks):
-        seq = {"start": {"seed": args.seed, "count": len(chunk), "first_index": int(chunk[0])}, "steps": args.step_list}
-        if args.truncation is not None:
-            seq["truncation"] = args.truncation
-        path, out = os.path.join(work, f"edits{j}.json"), os.path.join(work, f"out{j}")
-        if args.reuse and complete(out, len(chunk), len(args.step_list)):
-            print(f"evaluate_edit.py: reading the edits already in {out}", flush=True)
-            runs.append((None, None, out, len(chunk)))
-            continue
-        with open(path, "w") as f:
-            json.dump(seq, f)
-        cmd = [args.lace, "-q", "edit", "--model", args.model, "--sequence", path, "-b", "32", "--out", out]
-        runs.append((subprocess.Popen(cmd + shlex.split(args.lace_args)), cmd, out, len(chunk)))
-    for proc, cmd, _, _ in runs:
-        if proc is not None and proc.wait() != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd)
-    return [(out, count) for _, _, out, count in runs]
+def run_edit(args, work, first, count, out):
+    """lace edit on starts first..first+count-1 of args.seed, into out."""
+    seq = {"start": {"seed": args.seed, "count": count, "first_index": first}, "steps": args.step_list}
+    if args.truncation is not None:
+        seq["truncation"] = args.truncation
+    path = os.path.join(work, part_name(first, count) + ".json")
+    with open(path, "w") as f:
+        json.dump(seq, f)
+    shutil.rmtree(out, ignore_errors=True)  # a run stopped part way left some files: start the chunk afresh
+    cmd = [args.lace, "-q", "edit", "--model", args.model, "--sequence", path, "-b", "32", "--out", out]
+    subprocess.run(cmd + shlex.split(args.lace_args), check=True)
 
 
 def write_report(args, r, sheets):
@@ -270,13 +330,18 @@ def write_report(args, r, sheets):
            f"--evaluator {args.evaluator} --report {args.report} --steps '{args.steps}' --starts {args.starts} --seed {args.seed}"
            + (f" --truncation {args.truncation}" if args.truncation is not None else "")
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else "")
-           + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
+           + (f" --chunk {args.chunk}" if args.chunk != 16 else ""))
+    partial = r["starts"] < r["starts_asked"]
     out = ["# Face bundle: measured sequential editing", "",
-           f"Made by `{cmd}` ({r['minutes']} min; "
+           (f"**Part way: {r['starts']} of the {r['starts_asked']} starts measured so far** (the figures below are "
+            "theirs; a rerun of the same command measures the rest).\n\n" if partial else "")
+           + f"Made by `{cmd}` (in parts of {args.chunk} starts, which may have run in several sessions or side by "
+           "side: `--results` keeps each under a key of the settings, the bundle, the evaluator and lace's sources; "
            + ("the edits read from an earlier run's --keep folder with --reuse, " if args.reuse else "")
-           + f"`lace edit` itself took {r['edit_seconds']} s for {r['starts']} starts x {len(args.step_list)} steps"
-           + (f", {args.jobs} runs at once" if args.jobs > 1 else "") + " on the 2-core development machine). Starts: images 0-"
-           f"{r['starts'] - 1} of seed {args.seed} at truncation {r['truncation']}; weights "
+           + f"`lace edit` itself took {r['edit_seconds']} s for {r['starts']} starts x {len(args.step_list)} steps,"
+           + " summed over the parts, on the 2-core development machine). Starts: images "
+           + ", ".join(f"{a}-{b}" for a, b in r["start_ranges"])
+           + f" of seed {args.seed} at truncation {r['truncation']}; weights "
            + ", ".join(f"{k} {v:g}" for k, v in r["weights"].items()) + "; sequence: "
            + ", ".join(f"`{s}`" for s in args.step_list) + ". Every reading is the evaluator's on the PNGs lace wrote "
            f"(continuous targets within {r['tolerance']}). Raw figures: "
