@@ -198,13 +198,13 @@ def measure(args, key, results, sheets):
     two processes given different --conditions) loses at most the part it was making."""
     torch.set_num_threads(args.threads or 2)
     chosen = chosen_conditions(args.conditions)
-    todo = [(k, expr, group, threshold) for k, (expr, group, threshold) in enumerate(CONDITIONS)
-            if not (args.only and args.only not in expr) and not (chosen and expr not in chosen)
-            and load_part(results, slug(expr), key) is None]
+    selected = [(k, expr, group, threshold) for k, (expr, group, threshold) in enumerate(CONDITIONS)
+                if not (args.only and args.only not in expr) and not (chosen and expr not in chosen)]
+    todo = [c for c in selected if load_part(results, slug(c[1]), key) is None]
     need_unconditional = not args.skip_unconditional and load_part(results, UNCONDITIONAL, key) is None
-    done = len([e for e, _, _ in CONDITIONS if (not args.only or args.only in e) and (not chosen or e in chosen)]) - len(todo)
-    if done:
-        print(f"{done} selected condition(s) already measured under the same key in {results}; kept", flush=True)
+    if len(selected) > len(todo):
+        print(f"{len(selected) - len(todo)} selected condition(s) already measured under the same key in {results}; "
+              "kept", flush=True)
     if not todo and not need_unconditional:
         return
     evaluator = torch.jit.load(args.evaluator).eval()
