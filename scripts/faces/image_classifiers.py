@@ -71,7 +71,28 @@ class Evaluator(nn.Module):
         return self.out(self.features(x))
 
 
-ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator}
+class Checker(nn.Module):
+    """A third architecture, unlike both others: no normalisation, ELU, max pooling, and global max and mean
+    pooling side by side before a two-layer head. A candidate second verifier: an image that fools one
+    architecture (a cap-shaped lump of blonde hair that the labeler reads as a hat) need not fool another."""
+
+    def __init__(self, width=24):
+        super().__init__()
+        w = width
+        layers, cin = [nn.Conv2d(3, w, 4, 2, 1), nn.ELU()], w  # 64 -> 32
+        for cout in (w, 2 * w, 4 * w, 128):  # 32 -> 16 -> 8 -> 4 -> 2
+            layers += [nn.Conv2d(cin, cout, 3, 1, 1), nn.ELU(), nn.Conv2d(cout, cout, 3, 1, 1), nn.ELU(),
+                       nn.MaxPool2d(2)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Linear(2 * cin, 128), nn.ELU(), nn.Linear(128, NUM_OUTPUTS))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)
+        return self.head(torch.cat([f.amax((2, 3)), f.mean((2, 3))], 1))
+
+
+ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator, "checker": Checker}
 
 
 def to_input(images_uint8):

@@ -27,12 +27,12 @@ import atomic_files  # noqa: E402
 from render import LABEL_COLUMNS, label_matrix, render_many  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 
-DATA_SEEDS = {"labeler": 1000, "evaluator": 2000}  # training data: a different slice per role
+DATA_SEEDS = {"labeler": 1000, "evaluator": 2000, "checker": 4000}  # training data: a different slice per role
 TEST_SEED = 3000                                   # held-out images, shared by both roles
-INIT_SEEDS = {"labeler": 1, "evaluator": 2}
+INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3}
 # The judge trains on half balanced faces so that it reads rare combinations (a hat over red hair and a
 # beard) on real faces that have them; the labeler, whose labels the latent classifier learns, as shipped.
-BALANCED = {"labeler": 0.0, "evaluator": 0.5}
+BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5}
 
 
 def augment(x, gen):
