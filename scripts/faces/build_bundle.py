@@ -79,7 +79,7 @@ def read_pairs(path, n):
     return pairs
 
 
-def write_manifest(out, info, description, guidance, labeler, min_p=MIN_P, tries=TRIES):
+def write_manifest(out, info, description, guidance, verifier, min_p=MIN_P, tries=TRIES):
     manifest = {
         "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
         "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
@@ -87,10 +87,11 @@ def write_manifest(out, info, description, guidance, labeler, min_p=MIN_P, tries
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
         "sampling": {"guidance": guidance, "min_p": min_p, "tries": tries},
         "editing": EDITING,
-        # The labeler, the latent classifier's teacher, reads every image too (lace sample --verify), so
-        # --min-p retries where the latent classifier was wrong about it; render's LABEL_COLUMNS are the
-        # classifier's columns (train_latent_classifier.py writes "classifier" and "attributes" later).
-        "verifier": {"file": os.path.basename(labeler), "num_logits": len(LABEL_COLUMNS)},
+        # An image classifier (the labeler, the latent classifier's teacher, unless --verifier names another)
+        # reads every image too (lace sample --verify), so --min-p retries where the latent classifier was
+        # wrong about what the image shows; render's LABEL_COLUMNS are the classifier's columns
+        # (train_latent_classifier.py writes "classifier" and "attributes" later).
+        "verifier": {"file": os.path.basename(verifier), "num_logits": len(LABEL_COLUMNS)},
     }
     path = os.path.join(out, "lace.json")
     atomic_files.write_json(path, manifest)
@@ -101,6 +102,9 @@ def main():
     ap.add_argument("--checkpoint", required=True, help="train_gan.py's checkpoint.pt or a snapshot")
     ap.add_argument("--labeler", required=True)
     ap.add_argument("--evaluator", required=True)
+    ap.add_argument("--verifier", help="the image classifier lace reads every conditional image with (lace.json "
+                                       "verifier; default: the labeler), e.g. a checker of another architecture "
+                                       "(train_image_classifier.py --role checker); never the evaluator")
     ap.add_argument("--out", default="models/faces")
     ap.add_argument("--pairs", help="where the pairs go (default: pairs.npz beside the checkpoint)")
     ap.add_argument("-n", type=int, default=20_000, help="pseudo-labelled pairs")
@@ -134,6 +138,11 @@ def main():
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator) if m}
+    if args.verifier and os.path.realpath(args.verifier) == os.path.realpath(args.evaluator):
+        ap.error("--verifier is the evaluator: the evaluator only scores, it never guides sampling")
+    if len({os.path.basename(m) for m in models}) < len(models):
+        ap.error("--labeler, --verifier and --evaluator: different files need different names (all are copied beside the bundle)")
     torch.set_num_threads(args.threads)
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
@@ -141,9 +150,9 @@ def main():
     info = export_generator(args.checkpoint, os.path.join(args.out, "generator.pt"), args.w_avg_samples)
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
                                    "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
-                   args.guidance, args.labeler, args.min_p, args.tries)
-    # The labeler (the manifest's verifier) and the evaluator beside the bundle, before lace first loads it.
-    for model in (args.labeler, args.evaluator):
+                   args.guidance, args.verifier or args.labeler, args.min_p, args.tries)
+    # The labeler, the verifier and the evaluator beside the bundle, before lace first loads it.
+    for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator) if m):
         for ext in (".pt", ".json"):
             src = os.path.splitext(model)[0] + ext
             dst = os.path.join(args.out, os.path.basename(src))
