@@ -234,6 +234,7 @@ def measure(args, key, results, sheets):
             "unconditional_seconds": round(unc_seconds, 1),
             "coverage": coverage_table(unc_pred, real_attrs, real_pred),
             "minutes": round((time.time() - t0) / 60, 1)})
+    del real_images  # only the contact sheet above shows them; the conditions need their readings and features
 
     for k, expr, group, threshold in todo:
         t0 = time.time()
@@ -263,7 +264,10 @@ def write_all(args, key, results, sheets):
     rows, missing = [], []
     for expr, _, _ in CONDITIONS:
         row = load_part(results, slug(expr), key)
-        (missing.append(expr) if row is None else rows.append(row))
+        if row is None:
+            missing.append(expr)
+        else:
+            rows.append(row)
     result = {"n": args.n, "unconditional": args.unconditional, "tolerance": args.tolerance, "key": key,
               **{k: v for k, v in unconditional.items() if k != "minutes"}, "conditions": rows, "missing": missing,
               "minutes": round(unconditional["minutes"] + sum(r.get("minutes", 0) for r in rows), 1)}

@@ -180,7 +180,7 @@ def main():
     parts = [p for p in parts if p is not None]
     if not parts:
         sys.exit(f"evaluate_edit.py: no part under this key in {results}: run without --report-only first")
-    result = aggregate(args, parts, evaluator)
+    result = aggregate(args, key, parts, evaluator)
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
     write_report(args, result, sheets)
     print(json.dumps({k: v for k, v in result.items() if k != "key"}, indent=1))
@@ -207,8 +207,9 @@ def part_name(first, count):
 def measure(args, key, results, sheets, evaluator, work):
     """Measures every chunk of starts without a part under `key` (args.jobs at once), writing each part as
     it is made: a run stopped part way loses at most the chunks it was making."""
-    todo = [c for c in chunks(args) if load_part(results, part_name(*c), key) is None]
-    kept = len(chunks(args)) - len(todo)
+    every = chunks(args)
+    todo = [c for c in every if load_part(results, part_name(*c), key) is None]
+    kept = len(every) - len(todo)
     if kept:
         print(f"evaluate_edit.py: {kept} part(s) already measured under the same key in {results}; kept", flush=True)
 
@@ -264,8 +265,8 @@ def measure_chunk(args, evaluator, work, first, count, sheets):
             "start_to_fresh_sample": np.stack(start_to_fresh, 1).tolist()}
 
 
-def aggregate(args, parts, evaluator):
-    """The report's figures over every start of the parts given (in start order)."""
+def aggregate(args, key, parts, evaluator):
+    """The report's figures over every start of the parts given (in start order), made under `key`."""
     steps, K = args.step_list, len(args.step_list)
     cat = lambda field: {name: np.concatenate([np.array(p[field][name]) for p in parts])  # noqa: E731
                          for name in parts[0][field]}
@@ -295,7 +296,7 @@ def aggregate(args, parts, evaluator):
             "start_to_end": last["start_to_step"], "start_to_fresh_sample": last["start_to_fresh_sample"],
             "fresh_sample_acc": last["fresh_sample_acc"],
             "edit_seconds": round(sum(p["edit_seconds"] for p in parts), 1), "tolerance": args.tolerance,
-            "truncation": parts[0]["truncation"], "weights": parts[0]["weights"], "key": edit_key(args)}
+            "truncation": parts[0]["truncation"], "weights": parts[0]["weights"], "key": key}
 
 
 def fresh_sample(args, expr, first, count, out_dir):

@@ -1,6 +1,6 @@
-"""Image attribute classifiers for the rendered faces: the labeler and the evaluator.
+"""Image attribute classifiers for the rendered faces: the labeler, the evaluator and the checker.
 
-Both read images as the generator writes them ([B, 3, 64, 64] floats in [-1, 1]) and return the 11
+All read images as the generator writes them ([B, 3, 64, 64] floats in [-1, 1]) and return the 11
 outputs of render.LABEL_COLUMNS: 4 binary logits (smile, glasses, beard, hat), 5 hair-colour logits,
 and the two continuous attributes (age, yaw) as regressions on their own scales.
 
@@ -8,6 +8,8 @@ and the two continuous attributes (age, yaw) as regressions on their own scales.
 - The evaluator only scores samples, never guides them. To keep its errors independent of the
   labeler's it has another architecture (residual blocks, GroupNorm, global average pooling instead of
   a strided conv stack with a dense head), another initialisation seed and another slice of the data.
+- The checker, a candidate verifier (lace reads every conditional image with the bundle's verifier), has
+  a third architecture, seed and slice, unlike both.
 """
 import numpy as np
 import torch

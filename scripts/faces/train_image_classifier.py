@@ -3,6 +3,7 @@
 
   /usr/bin/python3 scripts/faces/train_image_classifier.py --role labeler   --out DIR
   /usr/bin/python3 scripts/faces/train_image_classifier.py --role evaluator --out DIR
+  /usr/bin/python3 scripts/faces/train_image_classifier.py --role checker   --out DIR
 
 Writes DIR/<role>.pt (TorchScript: forward(x [B,3,64,64] in [-1,1]) -> [B, 11] outputs in the order of
 render.LABEL_COLUMNS; the evaluator also exports features(x)) and DIR/<role>.json (the column names,
@@ -28,10 +29,11 @@ from render import LABEL_COLUMNS, label_matrix, render_many  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 
 DATA_SEEDS = {"labeler": 1000, "evaluator": 2000, "checker": 4000}  # training data: a different slice per role
-TEST_SEED = 3000                                   # held-out images, shared by both roles
+TEST_SEED = 3000                                   # held-out images, shared by every role
 INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3}
-# The judge trains on half balanced faces so that it reads rare combinations (a hat over red hair and a
-# beard) on real faces that have them; the labeler, whose labels the latent classifier learns, as shipped.
+# The judge (and the checker, a candidate verifier) trains on half balanced faces so that it reads rare
+# combinations (a hat over red hair and a beard) on real faces that have them; the labeler, whose labels
+# the latent classifier learns, as shipped.
 BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5}
 
 
