@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the face bundle from nothing: labeler, evaluator, GAN, pairs, latent classifier, evaluation of
+# Rebuild the face bundle from nothing: labeler, evaluator, checker (the verifier), GAN, pairs, latent classifier, evaluation of
 # sampling (issue 3) and of sequential editing (issue 4).
 #
 #   scripts/faces/build.sh [--run-dir DIR] [--out DIR] [--hours H] [--lace PATH] [--report FILE] [--edit-report FILE]
@@ -9,7 +9,7 @@
 # are kept once trained, the GAN resumes from RUN/checkpoint.pt until it has trained for H hours in
 # total (8 by default; stop it any time with Ctrl-C or SIGTERM, it checkpoints first), then the bundle
 # is rebuilt from the last checkpoint and evaluated with the lace binary.
-# Full sizes on the 2-core development machine: labeler ~10 min, evaluator ~17 min, GAN hours, bundle
+# Full sizes on the 2-core development machine: labeler ~10 min, evaluator ~17 min, checker ~8 min, GAN hours, bundle
 # ~5 min, evaluation ~15 min. See models/faces/README.md.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -54,7 +54,7 @@ fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
 mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
 
-for role in labeler evaluator; do
+for role in labeler evaluator checker; do
   if [ ! -s "$RUN/$role.pt" ]; then
     echo "== training the $role"
     (cd "$HERE" && $PY train_image_classifier.py --role "$role" --out "$RUN" "${CLASSIFIER_ARGS[@]}" > "$RUN/$role.log")
@@ -68,7 +68,7 @@ $PY "$HERE/train_gan.py" --run-dir "$RUN" --labeler "$RUN/labeler.pt" "${RESUME[
 
 echo "== building the bundle in $OUT"
 $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
-  --evaluator "$RUN/evaluator.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
+  --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
 
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"
@@ -77,10 +77,10 @@ $PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/eva
   "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
-  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt; do
+  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
-  grep -q '"verifier"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json names no verifier" >&2; exit 1; }
+  grep -q '"file": "checker.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"

@@ -2,11 +2,12 @@
 """Turn a trained face GAN into lace's face bundle: generator, pseudo-labelled pairs, latent classifier.
 
   /usr/bin/python3 scripts/faces/build_bundle.py --checkpoint RUN/checkpoint.pt --labeler RUN/labeler.pt \
-      --evaluator RUN/evaluator.pt --out models/faces [-n 20000] [--pairs RUN/pairs.npz [--reuse-pairs]]
+      --evaluator RUN/evaluator.pt [--verifier RUN/checker.pt] --out models/faces [-n 20000] \
+      [--pairs RUN/pairs.npz [--reuse-pairs]]
 
 1. exports G_ema as OUT/generator.pt (export_generator.py), writes OUT/lace.json's generator, truncation,
-   sampling, editing and verifier sections, and copies the labeler (the verifier) and the evaluator (with
-   their cards) beside them;
+   sampling, editing and verifier sections, and copies the labeler, the verifier (the labeler unless
+   --verifier names another; build.sh passes the checker) and the evaluator (with their cards) beside them;
 2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image), or
    with --reuse-pairs reads the ones an earlier build (or make_pairs.py, seed 0) left at --pairs;
 3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see

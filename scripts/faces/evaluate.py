@@ -13,7 +13,9 @@ from its PNG and scored by the evaluator. The report (markdown, with a contact s
   the FD between two real sets of the same sizes (the floor);
 - ACC per condition (the share of samples whose evaluator reading satisfies the whole expression) with
   the thresholds of issue 3, and the conditional FD against real images that satisfy the same condition
-  (true attributes), beside the unconditional FD at the same sample size.
+  (true attributes), beside the unconditional FD at the same sample size and beside the FD of unguided
+  samples: the first n of --unguided unconditional samples that the evaluator reads as satisfying the
+  condition (where that many do), what the generator draws for the condition with no guidance at all.
 Continuous targets count as met within --tolerance of the target on the attribute's scale.
 
 The full table takes hours (the rare combinations retry most images), so it is measured in parts: each
@@ -168,6 +170,9 @@ def main():
     ap.add_argument("--results", help="folder of per-part results (default: <report>-results)")
     ap.add_argument("-n", type=int, default=256, help="samples per condition")
     ap.add_argument("--unconditional", type=int, default=2000)
+    ap.add_argument("--unguided", type=int, default=4000,
+                    help="unconditional samples to pick each condition's unguided reference from (at least "
+                         "--unconditional; the first --unconditional of them give coverage and FD)")
     ap.add_argument("--real", type=int, default=200_000, help="rendered images to draw real sets from")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--seed", type=int, default=0)
@@ -184,6 +189,8 @@ def main():
     ap.add_argument("--lace-args", default="",
                     help='more options for the conditional lace samples, e.g. "--guidance 3"')
     args = ap.parse_args()
+    if args.unguided < args.unconditional:
+        ap.error("--unguided must be at least --unconditional (its first samples are the unconditional ones)")
     results = args.results or os.path.splitext(args.report)[0] + "-results"
     sheets = os.path.splitext(args.report)[0] + "-sheets"
     key = run_key(args)
@@ -219,11 +226,14 @@ def measure(args, key, results, sheets):
     real_pred, real_feat = score(evaluator, real_images)
     nu = args.unconditional
 
-    if need_unconditional:  # coverage and FD
+    if need_unconditional:  # coverage, FD and each condition's unguided reference
         t0 = time.time()
-        unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", nu, args.seed,
+        # Image i depends only on (seed, i): the first nu of the unguided samples are the unconditional ones.
+        unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", args.unguided, args.seed,
                                               os.path.join(work, "unconditional"), global_args=lace_global)
-        unc_pred, unc_feat = score(evaluator, unc_images)
+        all_pred, all_feat = score(evaluator, unc_images)
+        unc_images, unc_feat = unc_images[:nu], all_feat[:nu]
+        unc_pred = {name: values[:nu] for name, values in all_pred.items()}
         render.contact_sheet(np.concatenate([unc_images[:32], real_images[:32]]), 8).save(
             os.path.join(sheets, "unconditional-vs-real.png"))
         save_part(results, UNCONDITIONAL, key, {
@@ -233,6 +243,7 @@ def measure(args, key, results, sheets):
             "fd_unconditional_n": frechet_distance(unc_feat[:args.n], real_feat[:nu]),
             "unconditional_seconds": round(unc_seconds, 1),
             "coverage": coverage_table(unc_pred, real_attrs, real_pred),
+            "unguided_fd": unguided_fds(args, all_pred, all_feat, real_attrs, real_feat),
             "minutes": round((time.time() - t0) / 60, 1)})
     del real_images  # only the contact sheet above shows them; the conditions need their readings and features
 
@@ -241,8 +252,7 @@ def measure(args, key, results, sheets):
         images, seconds, records = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
                                             os.path.join(work, slug(expr)), shlex.split(args.lace_args), lace_global)
         pred, feat = score(evaluator, images)
-        match = satisfied(expr, real_attrs, args.tolerance)
-        real_match = real_feat[match][:nu]
+        match, real_match = real_matching(expr, real_attrs, real_feat, args)
         render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))
         row = {"expr": expr, "group": group, "threshold": threshold,
                "acc": float(satisfied(expr, pred, args.tolerance).mean()),
@@ -268,7 +278,7 @@ def write_all(args, key, results, sheets):
             missing.append(expr)
         else:
             rows.append(row)
-    result = {"n": args.n, "unconditional": args.unconditional, "tolerance": args.tolerance, "key": key,
+    result = {"n": args.n, "unconditional": args.unconditional, "unguided": args.unguided, "tolerance": args.tolerance, "key": key,
               **{k: v for k, v in unconditional.items() if k != "minutes"}, "conditions": rows, "missing": missing,
               "minutes": round(unconditional["minutes"] + sum(r.get("minutes", 0) for r in rows), 1)}
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
@@ -286,7 +296,8 @@ UNCONDITIONAL = "unconditional"
 def run_key(args):
     """What a result depends on: the settings, the bundle's and the evaluator's files and lace's sources (the
     binary is taken as built from this checkout). A part made under another key is measured again."""
-    return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "real": args.real,
+    return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "unguided": args.unguided,
+            "real": args.real,
             "tolerance": args.tolerance, "lace_args": args.lace_args, **models_and_lace_key(args.model, args.evaluator)}
 
 
@@ -342,6 +353,27 @@ def chosen_conditions(text):
         if c not in known:
             sys.exit(f"evaluate.py: --conditions: {c!r} is not in the table (one of: {'; '.join(known)})")
     return set(chosen)
+
+
+def real_matching(expr, real_attrs, real_feat, args):
+    """Which real images satisfy the condition (true attributes), and the features of the first
+    --unconditional of them: the reference set of the condition's FD."""
+    match = satisfied(expr, real_attrs, args.tolerance)
+    return match, real_feat[match][:args.unconditional]
+
+
+def unguided_fds(args, pred, feat, real_attrs, real_feat):
+    """Per condition: how many of the unguided (unconditional) samples the evaluator reads as satisfying it,
+    and the FD of the first n of them against the condition's real set (None where fewer than n do, or the
+    real set is too small): the conditional FD a perfect sampler of this generator would get."""
+    out = {}
+    for expr, _, _ in CONDITIONS:
+        sat = satisfied(expr, pred, args.tolerance)
+        _, real_match = real_matching(expr, real_attrs, real_feat, args)
+        enough = sat.sum() >= args.n and len(real_match) >= 2 * feat.shape[1]
+        out[expr] = {"count": int(sat.sum()),
+                     "fd": frechet_distance(feat[sat][:args.n], real_match) if enough else None}
+    return out
 
 
 def judge_on_real(expr, real_attrs, real_pred, tolerance, exact=0.03, least=20):
@@ -415,6 +447,10 @@ def write_report(args, r, sheets):
             "real images whose true attributes satisfy the condition (up to "
             f"{r['unconditional']}); compare it with the unconditional FD at {r['n']} samples, "
             f"{r['fd_unconditional_n']:.3f} (pass: at most 1.5x, {1.5 * r['fd_unconditional_n']:.3f}). "
+            f"Unguided FD: the same distance for the first {r['n']} of {r['unguided']} unconditional samples that the "
+            "evaluator reads as satisfying the condition (n/a where fewer do, count in brackets): what the generator "
+            "itself draws for the condition, the FD a perfect sampler would get; a conditional FD near it is the "
+            "generator's, one far above it the guidance's. "
             "Latent p: the mean over samples of exp(-E), the probability of the condition under the latent "
             "classifier that guided the sampler (from each PNG's record): a low ACC beside a high latent p is "
             "the classifier or the generator disagreeing with the evaluator; a low latent p, the sampler not "
@@ -426,15 +462,17 @@ def write_report(args, r, sheets):
         if not rows:
             continue
         out += [f"### {title}", "", "| condition | ACC | target | latent p | judge on real | FD | FD / unconditional "
-                "| real matches | seconds |", "|---|---|---|---|---|---|---|---|---|"]
+                "| unguided FD | real matches | seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
         for x in rows:
             ok = x["acc"] >= x["threshold"]
             fd = "n/a" if x["fd"] is None else f"{x['fd']:.3f}"
             judge = "n/a" if x.get("judge_on_real") is None else f"{x['judge_on_real']:.3f}"
             ratio = "n/a" if x["fd"] is None else f"{x['fd'] / r['fd_unconditional_n']:.2f}"
+            ref = r["unguided_fd"].get(x["expr"], {"count": 0, "fd": None})
+            unguided = f"{ref['fd']:.3f}" if ref["fd"] is not None else f"n/a ({ref['count']})"
             out.append(f"| `{x['expr']}` | {x['acc']:.3f}{'' if ok else ' **(below)**'} | {x['threshold']:.2f} | "
                        f"{x['latent_p']:.3f} | {judge} | {fd} | "
-                       f"{ratio} | {x['real_matches']} | {x['seconds']} |")
+                       f"{ratio} | {unguided} | {x['real_matches']} | {x['seconds']} |")
         out += [""]
         out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]
     if r["missing"]:

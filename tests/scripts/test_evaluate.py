@@ -54,6 +54,37 @@ def test_the_digest_follows_names_and_contents(tmp_path):
     assert evaluate.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
 
 
+def reading(n, **values):
+    """A reading of n samples for every attribute the table names: zeros, hair black, continuous 0.5, except
+    the arrays given."""
+    import numpy as np
+    r = {b: np.zeros(n, dtype=int) for b in evaluate.render.BINARY}
+    r.update(hair=np.zeros(n, dtype=int), age=np.full(n, 0.5), yaw=np.full(n, 0.5))
+    r.update(values)
+    return r
+
+
+def test_the_unguided_reference_takes_the_first_n_samples_that_satisfy_the_condition():
+    import numpy as np
+    from types import SimpleNamespace
+    rng = np.random.default_rng(0)
+    args = SimpleNamespace(n=30, tolerance=0.15, unconditional=300)
+    # 300 real images, all with hats; features N(0, 1) in 4 dimensions.
+    real_feat = rng.normal(size=(300, 4))
+    real_attrs = reading(300, hat=np.ones(300, dtype=int))
+    # 100 samples: every third wears a hat and has the real features' distribution; the others are far off.
+    hat = (np.arange(100) % 3 == 0).astype(int)
+    feat = np.where(hat[:, None] == 1, rng.normal(size=(100, 4)), rng.normal(loc=8.0, size=(100, 4)))
+    out = evaluate.unguided_fds(args, reading(100, hat=hat), feat, real_attrs, real_feat)
+    assert out["hat"]["count"] == 34
+    assert out["hat"]["fd"] < 1.0  # the hats' features only: the others would put it near 4 * 8^2
+    assert out["NOT hat"]["count"] == 66 and out["NOT hat"]["fd"] is None  # no real image lacks a hat
+    assert out["smile"]["count"] == 0 and out["smile"]["fd"] is None
+    few = evaluate.unguided_fds(SimpleNamespace(n=35, tolerance=0.15, unconditional=300),
+                                reading(100, hat=hat), feat, real_attrs, real_feat)
+    assert few["hat"] == {"count": 34, "fd": None}  # fewer than n satisfy it
+
+
 FAKE_LACE = textwrap.dedent("""\
     #!/usr/bin/env python3
     # A stand-in for lace sample: n random 64x64 PNGs with records; logs each call; fails on FAIL_ON.
@@ -83,7 +114,7 @@ def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_p
 
     def evaluate_run(*extra, fail_on=""):
         cmd = [sys.executable, SCRIPT, "--lace", str(lace), "--report", str(report), "-n", "8",
-               "--unconditional", "300", "--real", "2000", "--threads", "1",
+               "--unconditional", "300", "--unguided", "400", "--real", "2000", "--threads", "1",
                "--conditions", "hat; NOT hat; smile OR glasses", *extra]
         env = dict(os.environ, FAKE_LOG=str(log), FAIL_ON=fail_on)
         return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -103,6 +134,8 @@ def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_p
     assert all(r["latent_p"] == 0.75 for r in result["conditions"])
     assert len(result["missing"]) == len(evaluate.CONDITIONS) - 3
     assert "## Not measured yet" in report.read_text()
+    assert "| unguided FD |" in report.read_text() and set(result["unguided_fd"]) == {
+        expr for expr, _, _ in evaluate.CONDITIONS}
 
     log.write_text("")
     again = evaluate_run("--report-only")
