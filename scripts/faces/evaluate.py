@@ -28,7 +28,6 @@ two processes on disjoint --conditions with --threads 1 each (then --report-only
 import argparse
 import atexit
 import glob
-import hashlib
 import json
 import math
 import os
@@ -48,6 +47,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
+from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
 # (expression, group, threshold). Groups follow issue 3's "what it must show".
 CONDITIONS = (
@@ -289,6 +289,7 @@ def write_all(args, key, results, sheets):
 
 # ----------------------------------------------------------------------------------------------
 # Parts: one JSON per condition (and one for the unconditional samples), kept only under the same key
+# (result_parts.py)
 
 UNCONDITIONAL = "unconditional"
 
@@ -299,47 +300,6 @@ def run_key(args):
     return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "unguided": args.unguided,
             "real": args.real,
             "tolerance": args.tolerance, "lace_args": args.lace_args, **models_and_lace_key(args.model, args.evaluator)}
-
-
-def models_and_lace_key(model, evaluator):
-    """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
-    aside), of the evaluator and of lace's sources in this checkout."""
-    root = os.path.dirname(os.path.dirname(HERE))
-    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")]),
-            "evaluator": files_digest([evaluator]),
-            "lace_sources": files_digest([os.path.join(root, "CMakeLists.txt")]
-                                         + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
-                                         + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))}
-
-
-def files_digest(paths):
-    """sha256 over the files' names (relative to their common folder) and contents, in sorted order."""
-    files = sorted(p for p in paths if os.path.isfile(p))
-    if not files:
-        sys.exit(f"evaluate.py: no files to read at {paths[0] if paths else '(nothing)'}")
-    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in files])
-    h = hashlib.sha256()
-    for p in files:
-        h.update(os.path.relpath(os.path.abspath(p), base).encode() + b"\0")
-        with open(p, "rb") as f:
-            h.update(f.read())
-    return h.hexdigest()[:16]
-
-
-def save_part(results, name, key, value):
-    os.makedirs(results, exist_ok=True)
-    atomic_files.write_json(os.path.join(results, name + ".json"), {"key": key, "result": value}, indent=1)
-
-
-def load_part(results, name, key):
-    """The part's result if it was made under `key`; None if it is missing, made under another key, or not
-    readable (it is then measured again)."""
-    try:
-        with open(os.path.join(results, name + ".json")) as f:
-            part = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return part.get("result") if isinstance(part, dict) and part.get("key") == key else None
 
 
 def chosen_conditions(text):

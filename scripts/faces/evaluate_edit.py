@@ -33,7 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
 import render  # noqa: E402
-from evaluate import load_part, models_and_lace_key, read_png, run_lace, satisfied, save_part, score  # noqa: E402
+from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
+from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
 STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
 
@@ -187,7 +188,7 @@ def main():
 
 
 # ----------------------------------------------------------------------------------------------
-# Parts: one JSON per chunk of starts, kept only under the same key (evaluate.py's scheme)
+# Parts: one JSON per chunk of starts, kept only under the same key (result_parts.py)
 
 def edit_key(args):
     return {"steps": args.step_list, "seed": args.seed, "truncation": args.truncation, "tolerance": args.tolerance,

@@ -1,7 +1,7 @@
 """scripts/faces/evaluate.py's selection of conditions: --conditions names rows of the table exactly (each
 keeps the seed of its place in the table, so an A/B of two bundles samples the same z), and a name that is
 not in the table is refused with one line. Its parts: each condition's result is written as soon as it is
-made and kept only under the same key, so a stopped run measures again only what it had not finished.
+made and kept only under the same key (result_parts.py), so a stopped run measures again only what it had not finished.
 Runs under pytest or directly."""
 import json
 import os
@@ -15,6 +15,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "scripts", "faces", "evaluate.py")
 sys.path.insert(0, os.path.join(ROOT, "scripts", "faces"))
 import evaluate  # noqa: E402
+import result_parts  # noqa: E402
 
 
 def test_conditions_are_named_exactly():
@@ -33,25 +34,25 @@ def test_a_condition_not_in_the_table_is_refused():
 
 def test_a_part_is_kept_only_under_the_same_key(tmp_path):
     key = {"n": 4, "bundle": "abc"}
-    assert evaluate.load_part(tmp_path, "hat", key) is None  # missing
-    evaluate.save_part(tmp_path, "hat", key, {"acc": 0.5})
-    assert evaluate.load_part(tmp_path, "hat", key) == {"acc": 0.5}
-    assert evaluate.load_part(tmp_path, "hat", {"n": 4, "bundle": "abd"}) is None
+    assert result_parts.load_part(tmp_path, "hat", key) is None  # missing
+    result_parts.save_part(tmp_path, "hat", key, {"acc": 0.5})
+    assert result_parts.load_part(tmp_path, "hat", key) == {"acc": 0.5}
+    assert result_parts.load_part(tmp_path, "hat", {"n": 4, "bundle": "abd"}) is None
     (tmp_path / "hat.json").write_text('{"key": {"n": 4, "bun')  # cut short: measured again, no traceback
-    assert evaluate.load_part(tmp_path, "hat", key) is None
+    assert result_parts.load_part(tmp_path, "hat", key) is None
 
 
 def test_the_digest_follows_names_and_contents(tmp_path):
     (tmp_path / "a").write_bytes(b"one")
     (tmp_path / "b").write_bytes(b"two")
     files = [str(tmp_path / "a"), str(tmp_path / "b")]
-    first = evaluate.files_digest(files)
-    assert evaluate.files_digest(files[::-1]) == first  # order given does not matter
+    first = result_parts.files_digest(files)
+    assert result_parts.files_digest(files[::-1]) == first  # order given does not matter
     (tmp_path / "b").write_bytes(b"twO")
-    assert evaluate.files_digest(files) != first
+    assert result_parts.files_digest(files) != first
     (tmp_path / "b").write_bytes(b"two")
     (tmp_path / "b").rename(tmp_path / "c")
-    assert evaluate.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
+    assert result_parts.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
 
 
 def reading(n, **values):

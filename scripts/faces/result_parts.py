@@ -1,0 +1,54 @@
+"""Results measured in parts: each part (a condition of evaluate.py, a chunk of starts of evaluate_edit.py)
+is a JSON file {"key": ..., "result": ...} written as soon as it is made, and read back only under the same
+key, so a long evaluation can stop, resume, span sessions or run in two processes side by side, and never
+mixes figures of different bundles, evaluators or lace builds."""
+import glob
+import hashlib
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # scripts/, for atomic_files
+import atomic_files  # noqa: E402
+
+
+def models_and_lace_key(model, evaluator):
+    """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
+    aside), of the evaluator and of lace's sources in this checkout."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")]),
+            "evaluator": files_digest([evaluator]),
+            "lace_sources": files_digest([os.path.join(root, "CMakeLists.txt")]
+                                         + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
+                                         + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))}
+
+
+def files_digest(paths):
+    """sha256 over the files' names (relative to their common folder) and contents, in sorted order."""
+    files = sorted(p for p in paths if os.path.isfile(p))
+    if not files:
+        sys.exit(f"no files to read at {paths[0] if paths else '(nothing)'}")
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in files])
+    h = hashlib.sha256()
+    for p in files:
+        h.update(os.path.relpath(os.path.abspath(p), base).encode() + b"\0")
+        with open(p, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def save_part(results, name, key, value):
+    os.makedirs(results, exist_ok=True)
+    atomic_files.write_json(os.path.join(results, name + ".json"), {"key": key, "result": value}, indent=1)
+
+
+def load_part(results, name, key):
+    """The part's result if it was made under `key`; None if it is missing, made under another key, or not
+    readable (it is then measured again)."""
+    try:
+        with open(os.path.join(results, name + ".json")) as f:
+            part = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return part.get("result") if isinstance(part, dict) and part.get("key") == key else None
