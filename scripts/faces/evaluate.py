@@ -278,7 +278,8 @@ def write_all(args, key, results, sheets):
             missing.append(expr)
         else:
             rows.append(row)
-    result = {"n": args.n, "unconditional": args.unconditional, "unguided": args.unguided, "tolerance": args.tolerance, "key": key,
+    result = {"n": args.n, "unconditional": args.unconditional, "unguided": args.unguided,
+              "tolerance": args.tolerance, "key": key,
               **{k: v for k, v in unconditional.items() if k != "minutes"}, "conditions": rows, "missing": missing,
               "minutes": round(unconditional["minutes"] + sum(r.get("minutes", 0) for r in rows), 1)}
     atomic_files.write_json(os.path.splitext(args.report)[0] + ".json", result, indent=1)
@@ -298,8 +299,8 @@ def run_key(args):
     """What a result depends on: the settings, the bundle's and the evaluator's files and lace's sources (the
     binary is taken as built from this checkout). A part made under another key is measured again."""
     return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "unguided": args.unguided,
-            "real": args.real,
-            "tolerance": args.tolerance, "lace_args": args.lace_args, **models_and_lace_key(args.model, args.evaluator)}
+            "real": args.real, "tolerance": args.tolerance, "lace_args": args.lace_args,
+            **models_and_lace_key(args.model, args.evaluator)}
 
 
 def chosen_conditions(text):
