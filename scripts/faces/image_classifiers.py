@@ -8,8 +8,8 @@ and the two continuous attributes (age, yaw) as regressions on their own scales.
 - The evaluator only scores samples, never guides them. To keep its errors independent of the
   labeler's it has another architecture (residual blocks, GroupNorm, global average pooling instead of
   a strided conv stack with a dense head), another initialisation seed and another slice of the data.
-- The checker, a candidate verifier (lace reads every conditional image with the bundle's verifier), has
-  a third architecture, seed and slice, unlike both.
+- The checker, the face bundle's verifier (lace reads every conditional image with it), has a third
+  architecture, seed and slice, unlike both: the labeler taught the latent classifier and shares its blind spots.
 """
 import numpy as np
 import torch

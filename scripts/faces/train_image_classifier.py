@@ -31,7 +31,7 @@ import image_classifiers as ic  # noqa: E402
 DATA_SEEDS = {"labeler": 1000, "evaluator": 2000, "checker": 4000}  # training data: a different slice per role
 TEST_SEED = 3000                                   # held-out images, shared by every role
 INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3}
-# The judge (and the checker, a candidate verifier) trains on half balanced faces so that it reads rare
+# The judge (and the checker, the bundle's verifier) trains on half balanced faces so that it reads rare
 # combinations (a hat over red hair and a beard) on real faces that have them; the labeler, whose labels
 # the latent classifier learns, as shipped.
 BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5}

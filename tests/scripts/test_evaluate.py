@@ -1,14 +1,16 @@
 """scripts/faces/evaluate.py's selection of conditions: --conditions names rows of the table exactly (each
 keeps the seed of its place in the table, so an A/B of two bundles samples the same z), and a name that is
 not in the table is refused with one line. Its parts: each condition's result is written as soon as it is
-made and kept only under the same key (result_parts.py), so a stopped run measures again only what it had not finished.
-Runs under pytest or directly."""
+made and kept only under the same key (result_parts.py), so a stopped run measures again only what it had
+not finished. Its unguided reference: the FD of the samples that satisfy a condition. Runs under pytest or directly."""
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -58,7 +60,6 @@ def test_the_digest_follows_names_and_contents(tmp_path):
 def reading(n, **values):
     """A reading of n samples for every attribute the table names: zeros, hair black, continuous 0.5, except
     the arrays given."""
-    import numpy as np
     r = {b: np.zeros(n, dtype=int) for b in evaluate.render.BINARY}
     r.update(hair=np.zeros(n, dtype=int), age=np.full(n, 0.5), yaw=np.full(n, 0.5))
     r.update(values)
@@ -66,8 +67,6 @@ def reading(n, **values):
 
 
 def test_the_unguided_reference_takes_the_first_n_samples_that_satisfy_the_condition():
-    import numpy as np
-    from types import SimpleNamespace
     rng = np.random.default_rng(0)
     args = SimpleNamespace(n=30, tolerance=0.15, unconditional=300)
     # 300 real images, all with hats; features N(0, 1) in 4 dimensions.
