@@ -13,6 +13,8 @@ lace binary and reads every step's PNG with the evaluator:
 - how far the image moves: the distance between evaluator features of consecutive steps, and from the
   start to step k, beside the distance between the start and a fresh `lace sample` of the conditions of
   steps 1..k (what "sampling anew" would move).
+The report's generated part goes between two marker lines (BEGIN, END below), so notes written around it
+survive a rerun; an existing report without them is refused before anything is measured.
 """
 import argparse
 import concurrent.futures
@@ -162,6 +164,12 @@ def main():
         ap.error("--reuse needs --keep (the folder to read)")
     if args.starts < 1 or args.chunk < 1:
         ap.error("--starts and --chunk must be at least 1")
+    if os.path.exists(args.report):  # fail now, not after an hour of measuring
+        try:
+            with open(args.report) as f:
+                splice_report(f.read(), "")
+        except ValueError as e:
+            ap.error(f"{args.report}: {e}")
     torch.set_num_threads(2 if args.jobs == 1 else 1)
     results = args.results or os.path.splitext(args.report)[0] + "-results"
     sheets = os.path.splitext(args.report)[0] + "-sheets"
@@ -334,8 +342,7 @@ def write_report(args, r, sheets):
            + (f" --lace-args '{args.lace_args}'" if args.lace_args else "")
            + (f" --chunk {args.chunk}" if args.chunk != 16 else ""))
     partial = r["starts"] < r["starts_asked"]
-    out = ["# Face bundle: measured sequential editing", "",
-           (f"**Part way: {r['starts']} of the {r['starts_asked']} starts measured so far** (the figures below are "
+    out = [(f"**Part way: {r['starts']} of the {r['starts_asked']} starts measured so far** (the figures below are "
             "theirs; a rerun of the same command measures the rest).\n\n" if partial else "")
            + f"Made by `{cmd}` (in parts of {args.chunk} starts, which may have run in several sessions or side by "
            "side: `--results` keeps each under a key of the settings, the bundle, the evaluator and lace's sources; "
@@ -377,7 +384,32 @@ def write_report(args, r, sheets):
                 ", ".join(f"{k} {v:.3f}" for k, v in r["rendered_reference_kept"].items()) + ".", ""]
     out += [
             f"![strips: the start, then each step, for 8 starts]({rel}/strips.png)", ""]
-    atomic_files.write_text(args.report, "\n".join(out) + "\n")
+    old = None
+    if os.path.exists(args.report):
+        with open(args.report) as f:
+            old = f.read()
+    try:
+        text = splice_report(old, "\n".join(out) + "\n")
+    except ValueError as e:
+        sys.exit(f"evaluate_edit.py: {args.report}: {e}")
+    atomic_files.write_text(args.report, text)
+
+
+TITLE = "# Face bundle: measured sequential editing"
+BEGIN, END = "<!-- evaluate_edit.py writes from here -->", "<!-- evaluate_edit.py writes up to here -->"
+
+
+def splice_report(old, table):
+    """The report's new text: `table` between the BEGIN and END markers of the existing report `old`, whose
+    text around them (notes written by hand) stays as it was; a new report (old None) is the title and the
+    marked table. A report without the markers is not overwritten: its text may be someone's notes."""
+    if old is None:
+        return f"{TITLE}\n\n{BEGIN}\n{table}{END}\n"
+    begin, end = old.find(BEGIN), old.find(END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"has no '{BEGIN}' ... '{END}' pair to write between; add the two lines around the "
+                         "part to replace, or give another --report")
+    return old[:begin] + f"{BEGIN}\n{table}" + old[end:]
 
 
 if __name__ == "__main__":

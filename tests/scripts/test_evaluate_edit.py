@@ -123,6 +123,30 @@ def test_parts_are_kept_and_do_not_depend_on_the_chunking():
         assert partial["starts"] == 2 and "Part way: 2 of the 3 starts" in report, report
 
 
+def test_a_new_report_is_the_title_and_the_marked_table():
+    text = evaluate_edit.splice_report(None, "| table |\n")
+    assert text == (f"{evaluate_edit.TITLE}\n\n{evaluate_edit.BEGIN}\n| table |\n{evaluate_edit.END}\n")
+
+
+def test_a_rerun_replaces_only_the_marked_table_and_keeps_the_notes():
+    first = evaluate_edit.splice_report(None, "| old |\n")
+    notes = first.replace(evaluate_edit.BEGIN, "## notes by hand\n\n" + evaluate_edit.BEGIN) + "\n## older notes\n"
+    again = evaluate_edit.splice_report(notes, "| new |\n")
+    assert "| old |" not in again and "| new |" in again
+    assert again.index("## notes by hand") < again.index("| new |") < again.index("## older notes")
+    assert again == notes.replace("| old |", "| new |")
+
+
+def test_a_report_without_markers_is_not_overwritten():
+    for text in ("# someone's notes\n", f"{evaluate_edit.END}\n{evaluate_edit.BEGIN}\n"):
+        try:
+            evaluate_edit.splice_report(text, "| table |\n")
+        except ValueError as e:
+            assert "--report" in str(e)
+        else:
+            raise AssertionError("a report without a BEGIN..END pair was overwritten")
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
