@@ -164,10 +164,10 @@ def main():
         ap.error("--reuse needs --keep (the folder to read)")
     if args.starts < 1 or args.chunk < 1:
         ap.error("--starts and --chunk must be at least 1")
-    if os.path.exists(args.report):  # fail now, not after an hour of measuring
+    old_report = existing_text(args.report)
+    if old_report is not None:  # fail now, not after an hour of measuring
         try:
-            with open(args.report) as f:
-                splice_report(f.read(), "")
+            splice_report(old_report, "")
         except ValueError as e:
             ap.error(f"{args.report}: {e}")
     torch.set_num_threads(2 if args.jobs == 1 else 1)
@@ -384,12 +384,8 @@ def write_report(args, r, sheets):
                 ", ".join(f"{k} {v:.3f}" for k, v in r["rendered_reference_kept"].items()) + ".", ""]
     out += [
             f"![strips: the start, then each step, for 8 starts]({rel}/strips.png)", ""]
-    old = None
-    if os.path.exists(args.report):
-        with open(args.report) as f:
-            old = f.read()
-    try:
-        text = splice_report(old, "\n".join(out) + "\n")
+    try:  # read again: the notes around the table may have been edited while this ran
+        text = splice_report(existing_text(args.report), "\n".join(out) + "\n")
     except ValueError as e:
         sys.exit(f"evaluate_edit.py: {args.report}: {e}")
     atomic_files.write_text(args.report, text)
@@ -397,6 +393,14 @@ def write_report(args, r, sheets):
 
 TITLE = "# Face bundle: measured sequential editing"
 BEGIN, END = "<!-- evaluate_edit.py writes from here -->", "<!-- evaluate_edit.py writes up to here -->"
+
+
+def existing_text(path):
+    """The file's text, or None where there is no such file."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read()
 
 
 def splice_report(old, table):
