@@ -13,15 +13,26 @@ sys.path.insert(0, os.path.dirname(HERE))  # scripts/, for atomic_files
 import atomic_files  # noqa: E402
 
 
-def models_and_lace_key(model, evaluator):
+# The sources only `lace edit` runs (its command, job, sequence file and energy): a change there cannot
+# change what `lace sample` draws, so evaluate.py leaves them out of its key and an edit fix does not throw
+# away hours of sampling measurements. A new edit-only file missing here only costs a re-measure.
+EDIT_ONLY_SOURCES = ("src/cli/edit_command.cpp", "src/jobs/edit_job.cpp", "src/jobs/edit_sequence.cpp",
+                     "src/sampling/edit_energy.cpp", "include/lace/jobs/edit_job.hpp",
+                     "include/lace/jobs/edit_sequence.hpp", "include/lace/sampling/edit_energy.hpp")
+
+
+def models_and_lace_key(model, evaluator, leave_out=()):
     """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
-    aside), of the evaluator and of lace's sources in this checkout."""
+    aside), of the evaluator and of lace's sources in this checkout but those in leave_out (paths relative
+    to the checkout)."""
     root = os.path.dirname(os.path.dirname(HERE))
+    skip = {os.path.join(root, p) for p in leave_out}
+    sources = ([os.path.join(root, "CMakeLists.txt")]
+               + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
+               + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))
     return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")]),
             "evaluator": files_digest([evaluator]),
-            "lace_sources": files_digest([os.path.join(root, "CMakeLists.txt")]
-                                         + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
-                                         + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))}
+            "lace_sources": files_digest([f for f in sources if f not in skip])}
 
 
 def files_digest(paths):

@@ -57,6 +57,23 @@ def test_the_digest_follows_names_and_contents(tmp_path):
     assert result_parts.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
 
 
+def test_the_sampling_key_leaves_out_exactly_the_edit_only_sources():
+    # Every listed file exists (a renamed one would silently be counted again), none is used by `lace sample`'s
+    # code (no sampling source includes an edit header), and leaving them out changes only the sources' digest.
+    for rel in result_parts.EDIT_ONLY_SOURCES:
+        assert os.path.isfile(os.path.join(ROOT, rel)), rel
+    for rel in ("src/jobs/sample_job.cpp", "src/sampling/latent_energy.cpp", "src/sampling/vp_ode.cpp"):
+        text = open(os.path.join(ROOT, rel)).read()
+        assert "edit_job.hpp" not in text and "edit_energy.hpp" not in text, rel
+    model, evaluator = os.path.join(ROOT, "models", "faces"), os.path.join(ROOT, "models", "faces", "evaluator.pt")
+    full = result_parts.models_and_lace_key(model, evaluator)
+    narrow = result_parts.models_and_lace_key(model, evaluator, result_parts.EDIT_ONLY_SOURCES)
+    assert full["bundle"] == narrow["bundle"] and full["evaluator"] == narrow["evaluator"]
+    assert full["lace_sources"] != narrow["lace_sources"]
+    one = result_parts.models_and_lace_key(model, evaluator, result_parts.EDIT_ONLY_SOURCES[:1])
+    assert one["lace_sources"] not in (full["lace_sources"], narrow["lace_sources"])
+
+
 def reading(n, **values):
     """A reading of n samples for every attribute the table names: zeros, hair black, continuous 0.5, except
     the arrays given."""
