@@ -133,47 +133,55 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
 // P(the newest condition) under the latent classifier and, verifying, the step's images (CPU), the
-// verifier's logits on them (device; the next step holds the classes they show) and its P; `score`, what
-// min_p compares, is the verifier's P when verifying (the image is what is seen, and a corrected retry
-// aims the latent classifier off the target on purpose), else the latent classifier's. Without a verifier
-// the images are synthesised only for the rows kept, when written.
+// verifier's logits on them (device; the next step holds the classes they show) and its P. `each` is
+// P(condition k) for every condition set so far, read by the verifier when verifying (the image is what
+// is seen, and a corrected retry aims the latent classifier off the target on purpose), else by the latent
+// classifier; `score`, what min_p compares, is the weakest of them: a step that met its own target but
+// undid an earlier one (the face bundle's yaw, turned back by later steps while the latent classifier read
+// it held) is solved again too. Without a verifier the images are synthesised only for the rows kept.
 struct StepReading {
   torch::Tensor ws, logits, images, verified;
-  torch::Tensor p, p_image, score;  // float64 [n], CPU; p_image undefined without verification
+  torch::Tensor p, p_image, each, score;  // float64 [n], CPU (each: [n, conditions]); p_image: verifying only
 
   // Row i becomes row r of `other` (a retry's better try).
   void take_row(int64_t i, const StepReading& other, int64_t r) {
     for (auto [to, from] : {std::pair{&ws, &other.ws}, {&logits, &other.logits}, {&images, &other.images},
                             {&verified, &other.verified}, {&p, &other.p}, {&p_image, &other.p_image},
-                            {&score, &other.score}})
+                            {&each, &other.each}, {&score, &other.score}})
       if (to->defined()) (*to)[i] = (*from)[r];
   }
 };
 
-StepReading read_step(const model::Bundle& bundle, double psi, const energy::Energy& newest, const torch::Tensor& z,
-                      const torch::Tensor& ws_previous, const std::vector<int64_t>& layers, bool verify) {
+StepReading read_step(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                      const torch::Tensor& z, const torch::Tensor& ws_previous, const std::vector<int64_t>& layers,
+                      bool verify) {
   torch::NoGradGuard no_grad;
+  const energy::Energy& newest = conditions.back();
   const auto w = bundle.truncate(bundle.mapping(z), psi);
   StepReading r;
   r.ws = step_ws(ws_previous, w, layers);
   r.logits = bundle.classify(w);
-  r.p = r.score = newest.probability(r.logits).to(torch::kCPU);
+  r.p = newest.probability(r.logits).to(torch::kCPU);
   if (verify) {
     const auto images = bundle.synthesis(r.ws);
     r.verified = bundle.verify(images);
     r.p_image = newest.probability(r.verified).to(torch::kCPU);
     r.images = images.to(torch::kCPU);
-    r.score = r.p_image;
   }
+  std::vector<torch::Tensor> each;
+  for (const auto& c : conditions) each.push_back(c.probability(verify ? r.verified : r.logits).to(torch::kCPU));
+  r.each = torch::stack(each, 1);
+  r.score = std::get<0>(r.each.min(1));
   return r;
 }
 
-// A step's result after min_p: rows whose newest condition reads below min_p are solved again from the
-// previous step's z with every condition's weight doubled per try (2x, 4x, ...); a row keeps its first try
-// to reach min_p, else its best one. The regularizers keep their weights, so a harder push still starts
-// from, and is held near, the previous step. Verifying, a retry also corrects the newest condition by the
-// gap between the latent classifier and the verifier on the row's best try so far (verifier_gap): doubled
-// weights cannot help where the latent classifier already reads the target met and the image does not.
+// A step's result after min_p: rows where a condition set so far (the newest or an earlier one) reads below
+// min_p are solved again from the previous step's z with every condition's weight doubled per try (2x, 4x,
+// ...); a row keeps its first try to reach min_p, else its best one (the highest weakest condition). The
+// regularizers keep their weights, so a harder push still starts from, and is held near, the previous step.
+// Verifying, a retry also corrects every condition by the gap between the latent classifier and the
+// verifier on the row's best try so far (verifier_gap): doubled weights cannot help where the latent
+// classifier already reads a target met and the image does not.
 // A row's retry may take four times the steps of its own first solve (at least 100) at most: one that needs
 // more is stiff (doubled continuous weights); it stops there, keeps its earlier try and is not tried again.
 // On the face bundle such a retry ran 26 minutes before this cap, and a cap from the batch's slowest row
@@ -194,9 +202,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
   const int64_t n = first.z.size(0);
-  const energy::Energy& newest = conditions.back();
   const auto read = [&](const torch::Tensor& z, const torch::Tensor& ws) {
-    return read_step(bundle, psi, newest, z, ws, layers, verify);
+    return read_step(bundle, psi, conditions, z, ws, layers, verify);
   };
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
               std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}};
@@ -227,7 +234,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
     const torch::Tensor shift =
-        verify ? sampling::verifier_gap(out.reading.logits, out.reading.verified, newest, bundle.manifest().attributes)
+        verify ? sampling::verifier_gap(out.reading.logits, out.reading.verified, conditions, bundle.manifest().attributes)
                      .index_select(0, index)
                : torch::Tensor();
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
@@ -413,6 +420,9 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         if (k > 0) {
           record["p"] = step.reading.p[i].item<double>();
           if (verify) record["p_image"] = step.reading.p_image[i].item<double>();
+          record["p_conditions"] = nlohmann::json::array();  // as min_p reads each of `conditions`
+          for (int64_t c = 0; c < step.reading.each.size(1); ++c)
+            record["p_conditions"].push_back(step.reading.each[i][c].item<double>());
           if (choice.min_p > 0) record["tries"] = {{"solved", step.tries[i].first}, {"kept", step.tries[i].second}};
         }
         record["attributes"] = attribute_readings(manifest, logits[i]);

@@ -78,12 +78,15 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
 }
 
 torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
-                           const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
+                           const std::vector<energy::Energy>& conditions,
+                           const std::vector<model::Attribute>& attributes) {
   if (!verified.sizes().equals(latent_logits.sizes()))
     throw std::invalid_argument("the verifier's logits must have the latent classifier's shape");
-  std::vector<int64_t> columns;
-  for (const auto& name : condition.attribute_names())
-    if (const auto* a = find(attributes, name)) columns.insert(columns.end(), a->columns.begin(), a->columns.end());
+  std::set<int64_t> named;
+  for (const auto& condition : conditions)
+    for (const auto& name : condition.attribute_names())
+      if (const auto* a = find(attributes, name)) named.insert(a->columns.begin(), a->columns.end());
+  const std::vector<int64_t> columns(named.begin(), named.end());
   auto gap = torch::zeros_like(latent_logits);
   if (columns.empty()) return gap;
   const auto index = torch::tensor(columns, torch::kLong).to(latent_logits.device());

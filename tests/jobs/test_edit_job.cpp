@@ -212,6 +212,38 @@ TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
   EXPECT_THROW(run(), std::invalid_argument);
 }
 
+// min_p reads every condition set so far, not only the newest: a step that meets its own target while an
+// earlier one reads broken is solved again. A verifier that reads glasses absent on every image (logit -30)
+// and a smile on every image (+30): step 1 (glasses) never passes; step 2 (smile) meets its own target at
+// once, yet glasses, still asked for, reads broken, so step 2 takes every try too. Its record gives each
+// condition's P as min_p read it.
+TEST_F(EditJobTest, MinPRetriesAStepThatLeavesAnEarlierConditionBroken) {
+  const int n = 2;
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses", "smile"}}});
+  job_.model_dir = lace_test::tiny_bundle_with_verifier(dir_ / "m", torch::tensor({30.0, -30.0, 0.0, 0.0, 0.0, 0.0}),
+                                                        torch::zeros({6}));  // columns: smile, glasses, ...
+  job_.overrides.min_p = 0.5;
+  job_.overrides.tries = 2;
+  const auto report = run();
+  EXPECT_EQ(report.below_min_p, 2 * n);  // every start, both steps
+  EXPECT_EQ(report.retried, 2 * n);
+  for (int i = 0; i < n; ++i) {
+    const json r = record(report.images[i * 3 + 2]);
+    EXPECT_EQ(r["conditions"], json({"glasses", "smile"}));
+    EXPECT_GT(r["p_image"].get<double>(), 0.99);  // its own target met...
+    ASSERT_EQ(r["p_conditions"].size(), 2u);
+    EXPECT_LT(r["p_conditions"][0].get<double>(), 1e-12);  // ...the earlier one not
+    EXPECT_GT(r["p_conditions"][1].get<double>(), 0.99);
+    EXPECT_EQ(r["tries"]["solved"], 2);
+  }
+  // Without min_p the same steps are solved once and their records still give every condition's P.
+  job_.overrides.min_p = 0.0;
+  job_.out_dir = dir_ / "once";
+  const json once = record(run().images[2]);
+  EXPECT_EQ(once["p_conditions"].size(), 2u);
+  EXPECT_FALSE(once.contains("tries"));
+}
+
 // With a verifier, the keep term holds the classes the previous image shows to it: one that sees a smile on
 // every face pulls the never-edited smile up, one that sees none pulls it down, where without a keep
 // term the two runs are the same.

@@ -198,13 +198,18 @@ TEST(EditEnergy, VerifierGapIsTheDisagreementOnTheConditionsColumns) {
   const auto latent = torch::tensor({{4.0, -1.0, 2.0, 0.5, -0.5, 0.3}, {-3.0, 2.0, 0.0, 1.0, 0.0, 0.7}});
   const auto verified = torch::tensor({{1.0, -3.0, 1.0, 1.5, -0.5, 0.1}, {-1.0, 2.5, 2.0, 0.0, 0.0, 0.9}});
   const auto gap = [&](const std::string& expr) {
-    return sampling::verifier_gap(latent, verified, energy::compile(expr, attributes), attributes);
+    return sampling::verifier_gap(latent, verified, {energy::compile(expr, attributes)}, attributes);
   };
   EXPECT_TRUE(torch::allclose(gap("NOT smile"), torch::tensor({{3.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {-2.0, 0.0, 0.0, 0.0, 0.0, 0.0}})));
   EXPECT_TRUE(torch::allclose(gap("age=0.5"), torch::tensor({{0.0, 0.0, 0.0, 0.0, 0.0, 0.2}, {0.0, 0.0, 0.0, 0.0, 0.0, -0.2}})));
   EXPECT_TRUE(torch::allclose(gap("glasses AND hair=red"), torch::tensor({{0.0, 2.0, 1.0, -1.0, 0.0, 0.0},
                                                                           {0.0, -0.5, -2.0, 1.0, 0.0, 0.0}})));
-  EXPECT_THROW(sampling::verifier_gap(latent, verified.slice(1, 0, 5), energy::compile("smile", attributes), attributes),
+  // Every condition set so far: the union of their attributes' columns (a column named twice counts once).
+  const auto both = sampling::verifier_gap(latent, verified, {energy::compile("NOT smile", attributes),
+                                                              energy::compile("age=0.5 AND smile", attributes)},
+                                           attributes);
+  EXPECT_TRUE(torch::allclose(both, gap("NOT smile") + gap("age=0.5")));
+  EXPECT_THROW(sampling::verifier_gap(latent, verified.slice(1, 0, 5), {energy::compile("smile", attributes)}, attributes),
                std::invalid_argument);
 }
 

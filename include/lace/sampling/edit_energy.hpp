@@ -83,12 +83,13 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
                                        const std::vector<model::Attribute>& attributes);
 
 // Where the latent classifier's logits and a verifier's (an image classifier's, on the same rows' images)
-// disagree on the attributes the condition names: latent - verified in their columns, 0 in the others.
+// disagree on the attributes the conditions name: latent - verified in their columns, 0 in the others.
 // An edit energy shifted by it (condition_shift) asks the latent classifier for what the verifier would
 // read as the condition met: yaw=0 where the image reads 0.2 more than the latent classifier aims the latent
 // at -0.2; NOT smile where the latent reads logit -4 and the image -1 keeps pushing past -4.
 torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
-                           const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
+                           const std::vector<energy::Energy>& conditions,
+                           const std::vector<model::Attribute>& attributes);
 
 // Does the condition set a continuous attribute (then its step weighs newest_continuous)?
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
