@@ -57,9 +57,13 @@ TRIES = 4
 # min_p 0.9 (session 19): a step whose target the latent classifier or the labeler (the verifier) reads below
 # 0.9 is solved again, its conditions weighing double per try, up to three solves; on 32 starts of seed 42
 # (glasses, NOT smile, beard) the evaluator read beard after its step in 0.91 of starts against 0.69.
+# tolerance 0.05 (session 29): min_p reads every condition set so far, and without a tolerance a continuous
+# one meets 0.9 only within 0.023 of its target, finer than the verifier reads (its error on real faces:
+# yaw 0.03, age 0.06): on 16 starts 15 of 16 took every try at the fourth step. Within 0.05, P >= 0.9 holds
+# up to 0.073 off (the evaluation's bar reads within 0.15).
 EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.02, "reg_logits": 0.01,
                        "keep": 1.0},
-           "min_p": 0.9, "tries": 3}
+           "min_p": 0.9, "tries": 3, "tolerance": 0.05}
 
 
 def attribute_spec(layers):

@@ -47,7 +47,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
-from result_parts import EDIT_ONLY_SOURCES, load_part, models_and_lace_key, save_part  # noqa: E402
+from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
 # (expression, group, threshold). Groups follow issue 3's "what it must show".
 CONDITIONS = (
@@ -297,11 +297,11 @@ UNCONDITIONAL = "unconditional"
 
 def run_key(args):
     """What a result depends on: the settings, the bundle's and the evaluator's files and lace's sources but
-    the edit-only ones (the binary is taken as built from this checkout). A part made under another key is
+    what only `lace edit` reads (the binary is taken as built from this checkout). A part made under another key is
     measured again."""
     return {"n": args.n, "seed": args.seed, "unconditional": args.unconditional, "unguided": args.unguided,
             "real": args.real, "tolerance": args.tolerance, "lace_args": args.lace_args,
-            **models_and_lace_key(args.model, args.evaluator, EDIT_ONLY_SOURCES)}
+            **models_and_lace_key(args.model, args.evaluator, sampling=True)}
 
 
 def chosen_conditions(text):

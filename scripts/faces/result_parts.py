@@ -13,30 +13,42 @@ sys.path.insert(0, os.path.dirname(HERE))  # scripts/, for atomic_files
 import atomic_files  # noqa: E402
 
 
-# The sources only `lace edit` runs (its command, job, sequence file and energy): a change there cannot
-# change what `lace sample` draws, so evaluate.py leaves them out of its key and an edit fix does not throw
-# away hours of sampling measurements. A new edit-only file missing here only costs a re-measure.
+# What only `lace edit` reads: its sources (command, job, sequence file, energy) and the bundle's "editing"
+# section. A change there cannot change what `lace sample` draws, so evaluate.py's key (sampling=True)
+# leaves them out and an edit fix does not throw away hours of sampling measurements. A new edit-only file
+# missing here only costs a re-measure.
 EDIT_ONLY_SOURCES = ("src/cli/edit_command.cpp", "src/jobs/edit_job.cpp", "src/jobs/edit_sequence.cpp",
                      "src/sampling/edit_energy.cpp", "include/lace/jobs/edit_job.hpp",
                      "include/lace/jobs/edit_sequence.hpp", "include/lace/sampling/edit_energy.hpp")
 
 
-def models_and_lace_key(model, evaluator, leave_out=()):
+def without_editing(path, data):
+    """A bundle file's bytes as sampling reads them: lace.json without its "editing" section."""
+    if os.path.basename(path) != "lace.json":
+        return data
+    manifest = json.loads(data)
+    manifest.pop("editing", None)
+    return json.dumps(manifest, sort_keys=True).encode()
+
+
+def models_and_lace_key(model, evaluator, sampling=False):
     """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
-    aside), of the evaluator and of lace's sources in this checkout but those in leave_out (paths relative
-    to the checkout)."""
+    aside), of the evaluator and of lace's sources in this checkout; for a sampling result (sampling=True)
+    without what only `lace edit` reads."""
     root = os.path.dirname(os.path.dirname(HERE))
-    skip = {os.path.join(root, p) for p in leave_out}
+    skip = {os.path.join(root, p) for p in EDIT_ONLY_SOURCES} if sampling else set()
     sources = ([os.path.join(root, "CMakeLists.txt")]
                + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
                + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))
-    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")]),
+    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")],
+                                   without_editing if sampling else None),
             "evaluator": files_digest([evaluator]),
             "lace_sources": files_digest([f for f in sources if f not in skip])}
 
 
-def files_digest(paths):
-    """sha256 over the files' names (relative to their common folder) and contents, in sorted order."""
+def files_digest(paths, read_as=None):
+    """sha256 over the files' names (relative to their common folder) and contents, in sorted order; read_as(path,
+    bytes) gives the bytes to digest in place of a file's own."""
     files = sorted(p for p in paths if os.path.isfile(p))
     if not files:
         sys.exit(f"no files to read at {paths[0] if paths else '(nothing)'}")
@@ -45,7 +57,8 @@ def files_digest(paths):
     for p in files:
         h.update(os.path.relpath(os.path.abspath(p), base).encode() + b"\0")
         with open(p, "rb") as f:
-            h.update(f.read())
+            data = f.read()
+        h.update(read_as(p, data) if read_as else data)
     return h.hexdigest()[:16]
 
 

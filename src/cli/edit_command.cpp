@@ -17,6 +17,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1, keep = -1;
     double min_p = -1;
     int64_t tries = 0;
+    double tolerance = -1;
   };
   auto flags = std::make_shared<Flags>();
   auto& j = flags->job;
@@ -45,13 +46,17 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
       ->check(kNonNegative);
 
   cmd->add_option("--min-p", flags->min_p,
-                  "solve a step again, its conditions weighing double per try, where its target holds with less than "
-                  "this probability, as the latent classifier reads it, or the bundle's verifier reads the step's image "
-                  "(then each retry corrects the target by the verifier's reading; 0: off; default: the file's, the "
-                  "bundle's, else 0)")
+                  "solve a step again, its conditions weighing double per try, where any condition set so far holds "
+                  "with less than this probability, as the latent classifier reads it, or the bundle's verifier reads "
+                  "the step's image (then each retry corrects the targets by the verifier's reading; 0: off; default: "
+                  "the file's, the bundle's, else 0)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--tries", flags->tries, "most solves per step with --min-p (default: the file's, the bundle's, else 3)")
       ->check(kPositive);
+  cmd->add_option("--tolerance", flags->tolerance,
+                  "continuous targets read within this distance count as met in what --min-p reads (at least each "
+                  "attribute's own; the energy is unchanged; default: the file's, the bundle's, else 0)")
+      ->check(kNonNegative);
   add_verify_flags(cmd, flags->job.verify);
 
   return [flags, &global] {
@@ -71,6 +76,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     set(flags->reg_logits, job.overrides.reg_logits);
     set(flags->keep, job.overrides.keep);
     set(flags->min_p, job.overrides.min_p);
+    set(flags->tolerance, job.overrides.tolerance);
     if (flags->tries > 0) job.overrides.tries = flags->tries;
     job.device = resolve_device(global.device);
 

@@ -43,6 +43,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     const auto edit = jobs::resolve_edit_settings(m, {}, {});  // what lace edit runs with, flags and file aside
     std::vector<std::pair<const char*, double>> edit_settings = {{"truncation", edit.truncation}};
     for (const auto& field : model::edit_weight_fields()) edit_settings.emplace_back(field.name, edit.weights.*field.weight);
+    edit_settings.emplace_back("tolerance", edit.tolerance);
     if (*as_json) {
       nlohmann::json j;
       j["name"] = m.name;

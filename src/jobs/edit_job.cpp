@@ -35,13 +35,21 @@ void check_options(const EditJob& job) {
   if (!ok) throw std::invalid_argument("weights and --truncation must be numbers >= 0");
   if (o.min_p && !(*o.min_p >= 0 && *o.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
   if (o.tries && *o.tries < 1) throw std::invalid_argument("--tries must be at least 1");
+  if (o.tolerance && !(*o.tolerance >= 0)) throw std::invalid_argument("--tolerance must be a number >= 0");
+}
+
+// The attributes as an edit reads them: every continuous one met within at least `tolerance`.
+std::vector<model::Attribute> with_tolerance(std::vector<model::Attribute> attributes, double tolerance) {
+  for (auto& a : attributes)
+    if (a.kind == model::AttributeKind::Continuous) a.tolerance = std::max(a.tolerance, tolerance);
+  return attributes;
 }
 
 // An expression of the sequence file; its errors become the file's errors, naming the field.
 energy::Energy compile_field(const EditSequence& seq, const std::string& field, const std::string& expr,
-                             const model::Manifest& manifest) {
+                             const std::vector<model::Attribute>& attributes) {
   try {
-    return energy::compile(expr, manifest.attributes, energy::Operators::Exact);
+    return energy::compile(expr, attributes, energy::Operators::Exact);
   } catch (const energy::ParseError& e) {
     throw InputError(seq.file.string() + ": " + field + " '" + expr + "': " + e.what());
   } catch (const energy::ExpressionError& e) {
@@ -119,6 +127,7 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool
   for (const auto& field : model::edit_weight_fields()) c << " " << field.flag << " " << w.*field.weight;
   c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
   if (choice.min_p > 0) c << " --tries " << choice.tries;
+  c << " --tolerance " << choice.tolerance;
   c << (verify ? " --verify" : " --no-verify");
   return c.str();
 }
@@ -279,6 +288,7 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
     if (s->truncation) c.truncation = *s->truncation;
     if (s->min_p) c.min_p = *s->min_p;
     if (s->tries) c.tries = *s->tries;
+    if (s->tolerance) c.tolerance = *s->tolerance;
     for (const auto& field : model::edit_weight_fields())
       if (s->*field.setting) c.weights.*field.weight = *(s->*field.setting);
   }
@@ -291,15 +301,17 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   // Cheap checks first: the sequence file, the manifest, every expression, the output folder.
   const EditSequence seq = read_edit_sequence(job.sequence_file);
   const model::Manifest manifest = model::read_manifest(job.model_dir);
+  const EditChoice choice = resolve_edit_settings(manifest, seq.settings, job.overrides);
+  const auto attributes = with_tolerance(manifest.attributes, choice.tolerance);
   std::vector<energy::Energy> steps;
   for (size_t k = 0; k < seq.steps.size(); ++k)
-    steps.push_back(compile_field(seq, "steps[" + std::to_string(k) + "]", seq.steps[k], manifest));
-  const energy::Energy start_condition = compile_field(seq, "condition", seq.condition, manifest);
+    steps.push_back(compile_field(seq, "steps[" + std::to_string(k) + "]", seq.steps[k], attributes));
+  // The start's condition is sampled as lace sample does: the bundle's own attributes.
+  const energy::Energy start_condition = compile_field(seq, "condition", seq.condition, manifest.attributes);
   const Starts starts = resolve_starts(seq, manifest.generator.z_dim);
   check_verifier(job.verify, manifest, job.model_dir);
   io::ensure_writable_dir(job.out_dir);
 
-  const EditChoice choice = resolve_edit_settings(manifest, seq.settings, job.overrides);
   const model::EditWeights& weights = choice.weights;
   const double psi = choice.truncation;
 
@@ -323,6 +335,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   base["sampler"] = sampler_record(job.solver, ode_options);
   base["device"] = job.device.is_cuda() ? "cuda" : "cpu";
   if (choice.min_p > 0) base["min_p"] = choice.min_p;
+  if (choice.tolerance > 0) base["tolerance"] = choice.tolerance;
   const bool verify = job.verify.value_or(bundle.has_verifier());
   if (verify) base["verifier"] = manifest.verifier->file;
   report.verified = verify;
@@ -362,7 +375,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       std::vector<int64_t> layers;
       Retried step;  // k > 0: the step's solve, readings and tries
       if (k > 0) {
-        so_far = sampling::supersede(so_far, steps[k - 1], manifest.attributes);
+        so_far = sampling::supersede(so_far, steps[k - 1], attributes);
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
         // Continuous attributes no condition holds keep `values` (so small drifts do not add up over the
         // steps), discrete ones the class the previous image shows.

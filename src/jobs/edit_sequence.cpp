@@ -145,7 +145,8 @@ void parse_weights(const json& j, const Checker& check, model::EditSettings& int
 EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   const Checker check(file);
   if (!j.is_object()) check.fail("", "must hold a JSON object with start and steps (see docs/edit.md)");
-  check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "min_p", "tries", "comment"});
+  check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "min_p", "tries", "tolerance",
+                      "comment"});
   EditSequence seq;
   seq.file = file;
   seq.source = j;
@@ -163,6 +164,7 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
     if (tries != static_cast<double>(static_cast<int64_t>(tries))) check.fail("tries", "must be a whole number");
     seq.settings.tries = static_cast<int64_t>(tries);
   }
+  if (j.contains("tolerance")) seq.settings.tolerance = check.number(j["tolerance"], "tolerance", 0.0);
   if (!j.contains("steps")) check.fail("", "missing field 'steps'");
   if (!j["steps"].is_array() || j["steps"].empty()) check.fail("steps", "must be a non-empty array of expressions");
   for (size_t i = 0; i < j["steps"].size(); ++i) {

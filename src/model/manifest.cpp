@@ -78,7 +78,7 @@ class Reader {
 
 // The bundle's own defaults for lace edit: weights tuned to its classifier (the authors' were tuned to theirs).
 EditSettings read_editing(const Reader& r, const json& e) {
-  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "comment"});
+  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "tolerance", "comment"});
   EditSettings s;
   const auto non_negative = [&](const json& obj, const std::string& path, const std::string& key) {
     const double v = r.number(obj, path, key);
@@ -88,6 +88,7 @@ EditSettings read_editing(const Reader& r, const json& e) {
   if (e.contains("truncation")) s.truncation = non_negative(e, "editing", "truncation");
   if (e.contains("min_p")) s.min_p = r.below_one(e, "editing", "min_p");
   if (e.contains("tries")) s.tries = r.positive_int(e, "editing", "tries");
+  if (e.contains("tolerance")) s.tolerance = non_negative(e, "editing", "tolerance");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
     r.only_keys(w, "editing.weights", edit_weight_names());

@@ -244,6 +244,34 @@ TEST_F(EditJobTest, MinPRetriesAStepThatLeavesAnEarlierConditionBroken) {
   EXPECT_FALSE(once.contains("tries"));
 }
 
+// --tolerance: a continuous target read within it is met (P 1 in the record), beyond it P falls from its
+// edge with the attribute's sigma (tiny bundle: 0.1); the energy, and so the image, is the same.
+TEST_F(EditJobTest, ATolerancedTargetIsMetWithinItAndTheImageIsTheSame) {
+  sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"age=0.9"}}});
+  job_.overrides.min_p = 0.0;
+  job_.overrides.newest_continuous = 0.2;  // a weak pull, which stops short of the target
+  job_.out_dir = dir_ / "plain";
+  const json plain = record(run().images[1]);
+  const double off = std::abs(plain["attributes"]["age"].get<double>() - 0.9);
+  ASSERT_GT(off, 0.01) << "the test needs a reading off the target";
+  EXPECT_NEAR(plain["p"].get<double>(), std::exp(-off * off / (2 * 0.1 * 0.1)), 1e-5);
+  EXPECT_FALSE(plain.contains("tolerance"));
+  const auto with = [&](double tolerance, const std::string& name) {
+    job_.overrides.tolerance = tolerance;
+    job_.out_dir = dir_ / name;
+    return record(run().images[1]);
+  };
+  const json inside = with(off + 0.01, "inside");
+  EXPECT_DOUBLE_EQ(inside["p"].get<double>(), 1.0);
+  EXPECT_EQ(inside["z"], plain["z"]);
+  EXPECT_EQ(inside["tolerance"].get<double>(), off + 0.01);
+  EXPECT_NE(inside["reproduce"].get<std::string>().find(" --tolerance "), std::string::npos);
+  const json part = with(off / 2, "part");
+  EXPECT_NEAR(part["p_conditions"][0].get<double>(), std::exp(-(off / 2) * (off / 2) / (2 * 0.1 * 0.1)), 1e-5);
+  job_.overrides.tolerance = -1.0;
+  EXPECT_THROW(run(), std::invalid_argument);
+}
+
 // With a verifier, the keep term holds the classes the previous image shows to it: one that sees a smile on
 // every face pulls the never-edited smile up, one that sees none pulls it down, where without a keep
 // term the two runs are the same.
@@ -437,6 +465,7 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.04);
   EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.01);
   EXPECT_DOUBLE_EQ(c.weights.keep, 0.0);  // lace's own term: off in the authors' recipe
+  EXPECT_DOUBLE_EQ(c.tolerance, 0.0);
 
   m.editing.truncation = 0.7;
   m.editing.newest = 3;
@@ -454,6 +483,10 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.02);      // bundle over the authors'
   EXPECT_DOUBLE_EQ(c.weights.previous, 0.1);    // nobody: the authors'
   EXPECT_DOUBLE_EQ(c.weights.keep, 1.0);        // flag over bundle
+  m.editing.tolerance = 0.1;
+  file.tolerance = 0.05;
+  EXPECT_DOUBLE_EQ(jobs::resolve_edit_settings(m, file, flags).tolerance, 0.05);  // file over bundle
+  EXPECT_DOUBLE_EQ(jobs::resolve_edit_settings(m, {}, flags).tolerance, 0.1);
 }
 
 TEST_F(EditJobTest, BadInputFailsBeforeWritingAnything) {

@@ -119,6 +119,7 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["sampling"] = {{"min-p", 0.5}}; }, "sampling: unknown field 'min-p'"},
       {[](json& j) { j["editing"] = {{"min_p", 1.5}}; }, "editing.min_p: must be in [0, 1)"},
       {[](json& j) { j["editing"] = {{"tries", -1}}; }, "editing.tries: must be a positive integer"},
+      {[](json& j) { j["editing"] = {{"tolerance", -0.1}}; }, "editing.tolerance: must be a number >= 0"},
       {[](json& j) { j["editing"] = {{"weights", {{"newest", -1}}}}; }, "editing.weights.newest: must be a number >= 0"},
       {[](json& j) { j["editing"] = {{"weights", {{"newst", 2}}}}; }, "editing.weights: unknown field 'newst'"},
       {[](json& j) { j["editing"] = {{"trunc", 0.5}}; }, "editing: unknown field 'trunc'"},

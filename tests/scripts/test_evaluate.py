@@ -57,21 +57,35 @@ def test_the_digest_follows_names_and_contents(tmp_path):
     assert result_parts.files_digest([str(tmp_path / "a"), str(tmp_path / "c")]) != first
 
 
-def test_the_sampling_key_leaves_out_exactly_the_edit_only_sources():
-    # Every listed file exists (a renamed one would silently be counted again), none is used by `lace sample`'s
-    # code (no sampling source includes an edit header), and leaving them out changes only the sources' digest.
+def test_the_sampling_key_leaves_out_what_only_lace_edit_reads(tmp_path):
+    # Every listed source exists (a renamed one would silently be counted again), none is used by `lace
+    # sample`'s code (no sampling source includes an edit header), and leaving them out changes only the
+    # sources' digest.
     for rel in result_parts.EDIT_ONLY_SOURCES:
         assert os.path.isfile(os.path.join(ROOT, rel)), rel
     for rel in ("src/jobs/sample_job.cpp", "src/sampling/latent_energy.cpp", "src/sampling/vp_ode.cpp"):
         text = open(os.path.join(ROOT, rel)).read()
         assert "edit_job.hpp" not in text and "edit_energy.hpp" not in text, rel
-    model, evaluator = os.path.join(ROOT, "models", "faces"), os.path.join(ROOT, "models", "faces", "evaluator.pt")
-    full = result_parts.models_and_lace_key(model, evaluator)
-    narrow = result_parts.models_and_lace_key(model, evaluator, result_parts.EDIT_ONLY_SOURCES)
-    assert full["bundle"] == narrow["bundle"] and full["evaluator"] == narrow["evaluator"]
-    assert full["lace_sources"] != narrow["lace_sources"]
-    one = result_parts.models_and_lace_key(model, evaluator, result_parts.EDIT_ONLY_SOURCES[:1])
-    assert one["lace_sources"] not in (full["lace_sources"], narrow["lace_sources"])
+    evaluator = os.path.join(ROOT, "models", "faces", "evaluator.pt")
+    full = result_parts.models_and_lace_key(os.path.join(ROOT, "models", "faces"), evaluator)
+    narrow = result_parts.models_and_lace_key(os.path.join(ROOT, "models", "faces"), evaluator, sampling=True)
+    assert full["evaluator"] == narrow["evaluator"] and full["lace_sources"] != narrow["lace_sources"]
+    # The bundle's "editing" section is lace edit's alone: changing it keeps the sampling key, not the full one.
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "generator.pt").write_bytes(b"weights")
+    (bundle / "README.md").write_text("a card")
+    keys = []
+    for editing in ({"min_p": 0.9}, {"min_p": 0.9, "tolerance": 0.05}, None):
+        manifest = {"name": "b", "sampling": {"guidance": 4}}
+        if editing is not None:
+            manifest["editing"] = editing
+        (bundle / "lace.json").write_text(json.dumps(manifest))
+        keys.append((result_parts.models_and_lace_key(str(bundle), evaluator)["bundle"],
+                     result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"]))
+    assert len({k[0] for k in keys}) == 3 and len({k[1] for k in keys}) == 1
+    (bundle / "lace.json").write_text(json.dumps({"name": "b", "sampling": {"guidance": 3}}))
+    assert result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"] != keys[0][1]
 
 
 def reading(n, **values):

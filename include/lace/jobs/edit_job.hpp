@@ -54,6 +54,7 @@ struct EditChoice {
   model::EditWeights weights;
   double min_p = 0;   // 0: each step solved once
   int64_t tries = 3;
+  double tolerance = 0;  // continuous targets met within it (model::EditSettings::tolerance)
 };
 EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
                                  const model::EditSettings& flags);

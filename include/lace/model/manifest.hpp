@@ -76,6 +76,10 @@ struct EditSettings {
   // with every condition's weight doubled per try, up to `tries` solves in all (0: off).
   std::optional<double> min_p;
   std::optional<int64_t> tries;
+  // Continuous targets read within this distance count as met in the probability min_p reads (and the
+  // records' p), at least each attribute's own tolerance; the energy is unchanged. Only what "met" means:
+  // without it, P >= 0.9 asks for a reading within about sigma / 2, finer than an image classifier reads.
+  std::optional<double> tolerance;
 };
 
 // Every weight once: the name lace.json, sequence files and records give it, the lace edit flag that
