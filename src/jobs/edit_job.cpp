@@ -143,25 +143,39 @@ torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
 // P(the newest condition) under the latent classifier and, verifying, the step's images (CPU), the
 // verifier's logits on them (device; the next step holds the classes they show) and its P. `each` is
-// P(condition k) for every condition set so far, read by the verifier when verifying (the image is what
-// is seen, and a corrected retry aims the latent classifier off the target on purpose), else by the latent
-// classifier; `score`, what min_p compares, is the weakest of them: a step that met its own target but
-// undid an earlier one (the face bundle's yaw, turned back by later steps while the latent classifier read
-// it held) is solved again too. Without a verifier the images are synthesised only for the rows kept.
+// P(condition k) for every condition set so far and `kept` how surely each attribute no condition names
+// still reads as held (sampling::kept_probabilities), both read by the verifier when verifying (the image
+// is what is seen, and a corrected retry aims the latent classifier off the target on purpose), else by
+// the latent classifier; `score`, what min_p compares, is the weakest of them all: a step that met its own
+// target but undid an earlier one (the face bundle's yaw, turned back by later steps while the latent
+// classifier read it held) or changed an attribute nobody asked for (its glasses step grew beards) is
+// solved again too. Without a verifier the images are synthesised only for the rows kept.
 struct StepReading {
   torch::Tensor ws, logits, images, verified;
-  torch::Tensor p, p_image, each, score;  // float64 [n], CPU (each: [n, conditions]); p_image: verifying only
+  torch::Tensor p, p_image, each, kept, score;  // float64 CPU: [n], each [n, conditions], kept [n, untouched]
+  std::vector<std::string> kept_names;           // kept's columns
 
   // Row i becomes row r of `other` (a retry's better try).
   void take_row(int64_t i, const StepReading& other, int64_t r) {
     for (auto [to, from] : {std::pair{&ws, &other.ws}, {&logits, &other.logits}, {&images, &other.images},
                             {&verified, &other.verified}, {&p, &other.p}, {&p_image, &other.p_image},
-                            {&each, &other.each}, {&score, &other.score}})
+                            {&each, &other.each}, {&kept, &other.kept}, {&score, &other.score}})
       if (to->defined()) (*to)[i] = (*from)[r];
   }
 };
 
+// What a step must keep, as the reader (verifier or latent classifier) reads it: the classes of the previous
+// step's image and the continuous values of the first one (or of the step that last named the attribute),
+// each [n, num_logits].
+struct KeptTargets {
+  torch::Tensor classes, values;
+  KeptTargets rows(const torch::Tensor& index) const {
+    return {classes.index_select(0, index.to(classes.device())), values.index_select(0, index.to(values.device()))};
+  }
+};
+
 StepReading read_step(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                      const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
                       const torch::Tensor& z, const torch::Tensor& ws_previous, const std::vector<int64_t>& layers,
                       bool verify) {
   torch::NoGradGuard no_grad;
@@ -177,17 +191,22 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
     r.p_image = newest.probability(r.verified).to(torch::kCPU);
     r.images = images.to(torch::kCPU);
   }
+  const torch::Tensor& reader = verify ? r.verified : r.logits;
   std::vector<torch::Tensor> each;
-  for (const auto& c : conditions) each.push_back(c.probability(verify ? r.verified : r.logits).to(torch::kCPU));
+  for (const auto& c : conditions) each.push_back(c.probability(reader).to(torch::kCPU, torch::kDouble));
   r.each = torch::stack(each, 1);
-  r.score = std::get<0>(r.each.min(1));
+  auto kept = sampling::kept_probabilities(reader, targets.classes, targets.values, conditions, attributes);
+  r.kept = kept.p;
+  r.kept_names = std::move(kept.names);
+  r.score = std::get<0>(torch::cat({r.each, r.kept}, 1).min(1));
   return r;
 }
 
-// A step's result after min_p: rows where a condition set so far (the newest or an earlier one) reads below
-// min_p are solved again from the previous step's z with every condition's weight doubled per try (2x, 4x,
-// ...); a row keeps its first try to reach min_p, else its best one (the highest weakest condition). The
-// regularizers keep their weights, so a harder push still starts from, and is held near, the previous step.
+// A step's result after min_p: rows where a condition set so far (the newest or an earlier one), or an
+// attribute none names, reads below min_p are solved again from the previous step's z with every
+// condition's weight and the keep term's doubled per try (2x, 4x, ...); a row keeps its first try to reach
+// min_p, else its best one (the highest weakest reading). The distance regularizers keep their weights, so
+// a harder push still starts from, and is held near, the previous step.
 // Verifying, a retry also corrects every condition by the gap between the latent classifier and the
 // verifier on the row's best try so far (verifier_gap): doubled weights cannot help where the latent
 // classifier already reads a target met and the image does not.
@@ -205,16 +224,17 @@ struct Retried {
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                         const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
                          const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
                          const torch::Tensor& held, const torch::Tensor& values, const std::vector<int64_t>& layers,
                          const sampling::SampleResult& first,
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
   const int64_t n = first.z.size(0);
-  const auto read = [&](const torch::Tensor& z, const torch::Tensor& ws) {
-    return read_step(bundle, psi, conditions, z, ws, layers, verify);
+  const auto read = [&](const torch::Tensor& z, const torch::Tensor& ws, const KeptTargets& t) {
+    return read_step(bundle, psi, conditions, t, attributes, z, ws, layers, verify);
   };
-  Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous),
+  Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous, targets),
               std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}};
   if (choice.min_p <= 0) return out;
   // Each row's retry may take four times the steps of its own first solve, at least 100 (a first solve of
@@ -235,13 +255,14 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     for (const int64_t i : rows) retry_options.adaptive.row_max_steps.push_back(retry_cap(i));
     const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
     const torch::Tensor from = z_previous.index_select(0, index);
-    // Every condition weighs more against the regularizers, the earlier ones too, so that pushing the newest
-    // harder does not undo them.
+    // Every condition weighs more against the distance regularizers, the earlier ones too, and so does the
+    // keep term, so that pushing the newest harder does not undo them or change what no step asked for.
     const double factor = std::pow(2.0, static_cast<double>(attempt));
     model::EditWeights stronger = weights;
     stronger.previous *= factor;
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
+    stronger.keep *= factor;
     const torch::Tensor shift =
         verify ? sampling::verifier_gap(out.reading.logits, out.reading.verified, conditions, bundle.manifest().attributes)
                      .index_select(0, index)
@@ -258,7 +279,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
       out.failed_try = e.what();
       break;
     }
-    const StepReading again_read = read(again.z, ws_previous.index_select(0, index));
+    const StepReading again_read = read(again.z, ws_previous.index_select(0, index), targets.rows(index));
     for (size_t j = 0; j < rows.size(); ++j) {
       const int64_t i = rows[j], r = static_cast<int64_t>(j);
       if (attempt == 1) ++out.retried;
@@ -361,6 +382,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
     report.stages.solve += timer.lap();
     torch::Tensor ws, start_logits, held;  // held: the verifier's logits on the current image (verifying)
     torch::Tensor values;  // each continuous attribute's latent reading when a step last named it, else at the start
+    KeptTargets targets;   // the same, and the previous image's classes, as min_p's reader reads them
     {
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
@@ -381,14 +403,19 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         // steps), discrete ones the class the previous image shows.
         const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held, values);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        step = retry_weak_edits(bundle, psi, so_far, z, ws, held, values, layers, result, weights, choice, verify,
-                                ode_options, progress);
+        step = retry_weak_edits(bundle, psi, so_far, targets, attributes, z, ws, held, values, layers, result, weights,
+                                choice, verify, ode_options, progress);
         z = step.z;
+        const torch::Tensor& reader = verify ? step.reading.verified : step.reading.logits;
         for (const auto& name : steps[k - 1].attribute_names()) {
           const auto* a = manifest.find(name);
           if (a && a->kind == model::AttributeKind::Continuous)
-            for (const int64_t c : a->columns) values.select(1, c).copy_(step.reading.logits.select(1, c));
+            for (const int64_t c : a->columns) {
+              values.select(1, c).copy_(step.reading.logits.select(1, c));
+              targets.values.select(1, c).copy_(reader.select(1, c));
+            }
         }
+        targets.classes = reader;
         report.retried += step.retried;
         if (!step.failed_try.empty())
           report.warnings.push_back("step " + std::to_string(k) + ": a --min-p retry could not finish (" +
@@ -411,6 +438,10 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         const auto drawn = bundle.synthesis(ws);
         if (verify) held = bundle.verify(drawn);  // the start, as the first step will hold it
         images = drawn.to(torch::kCPU);
+        if (k == 0) {
+          targets.classes = verify ? held : start_logits;
+          targets.values = targets.classes.clone();
+        }
       }
       const auto ws_cpu = ws.to(torch::kCPU);
       report.stages.synthesis += timer.lap();
@@ -436,6 +467,10 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
           record["p_conditions"] = nlohmann::json::array();  // as min_p reads each of `conditions`
           for (int64_t c = 0; c < step.reading.each.size(1); ++c)
             record["p_conditions"].push_back(step.reading.each[i][c].item<double>());
+          record["p_kept"] = nlohmann::json::object();  // ... and each attribute no condition names
+          const auto& names = step.reading.kept_names;
+          for (size_t c = 0; c < names.size(); ++c)
+            record["p_kept"][names[c]] = step.reading.kept[i][static_cast<int64_t>(c)].item<double>();
           if (choice.min_p > 0) record["tries"] = {{"solved", step.tries[i].first}, {"kept", step.tries[i].second}};
         }
         record["attributes"] = attribute_readings(manifest, logits[i]);

@@ -93,6 +93,38 @@ torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tens
   return gap.index_copy(1, index, (latent_logits - verified.to(latent_logits)).index_select(1, index));
 }
 
+KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
+                               const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
+                               const std::vector<model::Attribute>& attributes) {
+  for (const auto* t : {&class_logits, &values})
+    if (!t->sizes().equals(logits.sizes())) throw std::invalid_argument("kept_probabilities: [B, num_logits] each");
+  KeptReading out;
+  std::vector<torch::Tensor> columns;
+  for (const auto* a : untouched_attributes(conditions, attributes)) {
+    const int64_t c = a->columns.front();
+    torch::Tensor p;
+    if (a->kind == model::AttributeKind::Binary) {
+      const auto present = class_logits.select(1, c).gt(0);
+      p = at::exp(-energy::binary_energy(logits.select(1, c), present));
+      p = torch::where(logits.select(1, c).gt(0).eq(present), torch::ones_like(p), p);
+    }
+    if (a->kind == model::AttributeKind::Categorical) {
+      const auto index = torch::tensor(a->columns, torch::kLong).to(logits.device());
+      const auto held = class_logits.index_select(1, index).argmax(1);
+      const auto now = logits.index_select(1, index);
+      p = at::exp(-energy::categorical_energy(now, held));
+      p = torch::where(now.argmax(1).eq(held), torch::ones_like(p), p);
+    }
+    if (a->kind == model::AttributeKind::Continuous)
+      p = energy::continuous_met(logits.select(1, c) - values.select(1, c).to(logits), 0.0, a->sigma,
+                                 std::max(a->tolerance, 2 * a->sigma));
+    out.names.push_back(a->name);
+    columns.push_back(p.to(torch::kCPU, torch::kDouble));
+  }
+  out.p = columns.empty() ? torch::zeros({logits.size(0), 0}, torch::kDouble) : torch::stack(columns, 1);
+  return out;
+}
+
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
   for (const auto& name : condition.attribute_names()) {
     const auto* a = find(attributes, name);

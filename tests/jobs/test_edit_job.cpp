@@ -112,6 +112,14 @@ TEST_F(EditJobTest, EachStepMovesItsTargetAndKeepsTheRest) {
   EXPECT_LT(age_moved, 0.5 * age_between_starts) << "age moved " << age_moved / n << " on average";
 }
 
+// What min_p compares: the weakest of each condition's P and each untouched attribute's kept reading.
+double weakest(const json& r) {
+  double p = 1.0;
+  for (const auto& q : r["p_conditions"]) p = std::min(p, q.get<double>());
+  for (const auto& [name, q] : r["p_kept"].items()) p = std::min(p, q.get<double>());
+  return p;
+}
+
 TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
   const int n = 12;
   sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses"}}});
@@ -119,7 +127,12 @@ TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
   job_.out_dir = dir_ / "plain";
   const auto plain = run();
   std::vector<double> p;
-  for (int i = 0; i < n; ++i) p.push_back(record(plain.images[i * 2 + 1])["attributes"]["glasses"].get<double>());
+  for (int i = 0; i < n; ++i) {
+    const json r = record(plain.images[i * 2 + 1]);
+    p.push_back(weakest(r));
+    EXPECT_EQ(r["p_conditions"][0].get<double>(), r["p"].get<double>());  // no verifier: the latent classifier's P
+    EXPECT_EQ(r["p_kept"].size(), 3u);  // smile, hair, age: every attribute but glasses
+  }
   std::vector<double> sorted = p;
   std::sort(sorted.begin(), sorted.end());
   const double min_p = 0.5 * (sorted[5] + sorted[6]);  // half the starts pass at once
@@ -127,10 +140,10 @@ TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
   job_.overrides.tries = 3;
   job_.out_dir = dir_ / "retried";
   const auto retried = run();
-  int64_t weak = 0, below = 0;
+  int64_t weak = 0, below = 0, improved = 0;
   for (int i = 0; i < n; ++i) {
     const json r = record(retried.images[i * 2 + 1]), r0 = record(plain.images[i * 2 + 1]);
-    const double q = r["attributes"]["glasses"].get<double>();
+    const double q = weakest(r);
     EXPECT_EQ(r["min_p"].get<double>(), min_p);
     if (p[i] >= min_p) {  // passed at once: untouched
       EXPECT_EQ(r["tries"], json({{"solved", 1}, {"kept", 0}}));
@@ -139,7 +152,12 @@ TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
     }
     ++weak;
     EXPECT_GE(r["tries"]["solved"].get<int>(), 2);
-    EXPECT_GT(q, p[i]);  // the conditions weighing double push further than the first solve
+    if (r["tries"]["kept"].get<int>() > 0) {  // a later try is kept only when its weakest reading is higher
+      EXPECT_GT(q, p[i]);
+      ++improved;
+    } else {
+      EXPECT_EQ(r["z"], r0["z"]);
+    }
     if (q < min_p) {
       ++below;
       EXPECT_EQ(r["tries"]["solved"].get<int>(), 3);
@@ -147,6 +165,7 @@ TEST_F(EditJobTest, MinPSolvesWeakStepsAgainHarder) {
     EXPECT_GT(r["stats"]["nfe"].get<int>(), r0["stats"]["nfe"].get<int>());  // every try's cost counted
   }
   EXPECT_EQ(weak, n / 2);
+  EXPECT_GT(improved, 0);  // the conditions and the keep term weighing double push further than the first solve
   EXPECT_EQ(retried.retried, n / 2);
   EXPECT_EQ(retried.below_min_p, below);
   EXPECT_NE(record(retried.images[1])["reproduce"].get<std::string>().find(" --min-p "), std::string::npos);
@@ -270,6 +289,43 @@ TEST_F(EditJobTest, ATolerancedTargetIsMetWithinItAndTheImageIsTheSame) {
   EXPECT_NEAR(part["p_conditions"][0].get<double>(), std::exp(-(off / 2) * (off / 2) / (2 * 0.1 * 0.1)), 1e-5);
   job_.overrides.tolerance = -1.0;
   EXPECT_THROW(run(), std::invalid_argument);
+}
+
+// min_p also reads the attributes no step has named. A verifier that reads glasses on every image (+30) and
+// age as 1e5 x the image's mean brightness: `glasses` is met at once, yet the edit changes the image, so
+// age reads off its first value by more than 2 sigma (the record's p_kept says so). With min_p the step is
+// solved again, the keep term weighing double, and the try kept reads better; with age read as a constant
+// the same step passes at once.
+TEST_F(EditJobTest, MinPRetriesAStepThatChangesAnUntouchedAttribute) {
+  sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"glasses"}}});
+  const auto verifier = [&](const std::string& name, double age_scale) {
+    return lace_test::tiny_bundle_with_verifier(dir_ / name, torch::tensor({0.0, 30.0, 5.0, 0.0, 0.0, 0.0}),
+                                                torch::tensor({0.0, 0.0, 0.0, 0.0, 0.0, age_scale}));
+  };
+  job_.model_dir = verifier("follows", 1e5);
+  job_.overrides.min_p = 0.0;
+  job_.out_dir = dir_ / "once";
+  const json once = record(run().images[1]);
+  EXPECT_GT(once["p_conditions"][0].get<double>(), 0.99);
+  ASSERT_LT(once["p_kept"]["age"].get<double>(), 0.6) << "the edit must move the verifier's age for this test";
+  EXPECT_EQ(once["p_kept"]["smile"].get<double>(), 1.0);  // logit 0 throughout: the same (absent) class
+  EXPECT_EQ(once["p_kept"]["hair"].get<double>(), 1.0);
+
+  job_.overrides.min_p = 0.6;
+  job_.overrides.tries = 3;
+  job_.out_dir = dir_ / "retried";
+  const auto report = run();
+  EXPECT_EQ(report.retried, 1);
+  const json r = record(report.images[1]);
+  EXPECT_GE(r["tries"]["solved"].get<int>(), 2);
+  if (r["tries"]["kept"].get<int>() > 0) EXPECT_GT(r["p_kept"]["age"].get<double>(), once["p_kept"]["age"].get<double>());
+  EXPECT_EQ(report.below_min_p, r["p_kept"]["age"].get<double>() < 0.6 ? 1 : 0);
+
+  job_.model_dir = verifier("constant", 0.0);
+  job_.out_dir = dir_ / "constant";
+  const auto steady = run();
+  EXPECT_EQ(steady.retried, 0);
+  EXPECT_EQ(record(steady.images[1])["p_kept"]["age"].get<double>(), 1.0);
 }
 
 // With a verifier, the keep term holds the classes the previous image shows to it: one that sees a smile on

@@ -213,6 +213,28 @@ TEST(EditEnergy, VerifierGapIsTheDisagreementOnTheConditionsColumns) {
                std::invalid_argument);
 }
 
+// What min_p checks besides the conditions, by hand on the tiny bundle (smile, glasses, hair of three classes,
+// age with sigma 0.1): with `glasses` asked, smile, hair and age are held. Row 0 keeps all three (an unsure
+// smile logit of 1 still reads present; age 0.1 off is inside 2 sigma): 1 each. Row 1 loses the smile
+// (sigmoid(-1)), the hair class (softmax [3, 0, 0] at class 1: 1 / (e^3 + 2)) and age by 0.15 beyond 2 sigma.
+TEST(EditEnergy, KeptProbabilitiesReadWhetherUntouchedAttributesHold) {
+  const auto& attributes = tiny().manifest().attributes;
+  const auto held = torch::tensor({{2.0, 0.0, 0.0, 1.0, 0.0, 0.5}, {2.0, 0.0, 0.0, 1.0, 0.0, 0.5}});
+  const auto now = torch::tensor({{1.0, 5.0, 0.0, 2.0, 1.0, 0.6}, {-1.0, 5.0, 3.0, 0.0, 0.0, 0.85}});
+  const auto kept = sampling::kept_probabilities(now, held, held, {energy::compile("glasses", attributes)}, attributes);
+  EXPECT_EQ(kept.names, (std::vector<std::string>{"smile", "hair", "age"}));
+  const auto expected = torch::tensor({{1.0, 1.0, 1.0},
+                                       {1 / (1 + std::exp(1.0)), 1 / (std::exp(3.0) + 2), std::exp(-1.125)}},
+                                      torch::kDouble);
+  EXPECT_TRUE(torch::allclose(kept.p, expected, 1e-5, 1e-6)) << kept.p;
+  // Every attribute named: nothing to keep.
+  const auto none = sampling::kept_probabilities(now, held, held, {energy::compile("glasses AND smile AND age=0.5 AND hair=red", attributes)},
+                                                 attributes);
+  EXPECT_TRUE(none.names.empty());
+  EXPECT_EQ(none.p.sizes(), (std::vector<int64_t>{2, 0}));
+  EXPECT_THROW(sampling::kept_probabilities(now, held.slice(1, 0, 5), held, {}, attributes), std::invalid_argument);
+}
+
 // A later step that names an attribute replaces what earlier steps asked of it.
 TEST(EditEnergy, ALaterStepSupersedesEarlierTermsOnItsAttributes) {
   const auto& attributes = tiny().manifest().attributes;

@@ -91,6 +91,21 @@ torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tens
                            const std::vector<energy::Energy>& conditions,
                            const std::vector<model::Attribute>& attributes);
 
+// For each attribute no condition names (in manifest order, as `names`): how surely `logits` still read
+// it as held, row by row. A discrete attribute holds its class in `class_logits` (binary: present when the
+// logit is > 0): 1 while that class is still the top one, else its probability (below 1/2 for a binary
+// one), so an unsure but unchanged reading is not a failure. A continuous one holds its value in `values`:
+// exp(-d^2 / 2 sigma^2), d the distance beyond the larger of its tolerance and 2 sigma (where the keep
+// term stops pulling). All [B, num_logits]; the result is [B, names.size()], float64 on the CPU. What lace
+// edit's min_p checks besides the conditions: "attributes never edited keep their label" (docs/edit.md).
+struct KeptReading {
+  std::vector<std::string> names;
+  torch::Tensor p;
+};
+KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
+                               const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
+                               const std::vector<model::Attribute>& attributes);
+
 // Does the condition set a continuous attribute (then its step weighs newest_continuous)?
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
 
