@@ -207,9 +207,10 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
 // condition's weight and the keep term's doubled per try (2x, 4x, ...); a row keeps its first try to reach
 // min_p, else its best one (the highest weakest reading). The distance regularizers keep their weights, so
 // a harder push still starts from, and is held near, the previous step.
-// Verifying, a retry also corrects every condition by the gap between the latent classifier and the
-// verifier on the row's best try so far (verifier_gap): doubled weights cannot help where the latent
-// classifier already reads a target met and the image does not.
+// Verifying, a retry also reads every attribute, in the conditions and the keep term, corrected by the gap
+// between the latent classifier and the verifier on the row's best try so far (EditEnergy's reading_shift):
+// doubled weights cannot help where the latent classifier already reads a target met, or a class or value
+// held, and the image does not.
 // A row's retry may take four times the steps of its own first solve (at least 100) at most: one that needs
 // more is stiff (doubled continuous weights); it stops there, keeps its earlier try and is not tried again.
 // On the face bundle such a retry ran 26 minutes before this cap, and a cap from the batch's slowest row
@@ -263,13 +264,14 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     stronger.newest *= factor;
     stronger.newest_continuous *= factor;
     stronger.keep *= factor;
+    // Verifying, every attribute is read as the image showed it on the row's best try (the energy's
+    // reading_shift), and continuous ones are held at the verifier's values.
     const torch::Tensor shift =
-        verify ? sampling::verifier_gap(out.reading.logits, out.reading.verified, conditions, bundle.manifest().attributes)
-                     .index_select(0, index)
-               : torch::Tensor();
+        verify ? (out.reading.logits - out.reading.verified).index_select(0, index) : torch::Tensor();
     const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
                                       held.defined() ? held.index_select(0, index) : torch::Tensor(),
-                                      values.index_select(0, index), shift);
+                                      (verify ? targets.values : values).index_select(0, index),
+                                      shift);
     sampling::SampleResult again;
     try {
       again = sampling::sample_vp_ode(energy, from, retry_options, &progress);

@@ -77,22 +77,6 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
   return columns;
 }
 
-torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
-                           const std::vector<energy::Energy>& conditions,
-                           const std::vector<model::Attribute>& attributes) {
-  if (!verified.sizes().equals(latent_logits.sizes()))
-    throw std::invalid_argument("the verifier's logits must have the latent classifier's shape");
-  std::set<int64_t> named;
-  for (const auto& condition : conditions)
-    for (const auto& name : condition.attribute_names())
-      if (const auto* a = find(attributes, name)) named.insert(a->columns.begin(), a->columns.end());
-  const std::vector<int64_t> columns(named.begin(), named.end());
-  auto gap = torch::zeros_like(latent_logits);
-  if (columns.empty()) return gap;
-  const auto index = torch::tensor(columns, torch::kLong).to(latent_logits.device());
-  return gap.index_copy(1, index, (latent_logits - verified.to(latent_logits)).index_select(1, index));
-}
-
 KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
                                const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
                                const std::vector<model::Attribute>& attributes) {
@@ -150,7 +134,7 @@ std::vector<int64_t> edited_layers(const energy::Energy& condition, const std::v
 
 EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
                        torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits,
-                       const torch::Tensor& held_values, const torch::Tensor& condition_shift)
+                       const torch::Tensor& held_values, const torch::Tensor& reading_shift)
     : bundle_(bundle), truncation_(truncation), conditions_(std::move(conditions)), weights_(weights) {
   if (conditions_.empty()) throw std::invalid_argument("an edit needs at least one condition");
   const auto& attributes = bundle.manifest().attributes;
@@ -164,12 +148,12 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
   w_anchor_ = bundle_.truncate(bundle_.mapping(z_anchor_), truncation_);
   const auto anchor_logits = bundle_.classify(w_anchor_);
   for (const auto& [given, name] : {std::pair{&held_logits, "held logits"}, {&held_values, "held values"},
-                                    {&condition_shift, "the condition shift"}})
+                                    {&reading_shift, "the reading shift"}})
     if (given->defined() && (given->dim() != 2 || given->size(0) != anchor_logits.size(0) ||
                              given->size(1) != anchor_logits.size(1)))
       throw std::invalid_argument(std::string(name) + " must be [" + std::to_string(anchor_logits.size(0)) + ", " +
                                   std::to_string(anchor_logits.size(1)) + "], one row per anchor");
-  if (condition_shift.defined()) shift_ = condition_shift.detach().to(anchor_logits);
+  if (reading_shift.defined()) shift_ = reading_shift.detach().to(anchor_logits);
   if (!kept_columns_.empty()) {
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
@@ -211,7 +195,7 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   };
   const auto w = bundle_.truncate(bundle_.mapping(z), truncation_);
   const auto logits = bundle_.classify(w);
-  const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions see
+  const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions and the keep term see
   auto e = torch::zeros({z.size(0)}, z.options());
   for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](read);
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
@@ -221,12 +205,12 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   if (weights_.keep > 0) {
     if (keep_binary_columns_.defined())
       e = e + weights_.keep *
-                  energy::binary_energy(logits.index_select(1, keep_binary_columns_), pick(keep_binary_present_)).sum(1);
+                  energy::binary_energy(read.index_select(1, keep_binary_columns_), pick(keep_binary_present_)).sum(1);
     for (const auto& [columns, label] : keep_categorical_)
-      e = e + weights_.keep * energy::categorical_energy(logits.index_select(1, columns), pick(label));
+      e = e + weights_.keep * energy::categorical_energy(read.index_select(1, columns), pick(label));
     if (keep_continuous_columns_.defined()) {
       // Free within two sigmas of the held value, then quadratic: no pull while the value is safe.
-      const auto off = (logits.index_select(1, keep_continuous_columns_) - pick(keep_continuous_values_)).abs();
+      const auto off = (read.index_select(1, keep_continuous_columns_) - pick(keep_continuous_values_)).abs();
       const auto beyond = (off - 2 * keep_continuous_sigmas_).clamp_min(0);
       e = e + weights_.keep * (beyond.square() / (2 * keep_continuous_sigmas_.square())).sum(1);
     }

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "lace/energy/energy.hpp"
+#include "lace/energy/terms.hpp"
 #include "lace/model/bundle.hpp"
 #include "lace/sampling/edit_energy.hpp"
 #include "lace/sampling/seeds.hpp"
@@ -165,17 +166,18 @@ TEST(EditEnergy, KeepHoldsContinuousValuesWithinTwoSigmas) {
   EXPECT_TRUE(torch::allclose(edited, torch::zeros_like(edited), 1e-6, 1e-7));
 }
 
-// A condition shift moves what the conditions read, and only that: the regularizers still read the
-// latent classifier's own logits.
-TEST(EditEnergy, AShiftMovesWhatTheConditionsRead) {
+// A reading shift moves what the conditions and the keep term read, and only that: the distance regularizers
+// and reg_logits still read the latent classifier's own logits.
+TEST(EditEnergy, AShiftMovesWhatTheConditionsAndTheKeepTermRead) {
   const double psi = 0.8;
   const auto anchor = sampling::initial_latents(5, 0, 4, 8);
   const auto z = anchor + 0.7 * sampling::initial_latents(6, 0, 4, 8);
   const auto lz = logits_at(z, psi).to(torch::kDouble);
+  const auto held = logits_at(anchor, psi).to(torch::kDouble);  // the keep term's classes by default
   const auto conds = conditions({"glasses", "age=0.8"});
   const auto shift = torch::tensor({{0.0, 1.5, 0.0, 0.0, 0.0, -0.2},
                                     {0.0, -2.0, 0.0, 0.0, 0.0, 0.3},
-                                    {9.0, 0.0, 9.0, 9.0, 9.0, 0.0},  // columns no condition reads: no effect
+                                    {9.0, 0.0, 9.0, -9.0, 9.0, 0.0},  // smile and hair: only the keep term reads them
                                     {0.0, 0.5, 0.0, 0.0, 0.0, 0.1}});
   const auto energy = [&](sampling::EditWeights w, const torch::Tensor& s) {
     return sampling::EditEnergy(tiny(), psi, conds, anchor, w, {}, {}, s).energy(z).to(torch::kDouble);
@@ -185,32 +187,16 @@ TEST(EditEnergy, AShiftMovesWhatTheConditionsRead) {
   const auto expected = 2 * log1p_exp(-read.select(1, 1)) + 3 * (read.select(1, 5) - 0.8).square() / (2 * sigma * sigma);
   EXPECT_TRUE(torch::allclose(energy({2, 0, 3, 0, 0, 0}, shift), expected, 1e-4, 1e-5));
   EXPECT_FALSE(torch::allclose(energy({2, 0, 3, 0, 0, 0}, shift), energy({2, 0, 3, 0, 0, 0}, {}), 1e-2, 1e-2));
+  // keep 1.5: smile held at its class at the anchor, hair at its class there, both as read through the shift.
+  const auto hair = torch::tensor({2, 3, 4}, torch::kLong);
+  const auto keep = 1.5 * (energy::binary_energy(read.select(1, 0), held.select(1, 0).gt(0)) +
+                           energy::categorical_energy(read.index_select(1, hair), held.index_select(1, hair).argmax(1)));
+  EXPECT_TRUE(torch::allclose(energy({0, 0, 0, 0, 0, 1.5}, shift), keep, 1e-4, 1e-5));
+  EXPECT_FALSE(torch::allclose(energy({0, 0, 0, 0, 0, 1.5}, shift), energy({0, 0, 0, 0, 0, 1.5}, {}), 1e-2, 1e-2));
   for (const sampling::EditWeights regularizers : {sampling::EditWeights{0, 0, 0, 0.5, 0, 0},
-                                                   sampling::EditWeights{0, 0, 0, 0, 0.5, 0},
-                                                   sampling::EditWeights{0, 0, 0, 0, 0, 1.5}})
+                                                   sampling::EditWeights{0, 0, 0, 0, 0.5, 0}})
     EXPECT_TRUE(torch::allclose(energy(regularizers, shift), energy(regularizers, {}), 1e-6, 1e-7));
   EXPECT_THROW(energy({2, 0, 3, 0, 0, 0}, shift.slice(0, 0, 3)), std::invalid_argument);
-}
-
-// The gap a retry corrects by: latent minus verified, in the named attributes' columns only.
-TEST(EditEnergy, VerifierGapIsTheDisagreementOnTheConditionsColumns) {
-  const auto& attributes = tiny().manifest().attributes;
-  const auto latent = torch::tensor({{4.0, -1.0, 2.0, 0.5, -0.5, 0.3}, {-3.0, 2.0, 0.0, 1.0, 0.0, 0.7}});
-  const auto verified = torch::tensor({{1.0, -3.0, 1.0, 1.5, -0.5, 0.1}, {-1.0, 2.5, 2.0, 0.0, 0.0, 0.9}});
-  const auto gap = [&](const std::string& expr) {
-    return sampling::verifier_gap(latent, verified, {energy::compile(expr, attributes)}, attributes);
-  };
-  EXPECT_TRUE(torch::allclose(gap("NOT smile"), torch::tensor({{3.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {-2.0, 0.0, 0.0, 0.0, 0.0, 0.0}})));
-  EXPECT_TRUE(torch::allclose(gap("age=0.5"), torch::tensor({{0.0, 0.0, 0.0, 0.0, 0.0, 0.2}, {0.0, 0.0, 0.0, 0.0, 0.0, -0.2}})));
-  EXPECT_TRUE(torch::allclose(gap("glasses AND hair=red"), torch::tensor({{0.0, 2.0, 1.0, -1.0, 0.0, 0.0},
-                                                                          {0.0, -0.5, -2.0, 1.0, 0.0, 0.0}})));
-  // Every condition set so far: the union of their attributes' columns (a column named twice counts once).
-  const auto both = sampling::verifier_gap(latent, verified, {energy::compile("NOT smile", attributes),
-                                                              energy::compile("age=0.5 AND smile", attributes)},
-                                           attributes);
-  EXPECT_TRUE(torch::allclose(both, gap("NOT smile") + gap("age=0.5")));
-  EXPECT_THROW(sampling::verifier_gap(latent, verified.slice(1, 0, 5), {energy::compile("smile", attributes)}, attributes),
-               std::invalid_argument);
 }
 
 // What min_p checks besides the conditions, by hand on the tiny bundle (smile, glasses, hair of three classes,

@@ -16,8 +16,12 @@
 // the first image, or when a step last named the attribute; else its value at z_a), within two sigmas s_j
 // (the bundle's) free of pull: holding the previous step's value would let small drifts add up over the
 // steps (the face bundle's glasses and beard edits each aged faces by 0.02-0.07).
-// Given condition_shift s, the conditions read f - s instead of f (the regularizers still read f): a
-// `--min-p` retry's correction for where the latent classifier and an image verifier disagree (verifier_gap).
+// Given reading_shift s, the conditions and the keep term read f - s instead of f (the distance regularizers
+// and reg_logits still read f): a `--min-p` retry's correction for where the latent classifier and an image
+// verifier disagree, s = f - v on its best try so far (v the verifier's logits on that try's image). Where
+// the image reads yaw 0.2 more than the latent classifier, yaw=0 aims the latent classifier at -0.2; where
+// the latent classifier reads a smile logit of -4 and the image -1, NOT smile keeps pushing past -4; and a
+// held class or value is held as the image shows it (then pass the verifier's values as held_values).
 
 #include <cstdint>
 #include <vector>
@@ -37,10 +41,10 @@ class EditEnergy : public EnergyFunction {
   // conditions: oldest first, the newest last (at least one). z_anchor: [B, z_dim], the previous step.
   // held_logits: [B, num_logits] whose classes the keep term holds (default: the latent classifier's at z_a).
   // held_values: [B, num_logits] whose continuous values it holds (default: the latent classifier's at z_a).
-  // condition_shift: [B, num_logits] subtracted from the logits the conditions read (default: none).
+  // reading_shift: [B, num_logits] subtracted from the logits the conditions and the keep term read (default: none).
   EditEnergy(const model::Bundle& bundle, double truncation, std::vector<energy::Energy> conditions,
              torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {},
-             const torch::Tensor& held_values = {}, const torch::Tensor& condition_shift = {});
+             const torch::Tensor& held_values = {}, const torch::Tensor& reading_shift = {});
 
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
@@ -81,15 +85,6 @@ std::vector<energy::Energy> supersede(const std::vector<energy::Energy>& earlier
 // Logit columns of the attributes that none of the conditions mentions, in column order.
 std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& conditions,
                                        const std::vector<model::Attribute>& attributes);
-
-// Where the latent classifier's logits and a verifier's (an image classifier's, on the same rows' images)
-// disagree on the attributes the conditions name: latent - verified in their columns, 0 in the others.
-// An edit energy shifted by it (condition_shift) asks the latent classifier for what the verifier would
-// read as the condition met: yaw=0 where the image reads 0.2 more than the latent classifier aims the latent
-// at -0.2; NOT smile where the latent reads logit -4 and the image -1 keeps pushing past -4.
-torch::Tensor verifier_gap(const torch::Tensor& latent_logits, const torch::Tensor& verified,
-                           const std::vector<energy::Energy>& conditions,
-                           const std::vector<model::Attribute>& attributes);
 
 // For each attribute no condition names (in manifest order, as `names`): how surely `logits` still read
 // it as held, row by row. A discrete attribute holds its class in `class_logits` (binary: present when the
