@@ -38,7 +38,11 @@ import render  # noqa: E402
 from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
 from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
-STEPS = "glasses; age=0.8; yaw=-0.6; NOT smile; beard"
+# Since session 29: binary (glasses, NOT smile, beard), categorical (hair) and continuous (yaw) edits. The
+# sequence before, "glasses; age=0.8; yaw=-0.6; NOT smile; beard", cannot meet the bar on attributes never
+# edited as the evaluator reads it: ageing greys hair in the data, and even the renderer's own edit keeps the
+# hair label on only 0.60 of faces (docs/faces-edit-evaluation.md, "Session 28").
+STEPS = "hair=black; glasses; yaw=-0.6; NOT smile; beard"
 
 
 def named(step):
