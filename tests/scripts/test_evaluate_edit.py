@@ -117,7 +117,10 @@ def test_parts_are_kept_and_do_not_depend_on_the_chunking():
         whole, _, _ = evaluate(lace, "b", "--chunk", "3")
         for figures in (first, whole):
             del figures["edit_seconds"], figures["start_ranges"]
-        assert close(whole, first)  # feature distances to float noise: the evaluator's batches differ
+        # Equal to float noise: lace's float32 solves round differently by batch size (a batch of 2 and one
+        # of 3 write PNGs whose bytes differ, `lace sample`'s too), and so do the evaluator's batches; seen
+        # 1.1e-4 relative on a feature distance (session 29). Another start would differ by far more.
+        assert close(whole, first, rel=2e-3)
         os.remove(os.path.join(tmp, "a", "starts-0002-0002.json"))
         partial, _, report = evaluate("/bin/false", "a", "--chunk", "2", "--report-only")
         assert partial["starts"] == 2 and "Part way: 2 of the 3 starts" in report, report
