@@ -77,7 +77,7 @@ $PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/eva
   "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
-  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt; do
+  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
   grep -q '"file": "checker.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker" >&2; exit 1; }

@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.dirname(HERE))  # scripts/, for atomic_files
 import atomic_files  # noqa: E402
 
 
-# What only `lace edit` reads: its sources (command, job, sequence file, energy) and the bundle's "editing"
-# section. A change there cannot change what `lace sample` draws, so evaluate.py's key (sampling=True)
+# What only `lace edit` reads: its sources (command, job, sequence file, energy), the bundle's "editing"
+# section and the edit verifier it names (edit_only_files). A change there cannot change what `lace sample` draws, so evaluate.py's key (sampling=True)
 # leaves them out and an edit fix does not throw away hours of sampling measurements. A new edit-only file
 # missing here only costs a re-measure.
 EDIT_ONLY_SOURCES = ("src/cli/edit_command.cpp", "src/jobs/edit_job.cpp", "src/jobs/edit_sequence.cpp",
@@ -31,6 +31,19 @@ def without_editing(path, data):
     return json.dumps(manifest, sort_keys=True).encode()
 
 
+def edit_only_files(model):
+    """The bundle's files only `lace edit` loads: lace.json's editing.verifier, unless `lace sample` loads it too."""
+    try:
+        with open(os.path.join(model, "lace.json")) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return set()
+    edit = manifest.get("editing", {}).get("verifier", {}).get("file")
+    if not edit or edit == manifest.get("verifier", {}).get("file"):
+        return set()
+    return {os.path.join(model, edit)}
+
+
 def models_and_lace_key(model, evaluator, sampling=False):
     """The part of a result's key that is not a setting: digests of the bundle's files (its cards, *.md,
     aside), of the evaluator and of lace's sources in this checkout; for a sampling result (sampling=True)
@@ -40,7 +53,9 @@ def models_and_lace_key(model, evaluator, sampling=False):
     sources = ([os.path.join(root, "CMakeLists.txt")]
                + glob.glob(os.path.join(root, "src", "**", "*"), recursive=True)
                + glob.glob(os.path.join(root, "include", "**", "*"), recursive=True))
-    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*")) if not f.endswith(".md")],
+    edit_files = edit_only_files(model) if sampling else set()
+    return {"bundle": files_digest([f for f in glob.glob(os.path.join(model, "*"))
+                                    if not f.endswith(".md") and f not in edit_files],
                                    without_editing if sampling else None),
             "evaluator": files_digest([evaluator]),
             "lace_sources": files_digest([f for f in sources if f not in skip])}

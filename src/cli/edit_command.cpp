@@ -18,6 +18,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     double min_p = -1;
     int64_t tries = 0;
     double tolerance = -1;
+    int64_t polish = -1;
   };
   auto flags = std::make_shared<Flags>();
   auto& j = flags->job;
@@ -46,16 +47,20 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
       ->check(kNonNegative);
 
   cmd->add_option("--min-p", flags->min_p,
-                  "solve a step again, its conditions weighing double per try, where any condition set so far holds "
-                  "with less than this probability, as the latent classifier reads it, or the bundle's verifier reads "
-                  "the step's image (then each retry corrects the targets by the verifier's reading; 0: off; default: "
-                  "the file's, the bundle's, else 0)")
+                  "solve a step again, its conditions and keep term weighing double per try, where any condition set "
+                  "so far, or any attribute none names, holds with less than this probability as the bundle's verifier "
+                  "reads the step's image (then each retry corrects its targets by the verifier's reading), else as "
+                  "the latent classifier reads it (0: off; default: the file's, the bundle's, else 0)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--tries", flags->tries, "most solves per step with --min-p (default: the file's, the bundle's, else 3)")
       ->check(kPositive);
   cmd->add_option("--tolerance", flags->tolerance,
                   "continuous targets read within this distance count as met in what --min-p reads (at least each "
                   "attribute's own; the energy is unchanged; default: the file's, the bundle's, else 0)")
+      ->check(kNonNegative);
+  cmd->add_option("--polish", flags->polish,
+                  "gradient steps that polish a step still below --min-p after its tries: the same energy, read by "
+                  "the verifier on the image (0: off; default: the file's, the bundle's, else 0)")
       ->check(kNonNegative);
   add_verify_flags(cmd, flags->job.verify);
 
@@ -78,6 +83,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     set(flags->min_p, job.overrides.min_p);
     set(flags->tolerance, job.overrides.tolerance);
     if (flags->tries > 0) job.overrides.tries = flags->tries;
+    if (flags->polish >= 0) job.overrides.polish = flags->polish;
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());
@@ -87,7 +93,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
                  report.steps, report.images.size(), report.strips.size(), job.out_dir.string(), report.sheet.string(),
                  report.seconds);
     if (report.retried > 0)
-      spdlog::info("{} step(s) solved again for --min-p; {} still below it", report.retried, report.below_min_p);
+      spdlog::info("{} step(s) solved again for --min-p, {} polished; {} still below it", report.retried, report.polished,
+                   report.below_min_p);
     spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
                   report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());

@@ -39,11 +39,15 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     // Loading runs every check, so `lace info` doubles as a bundle validator.
     const auto bundle = model::Bundle::load(*model, resolve_device(global.device));
     const auto& m = bundle.manifest();
+    if (m.edit_verifier) model::Bundle::load(*model, resolve_device(global.device), model::BundleUse::Edit);  // checks it too
     const auto hash = jobs::bundle_hash(bundle);
     const auto edit = jobs::resolve_edit_settings(m, {}, {});  // what lace edit runs with, flags and file aside
     std::vector<std::pair<const char*, double>> edit_settings = {{"truncation", edit.truncation}};
     for (const auto& field : model::edit_weight_fields()) edit_settings.emplace_back(field.name, edit.weights.*field.weight);
     edit_settings.emplace_back("tolerance", edit.tolerance);
+    edit_settings.emplace_back("min_p", edit.min_p);
+    edit_settings.emplace_back("tries", static_cast<double>(edit.tries));
+    edit_settings.emplace_back("polish", static_cast<double>(edit.polish));
     if (*as_json) {
       nlohmann::json j;
       j["name"] = m.name;
@@ -57,6 +61,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["min_p"] = m.default_min_p;
       j["tries"] = m.default_tries;
       j["verifier"] = m.verifier ? nlohmann::json(m.verifier->file) : nlohmann::json();
+      j["edit_verifier"] = m.edit_verifier ? nlohmann::json(m.edit_verifier->file) : j["verifier"];
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
@@ -81,8 +86,9 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
               << "min-p       " << m.default_min_p << " by default (" << m.default_tries << " tries at most)\n"
-              << "verifier    " << (m.verifier ? m.verifier->file + " reads every conditional image" : "none") << "\n"
-              << "editing     ";
+              << "verifier    " << (m.verifier ? m.verifier->file + " reads every conditional image" : "none") << "\n";
+    if (m.edit_verifier) std::cout << "            " << m.edit_verifier->file << " reads lace edit's images\n";
+    std::cout << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);
     std::cout << "\n"

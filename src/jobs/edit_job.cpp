@@ -128,16 +128,9 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool
   c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
   if (choice.min_p > 0) c << " --tries " << choice.tries;
   c << " --tolerance " << choice.tolerance;
+  if (choice.min_p > 0) c << " --polish " << choice.polish;
   c << (verify ? " --verify" : " --no-verify");
   return c.str();
-}
-
-// The step's w+: the previous one with the edited attribute's layers set to the new w (StyleFlow's subset
-// selection); the other layers keep theirs.
-torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, const std::vector<int64_t>& layers) {
-  const auto index = torch::tensor(layers, torch::kLong).to(ws_previous.device());
-  const auto n = static_cast<int64_t>(layers.size());
-  return ws_previous.index_copy(1, index, w.unsqueeze(1).expand({w.size(0), n, w.size(1)}).contiguous());
 }
 
 // What a step's z gives, read once and written as is: its w+ and the latent classifier's logits (device),
@@ -164,13 +157,16 @@ struct StepReading {
   }
 };
 
-// What a step must keep, as the reader (verifier or latent classifier) reads it: the classes of the previous
-// step's image and the continuous values of the first one (or of the step that last named the attribute),
-// each [n, num_logits].
+// What a step must keep, each [n, num_logits]: the classes of the previous step's image and the continuous
+// values of the first one (or of the step that last named the attribute), as min_p's reader (the verifier,
+// else the latent classifier) reads them; and those values as the latent classifier read them, which a first
+// solve holds (it reads the latent classifier unshifted; a verifying retry reads it shifted onto the
+// verifier, so it holds `values`). Without a verifier `values` and `latent_values` are the same.
 struct KeptTargets {
-  torch::Tensor classes, values;
+  torch::Tensor classes, values, latent_values;
   KeptTargets rows(const torch::Tensor& index) const {
-    return {classes.index_select(0, index.to(classes.device())), values.index_select(0, index.to(values.device()))};
+    const auto pick = [&](const torch::Tensor& t) { return t.index_select(0, index.to(t.device())); };
+    return {pick(classes), pick(values), pick(latent_values)};
   }
 };
 
@@ -182,19 +178,19 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
   const energy::Energy& newest = conditions.back();
   const auto w = bundle.truncate(bundle.mapping(z), psi);
   StepReading r;
-  r.ws = step_ws(ws_previous, w, layers);
+  r.ws = sampling::step_ws(ws_previous, w, layers);
   r.logits = bundle.classify(w);
-  r.p = newest.probability(r.logits).to(torch::kCPU);
+  r.p = newest.probability(r.logits).to(torch::kCPU, torch::kDouble);
   if (verify) {
     const auto images = bundle.synthesis(r.ws);
     r.verified = bundle.verify(images);
-    r.p_image = newest.probability(r.verified).to(torch::kCPU);
     r.images = images.to(torch::kCPU);
   }
   const torch::Tensor& reader = verify ? r.verified : r.logits;
   std::vector<torch::Tensor> each;
   for (const auto& c : conditions) each.push_back(c.probability(reader).to(torch::kCPU, torch::kDouble));
   r.each = torch::stack(each, 1);
+  if (verify) r.p_image = r.each.select(1, r.each.size(1) - 1).clone();  // the newest condition, as the image reads
   auto kept = sampling::kept_probabilities(reader, targets.classes, targets.values, conditions, attributes);
   r.kept = kept.p;
   r.kept_names = std::move(kept.names);
@@ -222,12 +218,13 @@ struct Retried {
   int64_t retried = 0, below = 0;
   std::string failed_try = {};  // why a stronger try could not finish (its rows keep what they had), or ""
   std::set<int64_t> stopped;      // rows with a retry stopped at its step cap (they keep their earlier try)
+  std::set<int64_t> polished;     // rows that kept their polish (polish_weak_edits)
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
                          const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
                          const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
-                         const torch::Tensor& held, const torch::Tensor& values, const std::vector<int64_t>& layers,
+                         const std::vector<int64_t>& layers,
                          const sampling::SampleResult& first,
                          const model::EditWeights& weights, const EditChoice& choice, bool verify,
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
@@ -236,7 +233,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     return read_step(bundle, psi, conditions, t, attributes, z, ws, layers, verify);
   };
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous, targets),
-              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}};
+              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}, {}};
   if (choice.min_p <= 0) return out;
   // Each row's retry may take four times the steps of its own first solve, at least 100 (a first solve of
   // a few steps says little about what a corrected target needs); a row at its cap stops and keeps its try.
@@ -268,10 +265,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     // reading_shift), and continuous ones are held at the verifier's values.
     const torch::Tensor shift =
         verify ? (out.reading.logits - out.reading.verified).index_select(0, index) : torch::Tensor();
-    const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger,
-                                      held.defined() ? held.index_select(0, index) : torch::Tensor(),
-                                      (verify ? targets.values : values).index_select(0, index),
-                                      shift);
+    const KeptTargets kept = targets.rows(index);
+    const sampling::EditEnergy energy(bundle, psi, conditions, from, stronger, kept.classes, kept.values, shift);
     sampling::SampleResult again;
     try {
       again = sampling::sample_vp_ode(energy, from, retry_options, &progress);
@@ -281,7 +276,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
       out.failed_try = e.what();
       break;
     }
-    const StepReading again_read = read(again.z, ws_previous.index_select(0, index), targets.rows(index));
+    const StepReading again_read = read(again.z, ws_previous.index_select(0, index), kept);
     for (size_t j = 0; j < rows.size(); ++j) {
       const int64_t i = rows[j], r = static_cast<int64_t>(j);
       if (attempt == 1) ++out.retried;
@@ -297,8 +292,49 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
       out.reading.take_row(i, again_read, r);
     }
   }
-  for (int64_t i = 0; i < n; ++i) out.below += out.reading.score[i].item<double>() < choice.min_p;
   return out;
+}
+
+// Rows still below min_p after their tries are polished: choice.polish Adam steps on z (rate kPolishRate, a
+// move of at most about that much per coordinate and step) from the row's best try, against the step's
+// energy with the bundle's weights read by the verifier on the image (EditEnergy::read_images), the previous
+// step still the anchor of the distance regularizers. A row keeps the polished z only where min_p's reading
+// (its weakest condition or kept attribute) rises. Why: the latent classifier can read a condition met where
+// the image does not show it (the face bundle's NOT smile: latent P 0.94, image 0.15), and doubled weights
+// then push further along a direction that does not change the image; the image's gradient goes where it
+// changes. Its cost is a synthesis and a verifier pass, forward and back, per step.
+constexpr double kPolishRate = 0.02;
+
+void polish_weak_edits(Retried& step, const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                       const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
+                       const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
+                       const std::vector<int64_t>& layers, const model::EditWeights& weights, const EditChoice& choice) {
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < step.z.size(0); ++i)
+    if (step.reading.score[i].item<double>() < choice.min_p) rows.push_back(i);
+  if (rows.empty()) return;
+  const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
+  const KeptTargets kept = targets.rows(index);
+  const torch::Tensor ws_rows = ws_previous.index_select(0, index);
+  sampling::EditEnergy energy(bundle, psi, conditions, z_previous.index_select(0, index), weights, kept.classes,
+                              kept.values);
+  energy.read_images(ws_rows, layers);
+  torch::Tensor z = step.z.index_select(0, index).detach().clone().requires_grad_(true);
+  torch::optim::Adam adam({z}, torch::optim::AdamOptions(kPolishRate));
+  for (int64_t it = 0; it < choice.polish; ++it) {
+    torch::Tensor gradient = energy.energy_and_gradient(z.detach()).gradient;
+    adam.zero_grad();
+    z.mutable_grad() = gradient;
+    adam.step();
+  }
+  const StepReading polished = read_step(bundle, psi, conditions, kept, attributes, z.detach(), ws_rows, layers, true);
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const int64_t i = rows[j], r = static_cast<int64_t>(j);
+    if (polished.score[r].item<double>() <= step.reading.score[i].item<double>()) continue;
+    step.z[i] = z.detach()[r];
+    step.reading.take_row(i, polished, r);
+    step.polished.insert(i);
+  }
 }
 
 }  // namespace
@@ -312,6 +348,7 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
     if (s->min_p) c.min_p = *s->min_p;
     if (s->tries) c.tries = *s->tries;
     if (s->tolerance) c.tolerance = *s->tolerance;
+    if (s->polish) c.polish = *s->polish;
     for (const auto& field : model::edit_weight_fields())
       if (s->*field.setting) c.weights.*field.weight = *(s->*field.setting);
   }
@@ -332,13 +369,13 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   // The start's condition is sampled as lace sample does: the bundle's own attributes.
   const energy::Energy start_condition = compile_field(seq, "condition", seq.condition, manifest.attributes);
   const Starts starts = resolve_starts(seq, manifest.generator.z_dim);
-  check_verifier(job.verify, manifest, job.model_dir);
+  check_verifier(job.verify, manifest, true, job.model_dir);
   io::ensure_writable_dir(job.out_dir);
 
   const model::EditWeights& weights = choice.weights;
   const double psi = choice.truncation;
 
-  const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
+  const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device, model::BundleUse::Edit);
   const std::string sha = bundle_hash(bundle);
   EditReport report;
   for (const auto& origin : starts.origin)
@@ -360,7 +397,8 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   if (choice.min_p > 0) base["min_p"] = choice.min_p;
   if (choice.tolerance > 0) base["tolerance"] = choice.tolerance;
   const bool verify = job.verify.value_or(bundle.has_verifier());
-  if (verify) base["verifier"] = manifest.verifier->file;
+  if (verify) base["verifier"] = bundle.verifier_file().string();
+  if (verify && choice.min_p > 0 && choice.polish > 0) base["polish"] = choice.polish;
   report.verified = verify;
   base["reproduce"] = reproduce_command(job, choice, verify);
 
@@ -382,15 +420,13 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       z = sampling::sample_vp_ode(condition, z, ode_options, &progress).z;
     }
     report.stages.solve += timer.lap();
-    torch::Tensor ws, start_logits, held;  // held: the verifier's logits on the current image (verifying)
-    torch::Tensor values;  // each continuous attribute's latent reading when a step last named it, else at the start
-    KeptTargets targets;   // the same, and the previous image's classes, as min_p's reader reads them
+    torch::Tensor ws, start_logits;
+    KeptTargets targets;  // set from the start's image below, then by each step
     {
       torch::NoGradGuard no_grad;
       const auto w = bundle.truncate(bundle.mapping(z), psi);
       ws = bundle.broadcast_ws(w);
       start_logits = bundle.classify(w);
-      values = start_logits.clone();
     }
     std::vector<std::vector<io::Image>> strips(n);
     std::vector<std::vector<fs::path>> written(n);
@@ -401,19 +437,23 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       if (k > 0) {
         so_far = sampling::supersede(so_far, steps[k - 1], attributes);
         layers = sampling::edited_layers(steps[k - 1], manifest.attributes, num_ws);
-        // Continuous attributes no condition holds keep `values` (so small drifts do not add up over the
+        // Continuous attributes no condition holds keep their first values (so small drifts do not add up over the
         // steps), discrete ones the class the previous image shows.
-        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, held, values);
+        const sampling::EditEnergy energy(bundle, psi, so_far, z, weights, targets.classes, targets.latent_values);
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
-        step = retry_weak_edits(bundle, psi, so_far, targets, attributes, z, ws, held, values, layers, result, weights,
-                                choice, verify, ode_options, progress);
+        step = retry_weak_edits(bundle, psi, so_far, targets, attributes, z, ws, layers, result, weights, choice,
+                                verify, ode_options, progress);
+        if (verify && choice.min_p > 0 && choice.polish > 0)
+          polish_weak_edits(step, bundle, psi, so_far, targets, attributes, z, ws, layers, weights, choice);
+        for (int64_t i = 0; i < n; ++i) step.below += step.reading.score[i].item<double>() < choice.min_p;
+        report.polished += static_cast<int64_t>(step.polished.size());
         z = step.z;
         const torch::Tensor& reader = verify ? step.reading.verified : step.reading.logits;
         for (const auto& name : steps[k - 1].attribute_names()) {
           const auto* a = manifest.find(name);
           if (a && a->kind == model::AttributeKind::Continuous)
             for (const int64_t c : a->columns) {
-              values.select(1, c).copy_(step.reading.logits.select(1, c));
+              targets.latent_values.select(1, c).copy_(step.reading.logits.select(1, c));
               targets.values.select(1, c).copy_(reader.select(1, c));
             }
         }
@@ -435,14 +475,13 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
       torch::Tensor images;
       if (k > 0 && verify) {  // read_step drew and verified them
         images = step.reading.images;
-        held = step.reading.verified;
       } else {
         const auto drawn = bundle.synthesis(ws);
-        if (verify) held = bundle.verify(drawn);  // the start, as the first step will hold it
         images = drawn.to(torch::kCPU);
-        if (k == 0) {
-          targets.classes = verify ? held : start_logits;
+        if (k == 0) {  // the start, as the first step will hold it
+          targets.classes = verify ? bundle.verify(drawn) : start_logits;
           targets.values = targets.classes.clone();
+          targets.latent_values = start_logits.clone();
         }
       }
       const auto ws_cpu = ws.to(torch::kCPU);
@@ -474,6 +513,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
           for (size_t c = 0; c < names.size(); ++c)
             record["p_kept"][names[c]] = step.reading.kept[i][static_cast<int64_t>(c)].item<double>();
           if (choice.min_p > 0) record["tries"] = {{"solved", step.tries[i].first}, {"kept", step.tries[i].second}};
+          if (choice.min_p > 0 && choice.polish > 0) record["tries"]["polished"] = step.polished.count(i) > 0;
         }
         record["attributes"] = attribute_readings(manifest, logits[i]);
         record["z"] = tensor_to_json(z[i].to(torch::kCPU));

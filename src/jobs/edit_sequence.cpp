@@ -146,7 +146,7 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   const Checker check(file);
   if (!j.is_object()) check.fail("", "must hold a JSON object with start and steps (see docs/edit.md)");
   check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "min_p", "tries", "tolerance",
-                      "comment"});
+                      "polish", "comment"});
   EditSequence seq;
   seq.file = file;
   seq.source = j;
@@ -165,6 +165,11 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
     seq.settings.tries = static_cast<int64_t>(tries);
   }
   if (j.contains("tolerance")) seq.settings.tolerance = check.number(j["tolerance"], "tolerance", 0.0);
+  if (j.contains("polish")) {
+    const double polish = check.number(j["polish"], "polish", 0.0);
+    if (polish != static_cast<double>(static_cast<int64_t>(polish))) check.fail("polish", "must be a whole number");
+    seq.settings.polish = static_cast<int64_t>(polish);
+  }
   if (!j.contains("steps")) check.fail("", "missing field 'steps'");
   if (!j["steps"].is_array() || j["steps"].empty()) check.fail("steps", "must be a non-empty array of expressions");
   for (size_t i = 0; i < j["steps"].size(); ++i) {

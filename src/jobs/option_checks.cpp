@@ -16,9 +16,9 @@ void check_solver_options(const std::string& solver, const std::vector<std::stri
   if (ode.steps < 1) throw std::invalid_argument("--steps must be at least 1");
 }
 
-void check_verifier(const std::optional<bool>& verify, const model::Manifest& manifest,
+void check_verifier(const std::optional<bool>& verify, const model::Manifest& manifest, bool editing,
                     const std::filesystem::path& model_dir) {
-  if (verify.value_or(false) && !manifest.verifier)
+  if (verify.value_or(false) && !manifest.verifier && !(editing && manifest.edit_verifier))
     throw std::invalid_argument("--verify: the bundle " + model_dir.string() + " has no verifier (lace.json \"verifier\")");
 }
 

@@ -112,7 +112,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   // Cheap checks first, so a typo fails before any model is loaded: manifest, expression, folder.
   const model::Manifest manifest = model::read_manifest(job.model_dir);
   energy::Energy condition = energy::compile(job.attrs, manifest.attributes, job.operators);
-  check_verifier(job.verify, manifest, job.model_dir);
+  check_verifier(job.verify, manifest, false, job.model_dir);
   io::ensure_writable_dir(job.out_dir);
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);

@@ -74,7 +74,7 @@ Bundle::Bundle(Bundle&&) noexcept = default;
 Bundle& Bundle::operator=(Bundle&&) noexcept = default;
 Bundle::~Bundle() = default;
 
-Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device) {
+Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device, BundleUse use) {
   Bundle b;
   b.dir_ = dir;
   b.device_ = device;
@@ -94,8 +94,10 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device) {
   expect_shape(w, {1, g.w_dim}, gen_file, "mapping(z)");
   const torch::Tensor logits = call(*b.classifier_, clf_file, "forward", torch::zeros({1, g.w_dim}, opts));
   expect_shape(logits, {1, b.manifest_.classifier.num_logits}, clf_file, "forward(w)");
-  if (const auto& v = b.manifest_.verifier) {
+  const bool edit_verifier = use == BundleUse::Edit && b.manifest_.edit_verifier;
+  if (const auto& v = edit_verifier ? b.manifest_.edit_verifier : b.manifest_.verifier) {
     const auto file = (dir / v->file).string();
+    b.verifier_file_ = v->file;
     b.verifier_ = load_module(dir / v->file, device);
     const auto images = torch::zeros({1, g.channels, g.resolution, g.resolution}, opts);
     expect_shape(call(*b.verifier_, file, "forward", images), {1, v->num_logits}, file, "forward(images)");
@@ -127,7 +129,7 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device) {
 
 torch::Tensor Bundle::verify(const torch::Tensor& images) const {
   if (!verifier_) throw BundleError(dir_.string() + ": the bundle has no verifier");
-  return call(*verifier_, (dir_ / manifest_.verifier->file).string(), "forward", images);
+  return call(*verifier_, (dir_ / verifier_file_).string(), "forward", images);
 }
 
 torch::Tensor Bundle::mapping(const torch::Tensor& z) const {
@@ -159,6 +161,8 @@ std::vector<std::filesystem::path> Bundle::files() const {
   std::vector<std::filesystem::path> out{dir_ / "lace.json", dir_ / manifest_.generator.file,
                                          dir_ / manifest_.classifier.file};
   if (manifest_.verifier) out.push_back(dir_ / manifest_.verifier->file);
+  if (manifest_.edit_verifier && !(manifest_.verifier && manifest_.verifier->file == manifest_.edit_verifier->file))
+    out.push_back(dir_ / manifest_.edit_verifier->file);
   return out;
 }
 

@@ -47,6 +47,11 @@ class Reader {
     if (!(v >= 0 && v < 1)) fail(join(path, key), "must be in [0, 1)");
     return v;
   }
+  int64_t non_negative_int(const json& obj, const std::string& path, const std::string& key) const {
+    const json& v = member(obj, path, key);
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) fail(join(path, key), "must be a whole number >= 0");
+    return v.get<int64_t>();
+  }
   int64_t positive_int(const json& obj, const std::string& path, const std::string& key) const {
     const json& v = member(obj, path, key);
     if (!v.is_number_integer() || v.get<int64_t>() <= 0) fail(join(path, key), "must be a positive integer");
@@ -78,7 +83,7 @@ class Reader {
 
 // The bundle's own defaults for lace edit: weights tuned to its classifier (the authors' were tuned to theirs).
 EditSettings read_editing(const Reader& r, const json& e) {
-  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "tolerance", "comment"});
+  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "tolerance", "polish", "verifier", "comment"});
   EditSettings s;
   const auto non_negative = [&](const json& obj, const std::string& path, const std::string& key) {
     const double v = r.number(obj, path, key);
@@ -89,6 +94,7 @@ EditSettings read_editing(const Reader& r, const json& e) {
   if (e.contains("min_p")) s.min_p = r.below_one(e, "editing", "min_p");
   if (e.contains("tries")) s.tries = r.positive_int(e, "editing", "tries");
   if (e.contains("tolerance")) s.tolerance = non_negative(e, "editing", "tolerance");
+  if (e.contains("polish")) s.polish = r.non_negative_int(e, "editing", "polish");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
     r.only_keys(w, "editing.weights", edit_weight_names());
@@ -253,18 +259,21 @@ Manifest read_manifest(const std::filesystem::path& dir) {
   m.classifier.file = r.string(c, "classifier", "file");
   m.classifier.num_logits = r.positive_int(c, "classifier", "num_logits");
 
-  if (j.contains("verifier")) {
-    const json& v = r.object(j, "", "verifier");
-    r.only_keys(v, "verifier", {"file", "num_logits", "comment"});
+  // An image classifier with the latent classifier's columns: "verifier", or lace edit's "editing.verifier".
+  const auto read_verifier = [&](const json& v, const std::string& path) {
+    r.only_keys(v, path, {"file", "num_logits", "comment"});
     VerifierSpec spec;
-    spec.file = r.string(v, "verifier", "file");
-    spec.num_logits = r.positive_int(v, "verifier", "num_logits");
+    spec.file = r.string(v, path, "file");
+    spec.num_logits = r.positive_int(v, path, "num_logits");
     if (spec.num_logits != m.classifier.num_logits)
-      r.fail("verifier.num_logits", std::to_string(spec.num_logits) + " differs from classifier.num_logits (" +
-                                        std::to_string(m.classifier.num_logits) +
-                                        "): the attributes' columns index both");
-    m.verifier = spec;
-  }
+      r.fail(Reader::join(path, "num_logits"), std::to_string(spec.num_logits) + " differs from classifier.num_logits (" +
+                                                   std::to_string(m.classifier.num_logits) +
+                                                   "): the attributes' columns index both");
+    return spec;
+  };
+  if (j.contains("verifier")) m.verifier = read_verifier(r.object(j, "", "verifier"), "verifier");
+  if (j.contains("editing") && j["editing"].contains("verifier"))
+    m.edit_verifier = read_verifier(r.object(j["editing"], "editing", "verifier"), "editing.verifier");
 
   const json& attrs = r.member(j, "", "attributes");
   if (!attrs.is_array() || attrs.empty()) r.fail("attributes", "must be a non-empty list");

@@ -109,6 +109,12 @@ KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor&
   return out;
 }
 
+torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, const std::vector<int64_t>& layers) {
+  const auto index = torch::tensor(layers, torch::kLong).to(ws_previous.device());
+  const auto n = static_cast<int64_t>(layers.size());
+  return ws_previous.index_copy(1, index, w.unsqueeze(1).expand({w.size(0), n, w.size(1)}).contiguous());
+}
+
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes) {
   for (const auto& name : condition.attribute_names()) {
     const auto* a = find(attributes, name);
@@ -154,12 +160,23 @@ EditEnergy::EditEnergy(const model::Bundle& bundle, double truncation, std::vect
       throw std::invalid_argument(std::string(name) + " must be [" + std::to_string(anchor_logits.size(0)) + ", " +
                                   std::to_string(anchor_logits.size(1)) + "], one row per anchor");
   if (reading_shift.defined()) shift_ = reading_shift.detach().to(anchor_logits);
+  const auto or_anchor = [&](const torch::Tensor& t) { return t.defined() ? t.detach().to(anchor_logits) : anchor_logits; };
+  held_ = or_anchor(held_logits);
   if (!kept_columns_.empty()) {
     kept_index_ = torch::tensor(kept_columns_, torch::kLong).to(z_anchor_.device());
     kept_anchor_ = anchor_logits.index_select(1, kept_index_);
-    const auto or_anchor = [&](const torch::Tensor& t) { return t.defined() ? t.to(anchor_logits) : anchor_logits; };
-    if (weights_.keep > 0) hold(or_anchor(held_logits), or_anchor(held_values), attributes);
+    if (weights_.keep > 0) hold(held_, or_anchor(held_values), attributes);
   }
+}
+
+void EditEnergy::read_images(const torch::Tensor& ws_previous, std::vector<int64_t> layers) {
+  if (!bundle_.has_verifier()) throw std::invalid_argument("reading the image needs the bundle's verifier");
+  if (shift_.defined()) throw std::invalid_argument("reading the image takes no reading shift");
+  if (ws_previous.dim() != 3 || ws_previous.size(0) != z_anchor_.size(0))
+    throw std::invalid_argument("ws_previous must be [B, num_ws, w_dim], one row per anchor");
+  ws_previous_ = ws_previous.detach();
+  layers_ = std::move(layers);
+  if (kept_index_.defined()) kept_anchor_ = held_.index_select(1, kept_index_);  // as the image read them
 }
 
 void EditEnergy::hold(const torch::Tensor& class_logits, const torch::Tensor& values,
@@ -194,7 +211,9 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
     return rows.defined() ? t.index_select(0, rows.to(t.device())) : t;
   };
   const auto w = bundle_.truncate(bundle_.mapping(z), truncation_);
-  const auto logits = bundle_.classify(w);
+  const auto logits = ws_previous_.defined()
+                          ? bundle_.verify(bundle_.synthesis(step_ws(pick(ws_previous_), w, layers_)))
+                          : bundle_.classify(w);
   const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions and the keep term see
   auto e = torch::zeros({z.size(0)}, z.options());
   for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](read);

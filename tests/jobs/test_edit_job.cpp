@@ -444,6 +444,50 @@ TEST_F(EditJobTest, ARetryIsCorrectedByWhatTheVerifierRead) {
   EXPECT_GT(r["p"].get<double>(), 0.99);  // past where doubled weights alone push it
 }
 
+// A step still below min_p after its tries is polished by the verifier's gradient through the generator
+// (docs/edit.md). The verifier of the test above reads glasses as -5.4 + 1000 * mean brightness, so the
+// single solve leaves it below 0.9; 40 polish steps brighten the image and raise what it reads, and the row
+// keeps the polished z. A verifier that reads glasses absent whatever the image shows cannot be raised by a
+// polish: nothing is kept and the run is the one without a polish.
+TEST_F(EditJobTest, APolishFollowsTheVerifierWhereTheTriesFellShort) {
+  sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"glasses"}}});
+  const auto verifier = [&](const std::string& name, double bias, double scale) {
+    return lace_test::tiny_bundle_with_verifier(dir_ / name, torch::tensor({0.0, bias, 0.0, 0.0, 0.0, 0.0}),
+                                                torch::tensor({0.0, scale, 0.0, 0.0, 0.0, 0.0}));
+  };
+  job_.model_dir = verifier("follows", -5.4, 1000.0);
+  job_.overrides.min_p = 0.9;
+  job_.overrides.tries = 1;
+  job_.out_dir = dir_ / "once";
+  const auto once = run();
+  const json first = record(once.images[1]);
+  ASSERT_LT(first["p_image"].get<double>(), 0.5) << "the verifier must doubt the solve for this test";
+  EXPECT_EQ(once.below_min_p, 1);
+  EXPECT_FALSE(first["tries"].contains("polished"));
+
+  job_.overrides.polish = 40;
+  job_.out_dir = dir_ / "polished";
+  const auto polished = run();
+  const json r = record(polished.images[1]);
+  EXPECT_EQ(polished.polished, 1);
+  EXPECT_EQ(r["tries"], json({{"solved", 1}, {"kept", 0}, {"polished", true}}));
+  EXPECT_EQ(r["polish"], 40);
+  EXPECT_GT(r["p_image"].get<double>(), first["p_image"].get<double>() + 0.1);
+  EXPECT_NE(r["z"], first["z"]);
+  EXPECT_NE(r["reproduce"].get<std::string>().find(" --polish 40"), std::string::npos);
+
+  job_.model_dir = verifier("blind", -30.0, 0.0);
+  job_.out_dir = dir_ / "blind";
+  const auto blind = run();
+  job_.overrides.polish = 0;
+  job_.out_dir = dir_ / "blind0";
+  const auto blind0 = run();
+  EXPECT_EQ(blind.polished, 0);
+  EXPECT_EQ(record(blind.images[1])["tries"]["polished"], false);
+  EXPECT_EQ(record(blind.images[1])["z"], record(blind0.images[1])["z"]);
+  EXPECT_EQ(blind.below_min_p, 1);
+}
+
 // A start's retry may take four times the steps of its own first solve at most (docs/edit.md). The tiny
 // bundle's age target at weight 1 is met at p 0.995 in a few hundred steps; asked for 0.9999, the weights
 // double per try (2x, 4x, 8x) and the ODE stiffens with them until a try needs more than four times the

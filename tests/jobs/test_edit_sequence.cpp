@@ -88,7 +88,9 @@ TEST_F(EditSequenceTest, WeightsAndTruncationAreRead) {
   j["min_p"] = 0.8;
   j["tries"] = 2;
   j["tolerance"] = 0.05;
+  j["polish"] = 12;
   const auto seq = lace::jobs::parse_edit_sequence(j, dir_ / "e.json");
+  EXPECT_EQ(seq.settings.polish.value(), 12);
   EXPECT_DOUBLE_EQ(seq.settings.tolerance.value(), 0.05);
   EXPECT_DOUBLE_EQ(seq.settings.min_p.value(), 0.8);
   EXPECT_EQ(seq.settings.tries.value(), 2);
@@ -109,7 +111,7 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(json{{"steps", {"smile"}}}), file + "missing field 'start'");
   EXPECT_EQ(error_of(json{{"start", {{"seed", 1}, {"count", 1}}}}), file + "missing field 'steps'");
   EXPECT_EQ(error_of(with("step", "x")),
-            file + "unknown field 'step' (known: comment, condition, min_p, start, steps, tolerance, tries, truncation, weights)");
+            file + "unknown field 'step' (known: comment, condition, min_p, polish, start, steps, tolerance, tries, truncation, weights)");
   EXPECT_EQ(error_of(with("steps", json::array())), file + "steps: must be a non-empty array of expressions");
   EXPECT_EQ(error_of(with("steps", {"smile", 3})), file + "steps[1]: must be a string, got number");
   EXPECT_EQ(error_of(with("steps", {"smile", "  "})), file + "steps[1]: is empty");
@@ -118,6 +120,8 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(with("min_p", 1)), file + "min_p: must be below 1");
   EXPECT_EQ(error_of(with("min_p", -0.5)), file + "min_p: must be a number >= 0, got -0.5");
   EXPECT_EQ(error_of(with("tolerance", -0.1)), file + "tolerance: must be a number >= 0, got -0.1");
+  EXPECT_EQ(error_of(with("polish", 2.5)), file + "polish: must be a whole number");
+  EXPECT_EQ(error_of(with("polish", -1)), file + "polish: must be a number >= 0, got -1");
   EXPECT_EQ(error_of(with("tries", 0)), file + "tries: must be a number >= 1, got 0");
   EXPECT_EQ(error_of(with("tries", 2.5)), file + "tries: must be a whole number");
   EXPECT_EQ(error_of(with("weights", {{"reg_z", -0.1}})), file + "weights.reg_z: must be a number >= 0, got -0.1");

@@ -120,6 +120,12 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["editing"] = {{"min_p", 1.5}}; }, "editing.min_p: must be in [0, 1)"},
       {[](json& j) { j["editing"] = {{"tries", -1}}; }, "editing.tries: must be a positive integer"},
       {[](json& j) { j["editing"] = {{"tolerance", -0.1}}; }, "editing.tolerance: must be a number >= 0"},
+      {[](json& j) { j["editing"] = {{"polish", 2.5}}; }, "editing.polish: must be a whole number >= 0"},
+      {[](json& j) { j["editing"] = {{"polish", -1}}; }, "editing.polish: must be a whole number >= 0"},
+      {[](json& j) { j["editing"] = {{"verifier", {{"file", "v.pt"}, {"num_logits", 5}}}}; },
+       "editing.verifier.num_logits: 5 differs from classifier.num_logits (6)"},
+      {[](json& j) { j["editing"] = {{"verifier", {{"num_logits", 6}}}}; }, "editing.verifier.file: missing"},
+      {[](json& j) { j["editing"] = {{"verifier", "v.pt"}}; }, "editing.verifier: must be an object"},
       {[](json& j) { j["editing"] = {{"weights", {{"newest", -1}}}}; }, "editing.weights.newest: must be a number >= 0"},
       {[](json& j) { j["editing"] = {{"weights", {{"newst", 2}}}}; }, "editing.weights: unknown field 'newst'"},
       {[](json& j) { j["editing"] = {{"trunc", 0.5}}; }, "editing: unknown field 'trunc'"},
@@ -213,6 +219,34 @@ TEST_F(BundleTest, VerifierIsLoadedProbedAndRun) {
   const auto expected = bias.unsqueeze(0) + 2 * images.mean({1, 2, 3}).unsqueeze(1);
   EXPECT_TRUE(torch::allclose(b.verify(images), expected, 1e-5, 1e-6));
   EXPECT_EQ(b.files().back(), dir_ / "verifier.pt");  // hashed into the records with the rest
+}
+
+// "editing.verifier" is what lace edit reads images with; lace sample keeps "verifier". Both are hashed
+// whichever is loaded, so a bundle has one sha256 for both commands.
+TEST_F(BundleTest, AnEditVerifierIsLoadedForEditing) {
+  json j = manifest_;
+  j["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
+  j["editing"] = {{"verifier", {{"file", "edit_verifier.pt"}, {"num_logits", 6}}}, {"polish", 7}};
+  write_manifest(j);
+  lace_test::write_test_verifier(dir_ / "verifier.pt", torch::zeros({6}), torch::ones({6}));
+  EXPECT_NO_THROW(Bundle::load(dir_, torch::kCPU));  // lace sample does not need the edit verifier
+  try {
+    Bundle::load(dir_, torch::kCPU, lace::model::BundleUse::Edit);
+    ADD_FAILURE() << "loaded for editing without its edit verifier";
+  } catch (const BundleError& e) {
+    EXPECT_HAS(e.what(), "edit_verifier.pt: file not found");
+  }
+
+  lace_test::write_test_verifier(dir_ / "edit_verifier.pt", torch::full({6}, 3.0), torch::ones({6}));
+  const Bundle sample = Bundle::load(dir_, torch::kCPU), edit = Bundle::load(dir_, torch::kCPU, lace::model::BundleUse::Edit);
+  EXPECT_EQ(sample.verifier_file(), "verifier.pt");
+  EXPECT_EQ(edit.verifier_file(), "edit_verifier.pt");
+  const auto images = torch::zeros({2, 3, 16, 16});
+  EXPECT_TRUE(torch::allclose(sample.verify(images), torch::zeros({2, 6})));
+  EXPECT_TRUE(torch::allclose(edit.verify(images), torch::full({2, 6}, 3.0)));
+  EXPECT_EQ(sample.files(), edit.files());
+  EXPECT_EQ(edit.files().back(), dir_ / "edit_verifier.pt");
+  EXPECT_EQ(edit.manifest().editing.polish.value(), 7);
 }
 
 TEST_F(BundleTest, GeneratorWithoutMappingOrMeanIsRejected) {

@@ -1,5 +1,8 @@
 // The energy of one editing step on the tiny bundle (smile, glasses binary; hair categorical; age
 // continuous): each term against a hand-computed value, and its gradient against finite differences.
+#include <filesystem>
+#include <random>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,6 +11,7 @@
 #include "lace/model/bundle.hpp"
 #include "lace/sampling/edit_energy.hpp"
 #include "lace/sampling/seeds.hpp"
+#include "support/test_verifier.hpp"
 
 using namespace lace;
 
@@ -89,6 +93,61 @@ TEST(EditEnergy, GradientMatchesFiniteDifferences) {
     const auto fd = (e.energy(z + dz) - e.energy(z - dz)) / 2e-3f;
     EXPECT_TRUE(torch::allclose(fd, g.select(1, j), 1e-2, 2e-3)) << "dim " << j << ": " << fd << " vs " << g.select(1, j);
   }
+}
+
+// Reading the image (lace edit's polish): the conditions, the keep term and reg_logits read the verifier's
+// logits on the image drawn from the previous w+ with the step's layers set to w(z). The test verifier reads
+// bias + scale * mean(image), so each term has a closed form; the gradient runs through the generator.
+TEST(EditEnergy, ReadingTheImageAppliesEveryTermToTheVerifiersLogits) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("lace_edit_energy_" + std::to_string(std::random_device{}()));
+  const auto bias = torch::tensor({0.5, -1.0, 0.2, -0.3, 0.1, 0.4}), scale = torch::tensor({3.0, 40.0, -2.0, 5.0, 1.0, 8.0});
+  const auto bundle = model::Bundle::load(lace_test::tiny_bundle_with_verifier(dir, bias, scale), torch::kCPU);
+  const double psi = 0.9;
+  const auto anchor = sampling::initial_latents(5, 0, 3, 8);
+  const auto z = anchor + 0.6 * sampling::initial_latents(6, 0, 3, 8);
+  torch::Tensor ws_previous, held;
+  {
+    torch::NoGradGuard no_grad;
+    ws_previous = bundle.broadcast_ws(bundle.truncate(bundle.mapping(sampling::initial_latents(7, 0, 3, 8)), psi));
+    held = bundle.verify(bundle.synthesis(ws_previous));
+  }
+  const std::vector<int64_t> layers = {0};
+  std::vector<energy::Energy> conds;
+  for (const char* e : {"glasses", "age=0.8"}) conds.push_back(energy::compile(e, bundle.manifest().attributes));
+  const sampling::EditWeights w = {2, 0, 3, 0.1, 0.5, 1.5};
+  sampling::EditEnergy e(bundle, psi, conds, anchor, w, held, held);
+  EXPECT_THROW(e.read_images(ws_previous.slice(0, 0, 2), layers), std::invalid_argument);  // one row per anchor
+  e.read_images(ws_previous, layers);
+
+  torch::NoGradGuard no_grad;
+  const auto wz = bundle.truncate(bundle.mapping(z), psi), wa = bundle.truncate(bundle.mapping(anchor), psi);
+  const auto mean = bundle.synthesis(sampling::step_ws(ws_previous, wz, layers)).mean({1, 2, 3}).to(torch::kDouble);
+  const auto l = bias.to(torch::kDouble).unsqueeze(0) + scale.to(torch::kDouble).unsqueeze(0) * mean.unsqueeze(1);
+  const auto hd = held.to(torch::kDouble);
+  const double sigma = bundle.manifest().find("age")->sigma;
+  auto expected = 2 * log1p_exp(-l.select(1, 1)) + 3 * (l.select(1, 5) - 0.8).square() / (2 * sigma * sigma);
+  expected += 0.1 * ((wz - wa).square().sum(1) + (z - anchor).square().sum(1)).to(torch::kDouble);
+  const auto kept = torch::tensor(std::vector<int64_t>{0, 2, 3, 4});
+  expected += 0.5 * (l.index_select(1, kept) - hd.index_select(1, kept)).square().sum(1);  // held as the image read them
+  for (int64_t i = 0; i < 3; ++i) {  // keep: smile's and hair's classes as the previous image showed them
+    const double s = l[i][0].item<double>();
+    double keep = hd[i][0].item<double>() > 0 ? std::log1p(std::exp(-s)) : std::log1p(std::exp(s));
+    const auto hair = l[i].slice(0, 2, 5);
+    keep += (torch::logsumexp(hair, 0) - hair[hd[i].slice(0, 2, 5).argmax().item<int64_t>()]).item<double>();
+    expected[i] += 1.5 * keep;
+  }
+  EXPECT_TRUE(torch::allclose(e.energy(z).to(torch::kDouble), expected, 1e-4, 1e-4)) << e.energy(z) << expected;
+
+  const auto g = e.energy_and_gradient(z).gradient;
+  EXPECT_GT(g.abs().max().item<double>(), 0.0);
+  for (int64_t j = 0; j < 8; ++j) {
+    auto dz = torch::zeros_like(z);
+    dz.select(1, j).fill_(1e-3f);
+    const auto fd = (e.energy(z + dz) - e.energy(z - dz)) / 2e-3f;
+    EXPECT_TRUE(torch::allclose(fd, g.select(1, j), 2e-2, 5e-3)) << "dim " << j << ": " << fd << " vs " << g.select(1, j);
+  }
+  fs::remove_all(dir);
 }
 
 // Rows handed to the ODE one at a time (per-sample stepping) see their own anchor and classes.

@@ -37,6 +37,9 @@ def test_info_lists_the_face_attributes():
     # The checker, not the labeler (the latent classifier's teacher, which shares its blind spots), reads
     # every conditional image (models/faces/README.md, "checker.pt").
     assert info["verifier"] == "checker.pt", info["verifier"]
+    # lace edit reads with the mean of the checker and the labeler, and polishes (models/faces/README.md).
+    assert info["edit_verifier"] == "edit_verifier.pt", info["edit_verifier"]
+    assert info["editing"]["polish"] == 20, info["editing"]
 
 
 def test_smile_and_glasses_reads_true_under_the_evaluator():

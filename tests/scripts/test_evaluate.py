@@ -86,6 +86,19 @@ def test_the_sampling_key_leaves_out_what_only_lace_edit_reads(tmp_path):
     assert len({k[0] for k in keys}) == 3 and len({k[1] for k in keys}) == 1
     (bundle / "lace.json").write_text(json.dumps({"name": "b", "sampling": {"guidance": 3}}))
     assert result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"] != keys[0][1]
+    # ... and so is the edit verifier lace.json's "editing" names (unless lace sample's verifier is the same file).
+    (bundle / "lace.json").write_text(json.dumps({"name": "b", "sampling": {"guidance": 4}}))
+    before = result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"]
+    (bundle / "lace.json").write_text(json.dumps({"name": "b", "sampling": {"guidance": 4},
+                                                  "editing": {"verifier": {"file": "edit.pt"}}}))
+    (bundle / "edit.pt").write_bytes(b"an edit verifier")
+    assert result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"] == before
+    full = result_parts.models_and_lace_key(str(bundle), evaluator)["bundle"]
+    (bundle / "edit.pt").write_bytes(b"another edit verifier")
+    assert result_parts.models_and_lace_key(str(bundle), evaluator)["bundle"] != full
+    (bundle / "lace.json").write_text(json.dumps({"name": "b", "sampling": {"guidance": 4}, "verifier": {"file": "edit.pt"},
+                                                  "editing": {"verifier": {"file": "edit.pt"}}}))
+    assert result_parts.models_and_lace_key(str(bundle), evaluator, sampling=True)["bundle"] != before
 
 
 def reading(n, **values):

@@ -16,8 +16,9 @@ namespace lace::jobs {
 void check_solver_options(const std::string& solver, const std::vector<std::string>& known,
                           const sampling::VpOdeOptions& ode);
 
-// --verify asks for the bundle's image verifier: the manifest must name one. Throws std::invalid_argument.
-void check_verifier(const std::optional<bool>& verify, const model::Manifest& manifest,
+// --verify asks for the bundle's image verifier: the manifest must name one (editing: "verifier" or
+// "editing.verifier"). Throws std::invalid_argument.
+void check_verifier(const std::optional<bool>& verify, const model::Manifest& manifest, bool editing,
                     const std::filesystem::path& model_dir);
 
 }  // namespace lace::jobs

@@ -15,11 +15,14 @@ struct Module;
 
 namespace lace::model {
 
+// What a bundle is loaded for: lace edit reads images with "editing.verifier" where the manifest names one.
+enum class BundleUse { Sample, Edit };
+
 class Bundle {
  public:
   // Loads <dir>/lace.json and the files it names onto `device`, then probes every module with a
   // batch of one and checks the output shapes against the manifest. Throws BundleError.
-  static Bundle load(const std::filesystem::path& dir, torch::Device device);
+  static Bundle load(const std::filesystem::path& dir, torch::Device device, BundleUse use = BundleUse::Sample);
 
   Bundle(Bundle&&) noexcept;
   Bundle& operator=(Bundle&&) noexcept;
@@ -36,9 +39,10 @@ class Bundle {
   torch::Tensor synthesis(const torch::Tensor& ws) const;       // [B, num_ws, w_dim] -> [B, C, R, R] in [-1, 1]
   torch::Tensor classify(const torch::Tensor& w) const;         // [B, w_dim] -> [B, num_logits]
   bool has_verifier() const { return verifier_ != nullptr; }
+  const std::filesystem::path& verifier_file() const { return verifier_file_; }  // as lace.json names it
   torch::Tensor verify(const torch::Tensor& images) const;      // [B, C, R, R] in [-1, 1] -> [B, num_logits]
 
-  // The files that make up the bundle (manifest first), e.g. for hashing.
+  // The files that make up the bundle (manifest first; both verifiers, whichever is loaded), e.g. for hashing.
   std::vector<std::filesystem::path> files() const;
 
  private:
@@ -48,7 +52,8 @@ class Bundle {
   torch::Device device_ = torch::kCPU;
   std::unique_ptr<torch::jit::Module> generator_;
   std::unique_ptr<torch::jit::Module> classifier_;
-  std::unique_ptr<torch::jit::Module> verifier_;  // optional image classifier (manifest "verifier")
+  std::unique_ptr<torch::jit::Module> verifier_;  // optional image classifier (manifest "verifier" or "editing.verifier")
+  std::filesystem::path verifier_file_;
   torch::Tensor w_avg_;
 };
 

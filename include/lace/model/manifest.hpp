@@ -72,14 +72,19 @@ struct EditWeights {
 struct EditSettings {
   std::optional<double> truncation;
   std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep;  // the energy's weights
-  // A step whose target the latent classifier reads below min_p is solved again from the previous step
-  // with every condition's weight doubled per try, up to `tries` solves in all (0: off).
+  // A step where a condition set so far, or an attribute none names, reads below min_p (the verifier reads the
+  // image when there is one, else the latent classifier reads w) is solved again from the previous step with
+  // every condition's weight and the keep term's doubled per try, up to `tries` solves in all (0: off).
   std::optional<double> min_p;
   std::optional<int64_t> tries;
   // Continuous targets read within this distance count as met in the probability min_p reads (and the
   // records' p), at least each attribute's own tolerance; the energy is unchanged. Only what "met" means:
   // without it, P >= 0.9 asks for a reading within about sigma / 2, finer than an image classifier reads.
   std::optional<double> tolerance;
+  // Rows still below min_p after their tries are polished: this many gradient steps on z against the same
+  // energy read by the verifier on the step's image (through the generator) instead of by the latent
+  // classifier; a row keeps the polished z only where min_p's reading rises (0: off; needs a verifier).
+  std::optional<int64_t> polish;
 };
 
 // Every weight once: the name lace.json, sequence files and records give it, the lace edit flag that
@@ -110,6 +115,9 @@ struct Manifest {
   WAvgSpec w_avg;
   ClassifierSpec classifier;
   std::optional<VerifierSpec> verifier;
+  // Optional "editing": {"verifier": {...}}: the image classifier lace edit reads with in place of `verifier`
+  // (the face bundle's: the mean of two classifiers' logits, whose gradient the polish follows).
+  std::optional<VerifierSpec> edit_verifier;
   std::vector<Attribute> attributes;
 
   const Attribute* find(const std::string& attribute_name) const;

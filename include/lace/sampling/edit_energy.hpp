@@ -46,6 +46,12 @@ class EditEnergy : public EnergyFunction {
              torch::Tensor z_anchor, const EditWeights& weights, const torch::Tensor& held_logits = {},
              const torch::Tensor& held_values = {}, const torch::Tensor& reading_shift = {});
 
+  // Read the image instead of w (lace edit's polish): the conditions and the keep term read the verifier's
+  // logits on the step's image, drawn from ws_previous [B, num_ws, w_dim] with `layers` set to w(z) (step_ws),
+  // and reg_logits holds those logits at the held ones; the gradient runs through the generator. Needs the
+  // bundle's verifier and no reading_shift (the image is what the shift stood in for).
+  void read_images(const torch::Tensor& ws_previous, std::vector<int64_t> layers);
+
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   torch::Tensor energy(const torch::Tensor& z) const;  // [B] for the whole batch, no gradient
 
@@ -67,6 +73,9 @@ class EditEnergy : public EnergyFunction {
   torch::Tensor kept_index_;                         // kept_columns_ as a tensor on the anchor's device
   torch::Tensor z_anchor_, w_anchor_, kept_anchor_;  // [B, z_dim], [B, w_dim], [B, kept]
   torch::Tensor shift_;                              // [B, num_logits] or undefined
+  torch::Tensor held_;                               // [B, num_logits]: the held classes' logits
+  torch::Tensor ws_previous_;                        // read_images: [B, num_ws, w_dim], else undefined
+  std::vector<int64_t> layers_;
   // The keep term's classes at z_a (only when weights.keep > 0): binary attributes' columns [nb] and
   // presence [B, nb]; each categorical one's columns and class [B]; continuous ones' columns [nc], values
   // [B, nc] and sigmas [nc].
@@ -100,6 +109,10 @@ struct KeptReading {
 KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
                                const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
                                const std::vector<model::Attribute>& attributes);
+
+// A step's w+: the previous one with `layers` set to the new w [B, w_dim] (StyleFlow's subset selection);
+// the other layers keep theirs.
+torch::Tensor step_ws(const torch::Tensor& ws_previous, const torch::Tensor& w, const std::vector<int64_t>& layers);
 
 // Does the condition set a continuous attribute (then its step weighs newest_continuous)?
 bool sets_continuous(const energy::Energy& condition, const std::vector<model::Attribute>& attributes);
