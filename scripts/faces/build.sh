@@ -54,7 +54,7 @@ fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
 mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
 
-for role in labeler evaluator checker; do
+for role in labeler evaluator checker robust_checker robust_labeler; do
   if [ ! -s "$RUN/$role.pt" ]; then
     echo "== training the $role"
     (cd "$HERE" && $PY train_image_classifier.py --role "$role" --out "$RUN" "${CLASSIFIER_ARGS[@]}" > "$RUN/$role.log")
@@ -68,7 +68,8 @@ $PY "$HERE/train_gan.py" --run-dir "$RUN" --labeler "$RUN/labeler.pt" "${RESUME[
 
 echo "== building the bundle in $OUT"
 $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
-  --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
+  --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" \
+  --edit-verifiers "$RUN/robust_checker.pt" "$RUN/robust_labeler.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
 
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"

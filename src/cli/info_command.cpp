@@ -39,7 +39,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     // Loading runs every check, so `lace info` doubles as a bundle validator.
     const auto bundle = model::Bundle::load(*model, resolve_device(global.device));
     const auto& m = bundle.manifest();
-    if (m.edit_verifier) model::Bundle::load(*model, resolve_device(global.device), model::BundleUse::Edit);  // checks it too
+    bundle.check_edit_verifier();
     const auto hash = jobs::bundle_hash(bundle);
     const auto edit = jobs::resolve_edit_settings(m, {}, {});  // what lace edit runs with, flags and file aside
     std::vector<std::pair<const char*, double>> edit_settings = {{"truncation", edit.truncation}};

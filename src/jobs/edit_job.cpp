@@ -128,7 +128,7 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool
   c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
   if (choice.min_p > 0) c << " --tries " << choice.tries;
   c << " --tolerance " << choice.tolerance;
-  if (choice.min_p > 0) c << " --polish " << choice.polish;
+  if (choice.min_p > 0 && verify) c << " --polish " << choice.polish;  // the polish reads images
   c << (verify ? " --verify" : " --no-verify");
   return c.str();
 }
@@ -198,6 +198,14 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
   return r;
 }
 
+// The rows whose weakest reading is below min_p, but for those in `skip`.
+std::vector<int64_t> rows_below(const StepReading& reading, double min_p, const std::set<int64_t>& skip = {}) {
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < reading.score.size(0); ++i)
+    if (reading.score[i].item<double>() < min_p && !skip.count(i)) rows.push_back(i);
+  return rows;
+}
+
 // A step's result after min_p: rows where a condition set so far (the newest or an earlier one), or an
 // attribute none names, reads below min_p are solved again from the previous step's z with every
 // condition's weight and the keep term's doubled per try (2x, 4x, ...); a row keeps its first try to reach
@@ -244,10 +252,8 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
   sampling::VpOdeOptions retry_options = ode_options;
   retry_options.adaptive.stop_rows_at_cap = true;
   for (int64_t attempt = 1; attempt < choice.tries; ++attempt) {
-    std::vector<int64_t> rows;
-    for (int64_t i = 0; i < n; ++i)
-      // A row stopped at its cap is not tried again: a stronger try would be stiffer still.
-      if (out.reading.score[i].item<double>() < choice.min_p && !out.stopped.count(i)) rows.push_back(i);
+    // A row stopped at its cap is not tried again: a stronger try would be stiffer still.
+    const std::vector<int64_t> rows = rows_below(out.reading, choice.min_p, out.stopped);
     if (rows.empty()) break;
     retry_options.adaptive.row_max_steps.clear();
     for (const int64_t i : rows) retry_options.adaptive.row_max_steps.push_back(retry_cap(i));
@@ -309,9 +315,8 @@ void polish_weak_edits(Retried& step, const model::Bundle& bundle, double psi, c
                        const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
                        const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
                        const std::vector<int64_t>& layers, const model::EditWeights& weights, const EditChoice& choice) {
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < step.z.size(0); ++i)
-    if (step.reading.score[i].item<double>() < choice.min_p) rows.push_back(i);
+  // Rows whose stronger try stopped at its cap are polished too: the polish takes no ODE steps.
+  const std::vector<int64_t> rows = rows_below(step.reading, choice.min_p);
   if (rows.empty()) return;
   const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
   const KeptTargets kept = targets.rows(index);
@@ -398,7 +403,9 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   if (choice.tolerance > 0) base["tolerance"] = choice.tolerance;
   const bool verify = job.verify.value_or(bundle.has_verifier());
   if (verify) base["verifier"] = bundle.verifier_file().string();
-  if (verify && choice.min_p > 0 && choice.polish > 0) base["polish"] = choice.polish;
+  // The polish reads images, so it runs only verifying, and only on rows min_p finds weak.
+  const bool polishing = verify && choice.min_p > 0 && choice.polish > 0;
+  if (polishing) base["polish"] = choice.polish;
   report.verified = verify;
   base["reproduce"] = reproduce_command(job, choice, verify);
 
@@ -443,7 +450,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         const auto result = sampling::sample_vp_ode(energy, z, ode_options, &progress);
         step = retry_weak_edits(bundle, psi, so_far, targets, attributes, z, ws, layers, result, weights, choice,
                                 verify, ode_options, progress);
-        if (verify && choice.min_p > 0 && choice.polish > 0)
+        if (polishing)
           polish_weak_edits(step, bundle, psi, so_far, targets, attributes, z, ws, layers, weights, choice);
         for (int64_t i = 0; i < n; ++i) step.below += step.reading.score[i].item<double>() < choice.min_p;
         report.polished += static_cast<int64_t>(step.polished.size());
@@ -513,7 +520,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
           for (size_t c = 0; c < names.size(); ++c)
             record["p_kept"][names[c]] = step.reading.kept[i][static_cast<int64_t>(c)].item<double>();
           if (choice.min_p > 0) record["tries"] = {{"solved", step.tries[i].first}, {"kept", step.tries[i].second}};
-          if (choice.min_p > 0 && choice.polish > 0) record["tries"]["polished"] = step.polished.count(i) > 0;
+          if (polishing) record["tries"]["polished"] = step.polished.count(i) > 0;
         }
         record["attributes"] = attribute_readings(manifest, logits[i]);
         record["z"] = tensor_to_json(z[i].to(torch::kCPU));

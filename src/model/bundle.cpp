@@ -68,7 +68,23 @@ void expect_shape(const torch::Tensor& out, std::initializer_list<int64_t> want,
   if (!out.is_floating_point()) throw BundleError(file + ": " + what + " must return floating-point values");
 }
 
+// Loads an image classifier the manifest names and probes it with a batch of one image.
+std::unique_ptr<torch::jit::Module> load_verifier(const std::filesystem::path& dir, const Manifest& manifest,
+                                                  const VerifierSpec& v, torch::Device device) {
+  const auto& g = manifest.generator;
+  const auto file = (dir / v.file).string();
+  auto module = load_module(dir / v.file, device);
+  torch::NoGradGuard no_grad;
+  const auto images = torch::zeros({1, g.channels, g.resolution, g.resolution}, torch::TensorOptions().device(device));
+  expect_shape(call(*module, file, "forward", images), {1, v.num_logits}, file, "forward(images)");
+  return module;
+}
+
 }  // namespace
+
+void Bundle::check_edit_verifier() const {
+  if (manifest_.edit_verifier) load_verifier(dir_, manifest_, *manifest_.edit_verifier, device_);
+}
 
 Bundle::Bundle(Bundle&&) noexcept = default;
 Bundle& Bundle::operator=(Bundle&&) noexcept = default;
@@ -96,11 +112,8 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device, Bund
   expect_shape(logits, {1, b.manifest_.classifier.num_logits}, clf_file, "forward(w)");
   const bool edit_verifier = use == BundleUse::Edit && b.manifest_.edit_verifier;
   if (const auto& v = edit_verifier ? b.manifest_.edit_verifier : b.manifest_.verifier) {
-    const auto file = (dir / v->file).string();
     b.verifier_file_ = v->file;
-    b.verifier_ = load_module(dir / v->file, device);
-    const auto images = torch::zeros({1, g.channels, g.resolution, g.resolution}, opts);
-    expect_shape(call(*b.verifier_, file, "forward", images), {1, v->num_logits}, file, "forward(images)");
+    b.verifier_ = load_verifier(dir, b.manifest_, *v, device);
   }
 
   if (b.manifest_.w_avg.source == WAvgSpec::Source::Buffer) {

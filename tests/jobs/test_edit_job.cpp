@@ -486,6 +486,18 @@ TEST_F(EditJobTest, APolishFollowsTheVerifierWhereTheTriesFellShort) {
   EXPECT_EQ(record(blind.images[1])["tries"]["polished"], false);
   EXPECT_EQ(record(blind.images[1])["z"], record(blind0.images[1])["z"]);
   EXPECT_EQ(blind.below_min_p, 1);
+
+  // Without reading images there is no polish, and the records do not claim one.
+  job_.model_dir = verifier("unread", -5.4, 1000.0);
+  job_.overrides.polish = 40;
+  job_.verify = false;
+  job_.out_dir = dir_ / "unverified";
+  const auto unverified = run();
+  const json u = record(unverified.images[1]);
+  EXPECT_EQ(unverified.polished, 0);
+  EXPECT_EQ(u["tries"], json({{"solved", 1}, {"kept", 0}}));
+  EXPECT_FALSE(u.contains("polish"));
+  EXPECT_EQ(u["reproduce"].get<std::string>().find("--polish"), std::string::npos);
 }
 
 // A start's retry may take four times the steps of its own first solve at most (docs/edit.md). The tiny

@@ -229,7 +229,13 @@ TEST_F(BundleTest, AnEditVerifierIsLoadedForEditing) {
   j["editing"] = {{"verifier", {{"file", "edit_verifier.pt"}, {"num_logits", 6}}}, {"polish", 7}};
   write_manifest(j);
   lace_test::write_test_verifier(dir_ / "verifier.pt", torch::zeros({6}), torch::ones({6}));
-  EXPECT_NO_THROW(Bundle::load(dir_, torch::kCPU));  // lace sample does not need the edit verifier
+  const Bundle without = Bundle::load(dir_, torch::kCPU);  // lace sample does not need the edit verifier
+  try {
+    without.check_edit_verifier();  // lace info checks it alone
+    ADD_FAILURE() << "checked an edit verifier that is not there";
+  } catch (const BundleError& e) {
+    EXPECT_HAS(e.what(), "edit_verifier.pt: file not found");
+  }
   try {
     Bundle::load(dir_, torch::kCPU, lace::model::BundleUse::Edit);
     ADD_FAILURE() << "loaded for editing without its edit verifier";
@@ -247,6 +253,15 @@ TEST_F(BundleTest, AnEditVerifierIsLoadedForEditing) {
   EXPECT_EQ(sample.files(), edit.files());
   EXPECT_EQ(edit.files().back(), dir_ / "edit_verifier.pt");
   EXPECT_EQ(edit.manifest().editing.polish.value(), 7);
+  EXPECT_NO_THROW(sample.check_edit_verifier());
+
+  lace_test::write_test_verifier(dir_ / "edit_verifier.pt", torch::zeros({5}), torch::ones({5}));
+  try {
+    sample.check_edit_verifier();
+    ADD_FAILURE() << "checked an edit verifier of the wrong width";
+  } catch (const BundleError& e) {
+    EXPECT_HAS(e.what(), "edit_verifier.pt: forward(images) returned shape [1, 5]");
+  }
 }
 
 TEST_F(BundleTest, GeneratorWithoutMappingOrMeanIsRejected) {

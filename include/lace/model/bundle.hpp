@@ -41,6 +41,9 @@ class Bundle {
   bool has_verifier() const { return verifier_ != nullptr; }
   const std::filesystem::path& verifier_file() const { return verifier_file_; }  // as lace.json names it
   torch::Tensor verify(const torch::Tensor& images) const;      // [B, C, R, R] in [-1, 1] -> [B, num_logits]
+  // Loads and probes the manifest's "editing.verifier" alone (a no-op without one); throws BundleError.
+  // For `lace info`, which checks it without loading the whole bundle a second time.
+  void check_edit_verifier() const;
 
   // The files that make up the bundle (manifest first; both verifiers, whichever is loaded), e.g. for hashing.
   std::vector<std::filesystem::path> files() const;
