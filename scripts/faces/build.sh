@@ -78,10 +78,19 @@ $PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/eva
   "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
-  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt; do
+  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt \
+           robust_checker.json robust_labeler.json; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
   grep -q '"file": "checker.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker" >&2; exit 1; }
+  # lace edit's verifier is the mean of the two robust classifiers, not of the checker and the labeler.
+  $PY - "$OUT/edit_verifier.pt" "$RUN/robust_checker.pt" "$RUN/robust_labeler.pt" <<'PYEOF' ||
+import sys, torch
+edit, a, b = (torch.jit.load(p).eval() for p in sys.argv[1:])
+x = torch.rand(2, 3, 64, 64) * 2 - 1
+sys.exit(0 if torch.allclose(edit(x), 0.5 * (a(x) + b(x)), atol=1e-5) else 1)
+PYEOF
+    { echo "build.sh --smoke: edit_verifier.pt is not the mean of the robust classifiers" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"
