@@ -54,7 +54,7 @@ fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
 mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
 
-for role in labeler evaluator checker robust_checker robust_labeler; do
+for role in labeler evaluator checker; do
   if [ ! -s "$RUN/$role.pt" ]; then
     echo "== training the $role"
     (cd "$HERE" && $PY train_image_classifier.py --role "$role" --out "$RUN" "${CLASSIFIER_ARGS[@]}" > "$RUN/$role.log")
@@ -68,8 +68,7 @@ $PY "$HERE/train_gan.py" --run-dir "$RUN" --labeler "$RUN/labeler.pt" "${RESUME[
 
 echo "== building the bundle in $OUT"
 $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
-  --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" \
-  --edit-verifiers "$RUN/robust_checker.pt" "$RUN/robust_labeler.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
+  --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
 
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"
@@ -78,19 +77,10 @@ $PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/eva
   "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
-  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt \
-           robust_checker.json robust_labeler.json; do
+  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
   grep -q '"file": "checker.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker" >&2; exit 1; }
-  # lace edit's verifier is the mean of the two robust classifiers, not of the checker and the labeler.
-  $PY - "$OUT/edit_verifier.pt" "$RUN/robust_checker.pt" "$RUN/robust_labeler.pt" <<'PYEOF' ||
-import sys, torch
-edit, a, b = (torch.jit.load(p).eval() for p in sys.argv[1:])
-x = torch.rand(2, 3, 64, 64) * 2 - 1
-sys.exit(0 if torch.allclose(edit(x), 0.5 * (a(x) + b(x)), atol=1e-5) else 1)
-PYEOF
-    { echo "build.sh --smoke: edit_verifier.pt is not the mean of the robust classifiers" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"

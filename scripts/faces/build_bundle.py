@@ -8,9 +8,8 @@
 1. exports G_ema as OUT/generator.pt (export_generator.py), writes OUT/lace.json's generator, truncation,
    sampling, editing and verifier sections, and copies the labeler, the verifier (the labeler unless
    --verifier names another; build.sh passes the checker) and the evaluator (with their cards) beside them;
-   with --edit-verifiers A B (build.sh passes the two robust classifiers) or else a --verifier other than the
-   labeler, also OUT/edit_verifier.pt, the mean of those two, which lace edit reads with (lace.json
-   editing.verifier) and polishes by;
+   with a --verifier other than the labeler, also OUT/edit_verifier.pt, the mean of the two, which lace edit
+   reads with (lace.json editing.verifier) and polishes by;
 2. samples -n pseudo-labelled pairs (make_pairs.py: z, truncated w, the labeler's reading of the image), or
    with --reuse-pairs reads the ones an earlier build (or make_pairs.py, seed 0) left at --pairs;
 3. trains the latent classifier on them (scripts/train_latent_classifier.py; one MLP per attribute, see
@@ -122,10 +121,6 @@ def main():
     ap.add_argument("--verifier", help="the image classifier lace reads every conditional image with (lace.json "
                                        "verifier; default: the labeler), e.g. a checker of another architecture "
                                        "(train_image_classifier.py --role checker); never the evaluator")
-    ap.add_argument("--edit-verifiers", nargs=2, metavar=("A", "B"),
-                    help="lace edit's verifier (OUT/edit_verifier.pt) is the mean of these two image classifiers "
-                         "(default: of --verifier and --labeler, where they differ), e.g. the robust ones "
-                         "(train_image_classifier.py --role robust_checker / robust_labeler); never the evaluator")
     ap.add_argument("--out", default="models/faces")
     ap.add_argument("--pairs", help="where the pairs go (default: pairs.npz beside the checkpoint)")
     ap.add_argument("-n", type=int, default=20_000, help="pseudo-labelled pairs")
@@ -162,11 +157,6 @@ def main():
     models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator) if m}
     if args.verifier and os.path.realpath(args.verifier) == os.path.realpath(args.evaluator):
         ap.error("--verifier is the evaluator: the evaluator only scores, it never guides sampling")
-    if any(os.path.realpath(m) == os.path.realpath(args.evaluator) for m in args.edit_verifiers or ()):
-        ap.error("--edit-verifiers names the evaluator: the evaluator only scores, it never guides editing")
-    edit_pair = (tuple(args.edit_verifiers) if args.edit_verifiers
-                 else (args.verifier, args.labeler) if args.verifier
-                 and os.path.realpath(args.verifier) != os.path.realpath(args.labeler) else None)
     if len({os.path.basename(m) for m in models}) < len(models):
         ap.error("--labeler, --verifier and --evaluator: different files need different names (all are copied beside the bundle)")
     torch.set_num_threads(args.threads)
@@ -177,7 +167,8 @@ def main():
     write_manifest(args.out, info, "Cartoon faces, 64x64: a StyleGAN2 trained on rendered faces with a latent "
                                    "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
                    args.guidance, args.verifier or args.labeler, args.min_p, args.tries,
-                   EDIT_VERIFIER if edit_pair else None)
+                   EDIT_VERIFIER if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler)
+                   else None)
     # The labeler, the verifier and the evaluator beside the bundle, before lace first loads it.
     for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator) if m):
         for ext in (".pt", ".json"):
@@ -186,13 +177,8 @@ def main():
             if os.path.abspath(src) != os.path.abspath(dst) and (ext == ".pt" or os.path.exists(src)):
                 with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
                     shutil.copyfile(src, tmp)
-    if edit_pair:
-        image_classifiers.save_mean(*edit_pair, os.path.join(args.out, EDIT_VERIFIER))
-        for model in args.edit_verifiers or ():  # their cards, for the model card; the weights are in edit_verifier.pt
-            card = os.path.splitext(model)[0] + ".json"
-            if os.path.exists(card) and os.path.dirname(os.path.abspath(card)) != os.path.abspath(args.out):
-                with atomic_files.replacing(os.path.join(args.out, os.path.basename(card))) as tmp:
-                    shutil.copyfile(card, tmp)
+    if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler):
+        image_classifiers.save_mean(args.verifier, args.labeler, os.path.join(args.out, EDIT_VERIFIER))
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")

@@ -94,10 +94,7 @@ class Checker(nn.Module):
         return self.head(torch.cat([f.amax((2, 3)), f.mean((2, 3))], 1))
 
 
-# The robust roles (lace edit's verifier, trained adversarially: train_image_classifier.py) reuse the labeler's and
-# the checker's architectures with their own seeds and data; none shares the evaluator's.
-ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator, "checker": Checker,
-                 "robust_checker": Checker, "robust_labeler": Labeler}
+ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator, "checker": Checker}
 
 
 def to_input(images_uint8):

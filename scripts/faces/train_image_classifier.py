@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""Train an image attribute classifier (labeler, evaluator, checker, robust_*) on rendered faces; export TorchScript.
+"""Train the labeler or the evaluator on rendered faces and export it as TorchScript.
 
   /usr/bin/python3 scripts/faces/train_image_classifier.py --role labeler   --out DIR
   /usr/bin/python3 scripts/faces/train_image_classifier.py --role evaluator --out DIR
   /usr/bin/python3 scripts/faces/train_image_classifier.py --role checker   --out DIR
-  /usr/bin/python3 scripts/faces/train_image_classifier.py --role robust_checker --out DIR  # and robust_labeler
 
 Writes DIR/<role>.pt (TorchScript: forward(x [B,3,64,64] in [-1,1]) -> [B, 11] outputs in the order of
 render.LABEL_COLUMNS; the evaluator also exports features(x)) and DIR/<role>.json (the column names,
@@ -12,8 +11,7 @@ training settings and held-out agreement per attribute). Each role trains on its
 data, with its own seed; both are tested on the same held-out slice. `--balanced S` draws a share S of the
 training images with every attribute independent and even (render.sample_params), so that rare
 combinations (a beard under a hat with red hair) are seen thousands of times instead of dozens; such a
-model is also tested on a balanced held-out slice. `--adversarial EPS` (the robust roles' default) also trains
-on images a two-step projected gradient attack moved by at most EPS per pixel.
+model is also tested on a balanced held-out slice.
 """
 import argparse
 import json
@@ -30,29 +28,13 @@ import atomic_files  # noqa: E402
 from render import LABEL_COLUMNS, label_matrix, render_many  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 
-DATA_SEEDS = {"labeler": 1000, "evaluator": 2000, "checker": 4000,  # training data: a different slice per role
-              "robust_checker": 5000, "robust_labeler": 6000}
+DATA_SEEDS = {"labeler": 1000, "evaluator": 2000, "checker": 4000}  # training data: a different slice per role
 TEST_SEED = 3000                                   # held-out images, shared by every role
-INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3, "robust_checker": 5, "robust_labeler": 6}
+INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3}
 # The judge (and the checker, the bundle's verifier) trains on half balanced faces so that it reads rare
 # combinations (a hat over red hair and a beard) on real faces that have them; the labeler, whose labels
 # the latent classifier learns, as shipped.
-BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5, "robust_checker": 0.5, "robust_labeler": 0.5}
-# The robust roles make up lace edit's verifier, whose gradient the polish follows through the generator: trained
-# on images pushed within ADVERSARIAL (max per pixel, on the [-1, 1] scale) to read wrong, a network's gradient
-# points where the image must change for any reader, not into one network's blind spots.
-ADVERSARIAL = {"labeler": 0.0, "evaluator": 0.0, "checker": 0.0, "robust_checker": 0.06, "robust_labeler": 0.06}
-PGD_STEPS = 2
-
-
-def attacked(model, x, labels, eps, steps=PGD_STEPS):
-    """x moved by at most eps per pixel to raise the loss (projected gradient ascent from a random start)."""
-    delta = (torch.rand_like(x) * 2 - 1) * eps
-    for _ in range(steps):
-        delta.requires_grad_(True)
-        grad, = torch.autograd.grad(ic.loss(model(x + delta), labels), delta)
-        delta = (delta.detach() + 0.75 * eps * grad.sign()).clamp(-eps, eps)
-    return (x + delta).detach()
+BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5}
 
 
 def augment(x, gen):
@@ -80,18 +62,11 @@ def main():
     ap.add_argument("--balanced", type=float,
                     help="share of training images with independent, evenly drawn attributes (0..1); "
                          f"default by role: {BALANCED}")
-    ap.add_argument("--adversarial", type=float,
-                    help="train on clean and adversarial images within this per-pixel bound (0: clean only); "
-                         f"default by role: {ADVERSARIAL}")
     args = ap.parse_args()
     if args.balanced is None:
         args.balanced = BALANCED[args.role]
     if not 0.0 <= args.balanced <= 1.0:
         ap.error(f"--balanced {args.balanced}: a share, 0..1")
-    if args.adversarial is None:
-        args.adversarial = ADVERSARIAL[args.role]
-    if not 0.0 <= args.adversarial < 1.0:
-        ap.error(f"--adversarial {args.adversarial}: a per-pixel bound on the [-1, 1] scale, 0..1")
     torch.set_num_threads(args.threads)
     torch.manual_seed(INIT_SEEDS[args.role])
     gen = torch.Generator().manual_seed(INIT_SEEDS[args.role])
@@ -120,8 +95,6 @@ def main():
             idx = order[i:i + args.batch]
             x = augment(ic.to_input(images[idx.numpy()]), gen)
             loss = ic.loss(model(x), labels[idx])
-            if args.adversarial > 0:  # clean and attacked images both, so that clean accuracy stays
-                loss = 0.5 * (loss + ic.loss(model(attacked(model, x, labels[idx], args.adversarial)), labels[idx]))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -142,8 +115,7 @@ def main():
             "parameters": sum(p.numel() for p in model.parameters()),
             "train": {"images": args.train, "data_seed": DATA_SEEDS[args.role], "epochs": args.epochs,
                       "batch": args.batch, "lr": args.lr, "init_seed": INIT_SEEDS[args.role],
-                      "balanced": n_balanced, "adversarial": args.adversarial, "pgd_steps": PGD_STEPS,
-                      "seconds": round(time.time() - t0)}}
+                      "balanced": n_balanced, "seconds": round(time.time() - t0)}}
     for name in tests:  # held_out: the data's own mix; held_out_balanced: every attribute independent
         card[name] = {"images": args.test, "data_seed": TEST_SEED, "balanced": name == "held_out_balanced",
                       "metrics": held_out[name]}

@@ -42,21 +42,7 @@ def test_the_roles_stay_apart():
     roles = sorted(ic.ARCHITECTURES)
     assert len({tic.DATA_SEEDS[r] for r in roles} | {tic.TEST_SEED}) == len(roles) + 1
     assert len({tic.INIT_SEEDS[r] for r in roles}) == len(roles)
-    # Only the evaluator scores; no network that guides (labeler, checker, the robust ones) shares its architecture.
-    assert [r for r in roles if ic.ARCHITECTURES[r] is ic.ARCHITECTURES["evaluator"]] == ["evaluator"]
-    assert len({ic.ARCHITECTURES[r] for r in ("labeler", "evaluator", "checker")}) == 3
-    assert tic.ADVERSARIAL["evaluator"] == 0 and all(tic.ADVERSARIAL[r] > 0 for r in roles if r.startswith("robust_"))
-
-
-def test_an_attack_stays_within_its_bound_and_raises_the_loss():
-    torch.manual_seed(0)
-    images, attrs = render.render(16, seed=3)
-    x, y = ic.to_input(images), torch.as_tensor(render.label_matrix(attrs))
-    model = ic.ARCHITECTURES["checker"]().eval()
-    moved = tic.attacked(model, x, y, 0.05)
-    assert (moved - x).abs().max() <= 0.05 + 1e-6
-    with torch.no_grad():
-        assert ic.loss(model(moved), y) > ic.loss(model(x), y)
+    assert len({ic.ARCHITECTURES[r] for r in roles}) == len(roles)
 
 
 if __name__ == "__main__":
