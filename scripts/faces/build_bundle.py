@@ -71,7 +71,7 @@ TRIES = 4
 # `NOT smile` after its step on 0.844 (0.781 without), `glasses` 0.875 (0.781), `hair=black` 0.969 (0.844).
 EDITING = {"weights": {"previous": 1.0, "newest": 3.0, "newest_continuous": 1.0, "reg_z": 0.02, "reg_logits": 0.01,
                        "keep": 1.0},
-           "min_p": 0.9, "tries": 3, "tolerance": 0.05, "polish": 20, "polish_all": True}
+           "min_p": 0.9, "tries": 3, "tolerance": 0.05, "polish": 20}
 EDIT_VERIFIER = "edit_verifier.pt"  # written when the verifier is not the labeler: the mean of the two
 
 
@@ -102,7 +102,7 @@ def write_manifest(out, info, description, guidance, verifier, min_p=MIN_P, trie
         "sampling": {"guidance": guidance, "min_p": min_p, "tries": tries},
         # lace edit reads its images with the edit verifier, where there is one (and only then polishes).
         "editing": ({**EDITING, "verifier": {"file": edit_verifier, "num_logits": len(LABEL_COLUMNS)}}
-                    if edit_verifier else {k: v for k, v in EDITING.items() if not k.startswith("polish")}),
+                    if edit_verifier else {k: v for k, v in EDITING.items() if k != "polish"}),
         # An image classifier (the labeler, the latent classifier's teacher, unless --verifier names another)
         # reads every image too (lace sample --verify), so --min-p retries where the latent classifier was
         # wrong about what the image shows; render's LABEL_COLUMNS are the classifier's columns

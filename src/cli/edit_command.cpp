@@ -62,12 +62,6 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
                   "gradient steps that polish a step still below --min-p after its tries: the same energy, read by "
                   "the verifier on the image (0: off; default: the file's, the bundle's, else 0)")
       ->check(kNonNegative);
-  auto* all = cmd->add_flag_callback(
-      "--polish-all", [flags] { flags->job.overrides.polish_all = true; },
-      "polish every start's step, not only those still below --min-p (default: the file's, the bundle's, else off)");
-  cmd->add_flag_callback("--no-polish-all", [flags] { flags->job.overrides.polish_all = false; },
-                         "polish only the starts still below --min-p")
-      ->excludes(all);
   add_verify_flags(cmd, flags->job.verify);
 
   return [flags, &global] {
@@ -99,8 +93,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
                  report.steps, report.images.size(), report.strips.size(), job.out_dir.string(), report.sheet.string(),
                  report.seconds);
     if (report.retried > 0)
-      spdlog::info("{} step(s) solved again for --min-p; {} still below it", report.retried, report.below_min_p);
-    if (report.polished > 0) spdlog::info("{} step(s) kept their polish", report.polished);
+      spdlog::info("{} step(s) solved again for --min-p, {} polished; {} still below it", report.retried, report.polished,
+                   report.below_min_p);
     spdlog::debug("stages: loading {:.2f} s, solve {:.2f} s, synthesis {:.2f} s, writing {:.2f} s", report.stages.load,
                   report.stages.solve, report.stages.synthesis, report.stages.writing);
     for (const auto& p : report.images) spdlog::debug("  {}", p.string());

@@ -63,7 +63,6 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["verifier"] = m.verifier ? nlohmann::json(m.verifier->file) : nlohmann::json();
       j["edit_verifier"] = m.edit_verifier ? nlohmann::json(m.edit_verifier->file) : j["verifier"];
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
-      j["editing"]["polish_all"] = edit.polish_all;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
         nlohmann::json x = {{"name", a.name}, {"kind", model::to_string(a.kind)}, {"columns", a.columns}, {"layers", a.layers}};
@@ -92,7 +91,7 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
     std::cout << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);
-    std::cout << ", polish_all " << (edit.polish_all ? "true" : "false") << "\n"
+    std::cout << "\n"
               << "attributes  " << m.attributes.size() << "\n";
     for (const auto& a : m.attributes) {
       std::string values;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -129,10 +128,7 @@ std::string reproduce_command(const EditJob& job, const EditChoice& choice, bool
   c << " --min-p " << choice.min_p;  // explicit, so a bundle's later default cannot change it
   if (choice.min_p > 0) c << " --tries " << choice.tries;
   c << " --tolerance " << choice.tolerance;
-  if (choice.min_p > 0 && verify) {  // the polish reads images
-    c << " --polish " << choice.polish;
-    if (choice.polish > 0) c << (choice.polish_all ? " --polish-all" : " --no-polish-all");
-  }
+  if (choice.min_p > 0 && verify) c << " --polish " << choice.polish;  // the polish reads images
   c << (verify ? " --verify" : " --no-verify");
   return c.str();
 }
@@ -230,7 +226,7 @@ struct Retried {
   int64_t retried = 0, below = 0;
   std::string failed_try = {};  // why a stronger try could not finish (its rows keep what they had), or ""
   std::set<int64_t> stopped;      // rows with a retry stopped at its step cap (they keep their earlier try)
-  std::set<int64_t> polished;     // rows that kept their polish (polish_edits)
+  std::set<int64_t> polished;     // rows that kept their polish (polish_weak_edits)
 };
 
 Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
@@ -305,27 +301,22 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
   return out;
 }
 
-// Rows still below min_p after their tries are polished (every row with choice.polish_all): choice.polish Adam
-// steps on z (rate kPolishRate, a move of at most about that much per coordinate and step) from the row's best
-// try, against the step's energy with the bundle's weights read by the verifier on the image
-// (EditEnergy::read_images), the previous step still the anchor of the distance regularizers. A row below
-// min_p keeps the polished z only where min_p's reading (its weakest condition or kept attribute) rises; a
-// row at or above it, where the reading stays at or above min_p. Why: the latent classifier can read a
-// condition met where the image does not show it (the face bundle's NOT smile: latent P 0.94, image 0.15),
-// and doubled weights then push further along a direction that does not change the image; the image's
-// gradient goes where it changes. And a step the verifier reads met is not met for every reader: polishing
-// every start drives the image further from where readers disagree (docs/edit.md). Its cost is a synthesis
-// and a verifier pass, forward and back, per step.
+// Rows still below min_p after their tries are polished: choice.polish Adam steps on z (rate kPolishRate, a
+// move of at most about that much per coordinate and step) from the row's best try, against the step's
+// energy with the bundle's weights read by the verifier on the image (EditEnergy::read_images), the previous
+// step still the anchor of the distance regularizers. A row keeps the polished z only where min_p's reading
+// (its weakest condition or kept attribute) rises. Why: the latent classifier can read a condition met where
+// the image does not show it (the face bundle's NOT smile: latent P 0.94, image 0.15), and doubled weights
+// then push further along a direction that does not change the image; the image's gradient goes where it
+// changes. Its cost is a synthesis and a verifier pass, forward and back, per step.
 constexpr double kPolishRate = 0.02;
 
-void polish_edits(Retried& step, const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
-                  const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
-                  const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
-                  const std::vector<int64_t>& layers, const model::EditWeights& weights, const EditChoice& choice) {
+void polish_weak_edits(Retried& step, const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
+                       const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
+                       const torch::Tensor& z_previous, const torch::Tensor& ws_previous,
+                       const std::vector<int64_t>& layers, const model::EditWeights& weights, const EditChoice& choice) {
   // Rows whose stronger try stopped at its cap are polished too: the polish takes no ODE steps.
-  std::vector<int64_t> rows(static_cast<size_t>(step.z.size(0)));
-  std::iota(rows.begin(), rows.end(), 0);
-  if (!choice.polish_all) rows = rows_below(step.reading, choice.min_p);
+  const std::vector<int64_t> rows = rows_below(step.reading, choice.min_p);
   if (rows.empty()) return;
   const auto index = torch::tensor(rows, torch::kLong).to(z_previous.device());
   const KeptTargets kept = targets.rows(index);
@@ -344,8 +335,7 @@ void polish_edits(Retried& step, const model::Bundle& bundle, double psi, const 
   const StepReading polished = read_step(bundle, psi, conditions, kept, attributes, z.detach(), ws_rows, layers, true);
   for (size_t j = 0; j < rows.size(); ++j) {
     const int64_t i = rows[j], r = static_cast<int64_t>(j);
-    const double before = step.reading.score[i].item<double>(), after = polished.score[r].item<double>();
-    if (before < choice.min_p ? after <= before : after < choice.min_p) continue;
+    if (polished.score[r].item<double>() <= step.reading.score[i].item<double>()) continue;
     step.z[i] = z.detach()[r];
     step.reading.take_row(i, polished, r);
     step.polished.insert(i);
@@ -364,7 +354,6 @@ EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::E
     if (s->tries) c.tries = *s->tries;
     if (s->tolerance) c.tolerance = *s->tolerance;
     if (s->polish) c.polish = *s->polish;
-    if (s->polish_all) c.polish_all = *s->polish_all;
     for (const auto& field : model::edit_weight_fields())
       if (s->*field.setting) c.weights.*field.weight = *(s->*field.setting);
   }
@@ -417,7 +406,6 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
   // The polish reads images, so it runs only verifying, and only on rows min_p finds weak.
   const bool polishing = verify && choice.min_p > 0 && choice.polish > 0;
   if (polishing) base["polish"] = choice.polish;
-  if (polishing && choice.polish_all) base["polish_all"] = true;
   report.verified = verify;
   base["reproduce"] = reproduce_command(job, choice, verify);
 
@@ -463,7 +451,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
         step = retry_weak_edits(bundle, psi, so_far, targets, attributes, z, ws, layers, result, weights, choice,
                                 verify, ode_options, progress);
         if (polishing)
-          polish_edits(step, bundle, psi, so_far, targets, attributes, z, ws, layers, weights, choice);
+          polish_weak_edits(step, bundle, psi, so_far, targets, attributes, z, ws, layers, weights, choice);
         for (int64_t i = 0; i < n; ++i) step.below += step.reading.score[i].item<double>() < choice.min_p;
         report.polished += static_cast<int64_t>(step.polished.size());
         z = step.z;

@@ -146,7 +146,7 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
   const Checker check(file);
   if (!j.is_object()) check.fail("", "must hold a JSON object with start and steps (see docs/edit.md)");
   check.only_keys(j, "", {"start", "condition", "truncation", "steps", "weights", "min_p", "tries", "tolerance",
-                      "polish", "polish_all", "comment"});
+                      "polish", "comment"});
   EditSequence seq;
   seq.file = file;
   seq.source = j;
@@ -169,11 +169,6 @@ EditSequence parse_edit_sequence(const json& j, const fs::path& file) {
     const double polish = check.number(j["polish"], "polish", 0.0);
     if (polish != static_cast<double>(static_cast<int64_t>(polish))) check.fail("polish", "must be a whole number");
     seq.settings.polish = static_cast<int64_t>(polish);
-  }
-  if (j.contains("polish_all")) {
-    if (!j["polish_all"].is_boolean())
-      check.fail("polish_all", "must be true or false, got " + std::string(j["polish_all"].type_name()));
-    seq.settings.polish_all = j["polish_all"].get<bool>();
   }
   if (!j.contains("steps")) check.fail("", "missing field 'steps'");
   if (!j["steps"].is_array() || j["steps"].empty()) check.fail("steps", "must be a non-empty array of expressions");

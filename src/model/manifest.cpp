@@ -52,11 +52,6 @@ class Reader {
     if (!v.is_number_integer() || v.get<int64_t>() < 0) fail(join(path, key), "must be a whole number >= 0");
     return v.get<int64_t>();
   }
-  bool boolean(const json& obj, const std::string& path, const std::string& key) const {
-    const json& v = member(obj, path, key);
-    if (!v.is_boolean()) fail(join(path, key), "must be true or false");
-    return v.get<bool>();
-  }
   int64_t positive_int(const json& obj, const std::string& path, const std::string& key) const {
     const json& v = member(obj, path, key);
     if (!v.is_number_integer() || v.get<int64_t>() <= 0) fail(join(path, key), "must be a positive integer");
@@ -88,8 +83,7 @@ class Reader {
 
 // The bundle's own defaults for lace edit: weights tuned to its classifier (the authors' were tuned to theirs).
 EditSettings read_editing(const Reader& r, const json& e) {
-  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "tolerance", "polish", "polish_all", "verifier",
-                      "comment"});
+  r.only_keys(e, "editing", {"truncation", "weights", "min_p", "tries", "tolerance", "polish", "verifier", "comment"});
   EditSettings s;
   const auto non_negative = [&](const json& obj, const std::string& path, const std::string& key) {
     const double v = r.number(obj, path, key);
@@ -101,7 +95,6 @@ EditSettings read_editing(const Reader& r, const json& e) {
   if (e.contains("tries")) s.tries = r.positive_int(e, "editing", "tries");
   if (e.contains("tolerance")) s.tolerance = non_negative(e, "editing", "tolerance");
   if (e.contains("polish")) s.polish = r.non_negative_int(e, "editing", "polish");
-  if (e.contains("polish_all")) s.polish_all = r.boolean(e, "editing", "polish_all");
   if (e.contains("weights")) {
     const json& w = r.object(e, "editing", "weights");
     r.only_keys(w, "editing.weights", edit_weight_names());

@@ -194,10 +194,9 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   // No editing section: lace edit would run with the bundle's truncation and the authors' weights.
   EXPECT_NE(text.out.find("editing     truncation 1, previous 0.1, newest 1, newest_continuous 10, reg_z 0.04, "
-                          "reg_logits 0.01, keep 0, tolerance 0, min_p 0, tries 3, polish 0, polish_all false\n"), std::string::npos) << text.out;
+                          "reg_logits 0.01, keep 0, tolerance 0, min_p 0, tries 3, polish 0\n"), std::string::npos) << text.out;
   EXPECT_EQ(info["editing"]["tolerance"], 0.0);
   EXPECT_EQ(info["editing"]["polish"], 0.0);
-  EXPECT_EQ(info["editing"]["polish_all"], false);
   EXPECT_TRUE(info["edit_verifier"].is_null());  // none: lace edit reads with "verifier", here none either
   EXPECT_EQ(info["editing"]["newest_continuous"], 10.0);
   EXPECT_NE(text.out.find("hair=black|blonde|red"), std::string::npos) << text.out;

@@ -500,37 +500,6 @@ TEST_F(EditJobTest, APolishFollowsTheVerifierWhereTheTriesFellShort) {
   EXPECT_EQ(u["reproduce"].get<std::string>().find("--polish"), std::string::npos);
 }
 
-// polish_all polishes a start whose step already meets min_p (docs/edit.md): with min_p 0.05 the single solve
-// of the test above (p_image below 0.5, above 0.05) is not polished by default, and is with polish_all, which
-// raises what the verifier reads and keeps the polish because the reading stays at or above min_p.
-TEST_F(EditJobTest, PolishAllAlsoPolishesStartsThatMetMinP) {
-  sequence({{"start", {{"seed", 3}, {"count", 1}}}, {"steps", {"glasses"}}});
-  job_.model_dir = lace_test::tiny_bundle_with_verifier(dir_ / "follows", torch::tensor({0.0, -5.4, 0.0, 0.0, 0.0, 0.0}),
-                                                        torch::tensor({0.0, 1000.0, 0.0, 0.0, 0.0, 0.0}));
-  job_.overrides.min_p = 0.05;
-  job_.overrides.tries = 1;
-  job_.overrides.polish = 40;
-  job_.out_dir = dir_ / "weak-only";
-  const auto weak_only = run();
-  const json first = record(weak_only.images[1]);
-  ASSERT_GE(first["p_image"].get<double>(), 0.05) << "the solve must meet min_p for this test";
-  ASSERT_LT(first["p_image"].get<double>(), 0.5);
-  EXPECT_EQ(weak_only.polished, 0);
-  EXPECT_EQ(first["tries"]["polished"], false);
-  EXPECT_FALSE(first.contains("polish_all"));
-  EXPECT_NE(first["reproduce"].get<std::string>().find(" --polish 40 --no-polish-all"), std::string::npos);
-
-  job_.overrides.polish_all = true;
-  job_.out_dir = dir_ / "all";
-  const auto all = run();
-  const json r = record(all.images[1]);
-  EXPECT_EQ(all.polished, 1);
-  EXPECT_EQ(r["tries"]["polished"], true);
-  EXPECT_EQ(r["polish_all"], true);
-  EXPECT_GT(r["p_image"].get<double>(), first["p_image"].get<double>() + 0.1);
-  EXPECT_NE(r["reproduce"].get<std::string>().find(" --polish 40 --polish-all"), std::string::npos);
-}
-
 // A start's retry may take four times the steps of its own first solve at most (docs/edit.md). The tiny
 // bundle's age target at weight 1 is met at p 0.995 in a few hundred steps; asked for 0.9999, the weights
 // double per try (2x, 4x, 8x) and the ODE stiffens with them until a try needs more than four times the

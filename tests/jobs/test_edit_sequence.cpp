@@ -89,10 +89,8 @@ TEST_F(EditSequenceTest, WeightsAndTruncationAreRead) {
   j["tries"] = 2;
   j["tolerance"] = 0.05;
   j["polish"] = 12;
-  j["polish_all"] = true;
   const auto seq = lace::jobs::parse_edit_sequence(j, dir_ / "e.json");
   EXPECT_EQ(seq.settings.polish.value(), 12);
-  EXPECT_TRUE(seq.settings.polish_all.value());
   EXPECT_DOUBLE_EQ(seq.settings.tolerance.value(), 0.05);
   EXPECT_DOUBLE_EQ(seq.settings.min_p.value(), 0.8);
   EXPECT_EQ(seq.settings.tries.value(), 2);
@@ -113,7 +111,7 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(json{{"steps", {"smile"}}}), file + "missing field 'start'");
   EXPECT_EQ(error_of(json{{"start", {{"seed", 1}, {"count", 1}}}}), file + "missing field 'steps'");
   EXPECT_EQ(error_of(with("step", "x")),
-            file + "unknown field 'step' (known: comment, condition, min_p, polish, polish_all, start, steps, tolerance, tries, truncation, weights)");
+            file + "unknown field 'step' (known: comment, condition, min_p, polish, start, steps, tolerance, tries, truncation, weights)");
   EXPECT_EQ(error_of(with("steps", json::array())), file + "steps: must be a non-empty array of expressions");
   EXPECT_EQ(error_of(with("steps", {"smile", 3})), file + "steps[1]: must be a string, got number");
   EXPECT_EQ(error_of(with("steps", {"smile", "  "})), file + "steps[1]: is empty");
@@ -124,7 +122,6 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(with("tolerance", -0.1)), file + "tolerance: must be a number >= 0, got -0.1");
   EXPECT_EQ(error_of(with("polish", 2.5)), file + "polish: must be a whole number");
   EXPECT_EQ(error_of(with("polish", -1)), file + "polish: must be a number >= 0, got -1");
-  EXPECT_EQ(error_of(with("polish_all", 1)), file + "polish_all: must be true or false, got number");
   EXPECT_EQ(error_of(with("tries", 0)), file + "tries: must be a number >= 1, got 0");
   EXPECT_EQ(error_of(with("tries", 2.5)), file + "tries: must be a whole number");
   EXPECT_EQ(error_of(with("weights", {{"reg_z", -0.1}})), file + "weights.reg_z: must be a number >= 0, got -0.1");

@@ -122,7 +122,6 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["editing"] = {{"tolerance", -0.1}}; }, "editing.tolerance: must be a number >= 0"},
       {[](json& j) { j["editing"] = {{"polish", 2.5}}; }, "editing.polish: must be a whole number >= 0"},
       {[](json& j) { j["editing"] = {{"polish", -1}}; }, "editing.polish: must be a whole number >= 0"},
-      {[](json& j) { j["editing"] = {{"polish_all", "yes"}}; }, "editing.polish_all: must be true or false"},
       {[](json& j) { j["editing"] = {{"verifier", {{"file", "v.pt"}, {"num_logits", 5}}}}; },
        "editing.verifier.num_logits: 5 differs from classifier.num_logits (6)"},
       {[](json& j) { j["editing"] = {{"verifier", {{"num_logits", 6}}}}; }, "editing.verifier.file: missing"},
@@ -254,7 +253,6 @@ TEST_F(BundleTest, AnEditVerifierIsLoadedForEditing) {
   EXPECT_EQ(sample.files(), edit.files());
   EXPECT_EQ(edit.files().back(), dir_ / "edit_verifier.pt");
   EXPECT_EQ(edit.manifest().editing.polish.value(), 7);
-  EXPECT_FALSE(edit.manifest().editing.polish_all.has_value());
   EXPECT_NO_THROW(sample.check_edit_verifier());
 
   lace_test::write_test_verifier(dir_ / "edit_verifier.pt", torch::zeros({5}), torch::ones({5}));

@@ -39,7 +39,7 @@ def test_info_lists_the_face_attributes():
     assert info["verifier"] == "checker.pt", info["verifier"]
     # lace edit reads with the mean of the checker and the labeler, and polishes (models/faces/README.md).
     assert info["edit_verifier"] == "edit_verifier.pt", info["edit_verifier"]
-    assert info["editing"]["polish"] == 20 and info["editing"]["polish_all"] is True, info["editing"]
+    assert info["editing"]["polish"] == 20, info["editing"]
 
 
 def test_smile_and_glasses_reads_true_under_the_evaluator():

@@ -43,7 +43,7 @@ struct EditReport {
   StageSeconds stages;
   int64_t retried = 0;      // (start, step) pairs solved again for min_p
   int64_t below_min_p = 0;  // ... and still below it after every try (and the polish)
-  int64_t polished = 0;     // (start, step) pairs that kept their polish
+  int64_t polished = 0;     // (start, step) pairs whose polish raised min_p's reading (kept)
   bool verified = false;    // steps were read with the bundle's verifier
   std::vector<std::string> warnings;          // e.g. a start image made with another model
 };
@@ -57,7 +57,6 @@ struct EditChoice {
   int64_t tries = 3;
   double tolerance = 0;  // continuous targets met within it (model::EditSettings::tolerance)
   int64_t polish = 0;    // gradient steps for rows still below min_p (model::EditSettings::polish)
-  bool polish_all = false;  // ... for every row (model::EditSettings::polish_all)
 };
 EditChoice resolve_edit_settings(const model::Manifest& manifest, const model::EditSettings& file,
                                  const model::EditSettings& flags);

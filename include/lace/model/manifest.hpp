@@ -85,9 +85,6 @@ struct EditSettings {
   // energy read by the verifier on the step's image (through the generator) instead of by the latent
   // classifier; a row keeps the polished z only where min_p's reading rises (0: off; needs a verifier).
   std::optional<int64_t> polish;
-  // Polish every start, not only those below min_p: the verifier reading a step met (p >= min_p) is not every
-  // reader's; a start at or above min_p keeps its polish where it stays at or above min_p.
-  std::optional<bool> polish_all;
 };
 
 // Every weight once: the name lace.json, sequence files and records give it, the lace edit flag that
