@@ -223,7 +223,7 @@ struct Retried {
   torch::Tensor z, nfe;
   StepReading reading;
   std::vector<std::pair<int64_t, int64_t>> tries;  // per row: solved, kept (0: the first solve)
-  int64_t retried = 0, below = 0;
+  int64_t retried = 0;
   std::string failed_try = {};  // why a stronger try could not finish (its rows keep what they had), or ""
   std::set<int64_t> stopped;      // rows with a retry stopped at its step cap (they keep their earlier try)
   std::set<int64_t> polished;     // rows that kept their polish (polish_weak_edits)
@@ -241,7 +241,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
     return read_step(bundle, psi, conditions, t, attributes, z, ws, layers, verify);
   };
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous, targets),
-              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, 0, "", {}, {}};
+              std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, "", {}, {}};
   if (choice.min_p <= 0) return out;
   // Each row's retry may take four times the steps of its own first solve, at least 100 (a first solve of
   // a few steps says little about what a corrected target needs); a row at its cap stops and keeps its try.
@@ -452,7 +452,6 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
                                 verify, ode_options, progress);
         if (polishing)
           polish_weak_edits(step, bundle, psi, so_far, targets, attributes, z, ws, layers, weights, choice);
-        for (int64_t i = 0; i < n; ++i) step.below += step.reading.score[i].item<double>() < choice.min_p;
         report.polished += static_cast<int64_t>(step.polished.size());
         z = step.z;
         const torch::Tensor& reader = verify ? step.reading.verified : step.reading.logits;
@@ -473,7 +472,7 @@ EditReport run_edit(const EditJob& job, Progress& progress) {
           report.warnings.push_back("step " + std::to_string(k) + ": " + std::to_string(step.stopped.size()) +
                                     " start(s)' --min-p retry stopped at its step cap (4x the steps of the start's first solve, " +
                                     "at most --max-steps: stiff); they keep their earlier try");
-        report.below_min_p += step.below;
+        report.below_min_p += static_cast<int64_t>(rows_below(step.reading, choice.min_p).size());
         report.stages.solve += timer.lap();
       }
       torch::NoGradGuard no_grad;
