@@ -20,20 +20,24 @@ import atomic_files  # noqa: E402
 import stylegan  # noqa: E402
 
 
-def export_generator(checkpoint, out_path, w_avg_samples=100_000):
-    """Write G_ema as TorchScript to out_path; returns the sizes lace.json needs."""
+def load_g_ema(checkpoint):
+    """G_ema of a train_gan.py checkpoint or snapshot, in eval mode, and the checkpoint's step (or None)."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)  # our own files: configs too
     gan = ck["train_config"]["gan"] if "train_config" in ck else ck["gan"]
-    cfg = stylegan.Config.from_dict(gan)
-    G = stylegan.Generator(cfg)
+    G = stylegan.Generator(stylegan.Config.from_dict(gan))
     G.load_state_dict(ck["G_ema"])
-    G.eval().requires_grad_(False)
+    return G.eval().requires_grad_(False), ck.get("step")
+
+
+def export_generator(checkpoint, out_path, w_avg_samples=100_000):
+    """Write G_ema as TorchScript to out_path; returns the sizes lace.json needs."""
+    G, step = load_g_ema(checkpoint)
     G.w_avg.copy_(stylegan.measure_w_avg(G, w_avg_samples))
     scripted = torch.jit.script(G)
     with atomic_files.replacing(out_path) as tmp:
         torch.jit.save(scripted, tmp)
-    return {"z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "num_ws": cfg.num_ws, "resolution": cfg.resolution,
-            "channels": 3, "step": ck.get("step")}
+    return {"z_dim": G.z_dim, "w_dim": G.w_dim, "num_ws": G.num_ws, "resolution": G.resolution,
+            "channels": 3, "step": step}
 
 
 def main():

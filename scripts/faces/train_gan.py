@@ -74,6 +74,10 @@ class TrainConfig:
     # The first d_warmup_kimg of a run train D alone (G, G_ema held): a run started from a generator without
     # its discriminator (--init-from generator.pt) would otherwise learn from a random critic's gradients.
     d_warmup_kimg: float = 0.0
+    # Real images drawn with weights by their true attributes, "smile=0:2,hat=1:1.5" (each rule multiplies the
+    # weight of the images it matches; "" draws uniformly). G never sees the attributes; this only curates the
+    # data, to pull a generator towards values it draws too rarely (e.g. closed mouths on dark faces).
+    favour: str = ""
 
 
 # The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
@@ -97,7 +101,7 @@ class Pool:
     cache (optional): an .npz file holding the same pool, read if it exists and written otherwise, so that
     several runs on one machine render it once."""
 
-    def __init__(self, n, seed, workers=2, device="cpu", cache=None):
+    def __init__(self, n, seed, workers=2, device="cpu", cache=None, favour=""):
         t0 = time.perf_counter()
         key = np.array([n, seed])
         if cache and os.path.exists(cache):
@@ -111,11 +115,43 @@ class Pool:
                 with atomic_files.replacing(cache) as tmp, open(tmp, "wb") as f:
                     np.savez(f, key=key, images=self.images, **{"attr_" + k: v for k, v in self.attrs.items()})
         self.device = torch.device(device)
+        self.weights = favour_weights(self.attrs, favour)
         self.seconds = time.perf_counter() - t0
 
     def batch(self, rng, size):
-        idx = rng.integers(0, len(self.images), size)
+        if self.weights is None:
+            idx = rng.integers(0, len(self.images), size)
+        else:
+            idx = rng.choice(len(self.images), size, p=self.weights)
         return to_tensor(self.images[idx]).to(self.device, non_blocking=True)
+
+
+def parse_favour(text):
+    """ "smile=0:2,hat=1:1.5" -> [("smile", 0, 2.0), ("hat", 1, 1.5)]; ValueError naming the bad rule."""
+    rules = []
+    for rule in filter(None, (r.strip() for r in text.split(","))):
+        try:
+            cond, factor = rule.rsplit(":", 1)
+            name, value = cond.split("=")
+            rules.append((name.strip(), int(value), float(factor)))
+        except ValueError:
+            raise ValueError(f"favour rule '{rule}': expected ATTRIBUTE=VALUE:FACTOR, e.g. smile=0:2") from None
+        if rules[-1][0] not in render.ATTRIBUTES or rules[-1][0] in render.CONTINUOUS:
+            raise ValueError(f"favour rule '{rule}': {rules[-1][0]} is not a discrete attribute")
+        if not rules[-1][2] > 0:
+            raise ValueError(f"favour rule '{rule}': the factor must be positive")
+    return rules
+
+
+def favour_weights(attrs, favour):
+    """Drawing probabilities of the pool's images under the favour rules, or None (uniform) without rules."""
+    rules = parse_favour(favour)
+    if not rules:
+        return None
+    w = np.ones(len(attrs[render.ATTRIBUTES[0]]))
+    for name, value, factor in rules:
+        w[attrs[name] == value] *= factor
+    return w / w.sum()
 
 
 def to_tensor(images):
@@ -544,6 +580,9 @@ def main():
                     help="start the new run from another run's networks and architecture (its --d-pack may differ: "
                          "a packed discriminator starts as the old one applied to the pack's mean image); or from "
                          "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
+    ap.add_argument("--favour", metavar="RULES",
+                    help='draw real images with weights by their true attributes, e.g. "smile=0:2" (each matching '
+                         'image twice as often); the generator never sees the attributes')
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "
@@ -606,7 +645,7 @@ def main():
     print("config", json.dumps(asdict(tc)), flush=True)
     print(f"G {count(trainer.G) / 1e6:.2f}M parameters, D {count(trainer.D) / 1e6:.2f}M, num_ws {trainer.cfg.num_ws}",
           flush=True)
-    pool = Pool(tc.pool, tc.data_seed, args.render_workers, args.device, args.pool_cache)
+    pool = Pool(tc.pool, tc.data_seed, args.render_workers, args.device, args.pool_cache, tc.favour)
     print(f"rendered the pool: {tc.pool} images in {pool.seconds:.1f} s", flush=True)
     if not os.path.exists(os.path.join(args.run_dir, "reals.png")):
         save_sheet(pool.images[:64], os.path.join(args.run_dir, "reals.png"))
@@ -656,6 +695,11 @@ def new_config(args, source_gan=None, source_has_d=True):
         tc.pool = args.pool
     tc.rec_weight = args.rec_weight
     tc.d_warmup_kimg = getattr(args, "d_warmup_kimg", 0.0)
+    tc.favour = getattr(args, "favour", None) or ""
+    try:
+        parse_favour(tc.favour)
+    except ValueError as e:
+        raise SystemExit(f"train_gan.py: --favour: {e}")
     if getattr(args, "lr", None):
         tc.lr_g = tc.lr_d = args.lr
     if getattr(args, "ema_rampup", None) is not None:

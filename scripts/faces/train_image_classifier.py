@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
@@ -37,10 +38,27 @@ INIT_SEEDS = {"labeler": 1, "evaluator": 2, "checker": 3}
 BALANCED = {"labeler": 0.0, "evaluator": 0.5, "checker": 0.5}
 
 
-def augment(x, gen):
-    """Small shifts and pixel noise, so the classifier also reads the generator's imperfect images."""
+def blur(x, sigma):
+    """Each image [B, 3, H, W] blurred by a Gaussian of its own sigma [B] (pixels; 0 leaves it as it is)."""
+    b, c, h, w = x.shape
+    t = torch.arange(-4, 5, dtype=x.dtype)
+    k = torch.exp(-t[None] ** 2 / (2 * sigma.clamp(min=1e-3)[:, None] ** 2))
+    k = (k / k.sum(1, keepdim=True)).repeat_interleave(c, 0)  # [B*C, 9]: one kernel per channel of each image
+    y = F.pad(x.reshape(1, b * c, h, w), (4, 4, 4, 4), mode="replicate")
+    y = F.conv2d(y, k[:, None, None, :], groups=b * c)
+    return F.conv2d(y, k[:, None, :, None], groups=b * c).reshape(b, c, h, w)
+
+
+def augment(x, gen, max_blur=0.0):
+    """Small shifts and pixel noise, so the classifier also reads the generator's imperfect images; with
+    max_blur, half the images also blurred by up to that sigma (the generator draws softer edges than the
+    renderer: at sigma 0.9 a classifier trained without blur read 58% of smiles as closed mouths)."""
     dx, dy = (int(v) for v in torch.randint(-2, 3, (2,), generator=gen))
     x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    if max_blur > 0:
+        sigma = torch.rand(len(x), generator=gen) * max_blur
+        sigma = torch.where(torch.rand(len(x), generator=gen) < 0.5, sigma, torch.zeros_like(sigma))
+        x = blur(x, sigma)
     return x + 0.04 * torch.randn(x.shape, generator=gen)
 
 
@@ -62,7 +80,11 @@ def main():
     ap.add_argument("--balanced", type=float,
                     help="share of training images with independent, evenly drawn attributes (0..1); "
                          f"default by role: {BALANCED}")
+    ap.add_argument("--blur", type=float, default=0.0,
+                    help="blur half the training images by a Gaussian of sigma up to this (pixels; 0: none)")
     args = ap.parse_args()
+    if not 0.0 <= args.blur <= 2.0:
+        ap.error(f"--blur {args.blur}: a sigma in pixels, 0..2")
     if args.balanced is None:
         args.balanced = BALANCED[args.role]
     if not 0.0 <= args.balanced <= 1.0:
@@ -93,7 +115,7 @@ def main():
         order = torch.randperm(args.train, generator=gen)
         for i in range(0, args.train - args.batch + 1, args.batch):
             idx = order[i:i + args.batch]
-            x = augment(ic.to_input(images[idx.numpy()]), gen)
+            x = augment(ic.to_input(images[idx.numpy()]), gen, args.blur)
             loss = ic.loss(model(x), labels[idx])
             opt.zero_grad()
             loss.backward()
@@ -115,7 +137,7 @@ def main():
             "parameters": sum(p.numel() for p in model.parameters()),
             "train": {"images": args.train, "data_seed": DATA_SEEDS[args.role], "epochs": args.epochs,
                       "batch": args.batch, "lr": args.lr, "init_seed": INIT_SEEDS[args.role],
-                      "balanced": n_balanced, "seconds": round(time.time() - t0)}}
+                      "balanced": n_balanced, "blur": args.blur, "seconds": round(time.time() - t0)}}
     for name in tests:  # held_out: the data's own mix; held_out_balanced: every attribute independent
         card[name] = {"images": args.test, "data_seed": TEST_SEED, "balanced": name == "held_out_balanced",
                       "metrics": held_out[name]}

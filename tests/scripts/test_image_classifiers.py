@@ -45,5 +45,29 @@ def test_the_roles_stay_apart():
     assert len({ic.ARCHITECTURES[r] for r in roles}) == len(roles)
 
 
+def test_blur_is_a_gaussian_of_each_images_own_sigma():
+    x = torch.zeros(3, 3, 21, 21)
+    x[:, :, 10, 10] = 1.0                                    # an impulse in every channel of three images
+    y = tic.blur(x, torch.tensor([0.0, 0.9, 1.2]))
+    assert torch.equal(y[0], x[0])                           # sigma 0: the image as it was
+    for i, s in ((1, 0.9), (2, 1.2)):
+        g = torch.exp(-torch.arange(-4, 5.0) ** 2 / (2 * s * s))
+        g = g / g.sum()                                      # the normalised 9-tap kernel, by hand
+        expected = torch.zeros(21, 21)
+        expected[6:15, 6:15] = torch.outer(g, g)             # separable: the impulse response is g g^T
+        assert torch.allclose(y[i, 1], expected, atol=1e-6)
+        assert abs(y[i].sum().item() - 3.0) < 1e-5          # the impulse's mass stays (away from the edges)
+    assert y[2, 0, 10, 10] < y[1, 0, 10, 10] < 1.0           # a wider sigma spreads it further
+
+
+def test_augment_blurs_only_when_asked():
+    x = ic.to_input(render.render(8, seed=1)[0])
+    plain = tic.augment(x, torch.Generator().manual_seed(0))
+    again = tic.augment(x, torch.Generator().manual_seed(0), 0.0)
+    assert torch.equal(plain, again)                        # max_blur 0 draws the same shifts and noise as before
+    blurred = tic.augment(x, torch.Generator().manual_seed(0), 1.2)
+    assert not torch.allclose(blurred, plain)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""How often a generator draws attribute combinations, by skin tone, against the data (the evaluator reads both).
+
+    /usr/bin/python3 scripts/faces/joint_coverage.py --generator models/faces/generator.pt [-n 4000] [--json F]
+
+issue 3's coverage bar looks at one attribute at a time; an edit keeps the face's skin tone, so it also needs
+the combinations on every skin tone. Session 32 found the committed generator draws a closed mouth on 14% of
+dark faces where the data has 54% (dark AND beard AND NOT smile: 0.27% of samples against 2.4%), which is most
+of issue 4's `NOT smile` miss. --generator takes lace's generator.pt or a train_gan.py checkpoint or snapshot
+(its G_ema). Skin tone is read from the image, the same way for both sets: a face is dark when the mean of
+the cheek patch (rows 30-39, columns 24-39) is under 110 of 255, the darkest ~30% of the renderer's tones.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
+import atomic_files  # noqa: E402
+import image_classifiers as ic  # noqa: E402
+import render  # noqa: E402
+from export_generator import load_g_ema  # noqa: E402
+from train_gan import is_torchscript  # noqa: E402
+
+DARK_BELOW = 110  # mean cheek brightness (0..255) under which a face counts as dark
+COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin mask (dark)
+    "dark": lambda p, d: d,
+    "NOT smile": lambda p, d: p["smile"] == 0,
+    "dark AND NOT smile": lambda p, d: d & (p["smile"] == 0),
+    "light AND NOT smile": lambda p, d: ~d & (p["smile"] == 0),
+    "beard": lambda p, d: p["beard"] == 1,
+    "dark AND beard": lambda p, d: d & (p["beard"] == 1),
+    "dark AND beard AND NOT smile": lambda p, d: d & (p["beard"] == 1) & (p["smile"] == 0),
+    "light AND beard AND NOT smile": lambda p, d: ~d & (p["beard"] == 1) & (p["smile"] == 0),
+    "hat": lambda p, d: p["hat"] == 1,
+    "beard AND hat": lambda p, d: (p["beard"] == 1) & (p["hat"] == 1),
+    "glasses": lambda p, d: p["glasses"] == 1,
+}
+
+
+def dark_faces(images):
+    """uint8 [n, 64, 64, 3] -> bool [n]: the cheek patch's mean brightness under DARK_BELOW."""
+    return images[:, 30:40, 24:40].reshape(len(images), -1).mean(1) < DARK_BELOW
+
+
+def generated(path, n, seed, batch=250):
+    """n uint8 images [n, 64, 64, 3] from fixed z (seed) at truncation 1 (lace's generator.pt, or G_ema of a
+    train_gan.py checkpoint or snapshot)."""
+    G = torch.jit.load(path).eval() if is_torchscript(path) else load_g_ema(path)[0]
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            w = G.mapping(z[i:i + batch])
+            x = G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).clamp(-1, 1)
+            out.append(((x + 1) * 127.5 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def rates(evaluator, images):
+    """{combination: share of images} as the evaluator reads them."""
+    p = ic.predictions(ic.classify(evaluator, images))
+    d = dark_faces(images)
+    out = {name: float(rule(p, d).mean()) for name, rule in COMBINATIONS.items()}
+    out["NOT smile among dark"] = float((p["smile"][d] == 0).mean()) if d.any() else float("nan")
+    out["NOT smile among light"] = float((p["smile"][~d] == 0).mean()) if (~d).any() else float("nan")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--generator", default="models/faces/generator.pt")
+    ap.add_argument("--evaluator", default="models/faces/evaluator.pt")
+    ap.add_argument("-n", type=int, default=4000, help="samples, and as many real images (render seed 9000)")
+    ap.add_argument("--seed", type=int, default=5, help="seed of the samples' z")
+    ap.add_argument("--json", help="also write the table here")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    evaluator = torch.jit.load(args.evaluator).eval()
+    samples = rates(evaluator, generated(args.generator, args.n, args.seed))
+    data = rates(evaluator, render.render(args.n, seed=9000)[0])
+    print(f"{'':32s} {'samples':>8s} {'data':>8s} {'ratio':>6s}")
+    for k in samples:
+        print(f"{k:32s} {samples[k]:8.4f} {data[k]:8.4f} {samples[k] / max(data[k], 1e-9):6.2f}")
+    if args.json:
+        atomic_files.write_json(args.json, {"generator": args.generator, "n": args.n, "seed": args.seed,
+                                            "samples": samples, "data": data}, indent=1)
+
+
+if __name__ == "__main__":
+    main()
