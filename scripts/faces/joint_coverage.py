@@ -7,8 +7,9 @@ issue 3's coverage bar looks at one attribute at a time; an edit keeps the face'
 the combinations on every skin tone. Session 32 found the committed generator draws a closed mouth on 14% of
 dark faces where the data has 54% (dark AND beard AND NOT smile: 0.27% of samples against 2.4%), which is most
 of issue 4's `NOT smile` miss. --generator takes lace's generator.pt or a train_gan.py checkpoint or snapshot
-(its G_ema). Skin tone is read from the image, the same way for both sets: a face is dark when the mean of
-the cheek patch (rows 30-39, columns 24-39) is under 110 of 255, the darkest ~30% of the renderer's tones.
+(its G_ema). Skin tone is not an attribute (no judge reads it), so the script first trains a small skin-tone
+reader on rendered faces and their true tones (render.skin_tones; about a minute) and reads both sets with
+it: a face is dark when its tone reads under 0.46, the darkest ~30% of the renderer's tones.
 """
 import argparse
 import json
@@ -17,6 +18,8 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
@@ -26,7 +29,7 @@ import render  # noqa: E402
 from export_generator import load_g_ema  # noqa: E402
 from train_gan import is_torchscript  # noqa: E402
 
-DARK_BELOW = 110  # mean cheek brightness (0..255) under which a face counts as dark
+DARK_BELOW = 0.46  # skin tone (mean of the skin's RGB, 0..1) under which a face counts as dark
 COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin mask (dark)
     "dark": lambda p, d: d,
     "NOT smile": lambda p, d: p["smile"] == 0,
@@ -42,9 +45,49 @@ COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin m
 }
 
 
-def dark_faces(images):
-    """uint8 [n, 64, 64, 3] -> bool [n]: the cheek patch's mean brightness under DARK_BELOW."""
-    return images[:, 30:40, 24:40].reshape(len(images), -1).mean(1) < DARK_BELOW
+class SkinReader(nn.Module):
+    """Image [B, 3, 64, 64] in [-1, 1] -> skin tone [B]: three strided convolutions and one 8x8 readout."""
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(),
+                                 nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 1, 8))
+
+    def forward(self, x):
+        return self.net(x).flatten()
+
+
+def train_skin_reader(n=20_000, epochs=4, seed=7000, test_seed=8000, n_test=3000):
+    """A SkinReader fitted to n rendered faces (render seed `seed`) and their true tones; returns it and its
+    held-out figures (another render seed): mean absolute error, correlation, and agreement on dark/light."""
+    torch.manual_seed(0)
+    images, tones = render.render(n, seed=seed)[0], torch.from_numpy(render.skin_tones(n, seed=seed))
+    reader = SkinReader()
+    opt = torch.optim.Adam(reader.parameters(), 2e-3)
+    steps = epochs * (n // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    order_rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = order_rng.permutation(n)
+        for i in range(0, n - 127, 128):
+            idx = order[i:i + 128]
+            loss = F.mse_loss(reader(ic.to_input(images[idx])), tones[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    test_images, test_tones = render.render(n_test, seed=test_seed)[0], render.skin_tones(n_test, seed=test_seed)
+    read = read_tones(reader, test_images)
+    return reader.eval(), {"mae": float(np.abs(read - test_tones).mean()),
+                           "correlation": float(np.corrcoef(read, test_tones)[0, 1]),
+                           "dark_agreement": float(((read < DARK_BELOW) == (test_tones < DARK_BELOW)).mean()),
+                           "images": n, "epochs": epochs, "held_out": n_test}
+
+
+@torch.no_grad()
+def read_tones(reader, images, batch=500):
+    """uint8 images [n, 64, 64, 3] -> skin tones [n] as the reader reads them."""
+    reader.eval()
+    return torch.cat([reader(ic.to_input(images[i:i + batch])) for i in range(0, len(images), batch)]).numpy()
 
 
 def generated(path, n, seed, batch=250):
@@ -61,10 +104,9 @@ def generated(path, n, seed, batch=250):
     return np.concatenate(out)
 
 
-def rates(evaluator, images):
-    """{combination: share of images} as the evaluator reads them."""
+def rates(evaluator, images, d):
+    """{combination: share of images} as the evaluator reads them; d: bool [n], which faces are dark."""
     p = ic.predictions(ic.classify(evaluator, images))
-    d = dark_faces(images)
     out = {name: float(rule(p, d).mean()) for name, rule in COMBINATIONS.items()}
     out["NOT smile among dark"] = float((p["smile"][d] == 0).mean()) if d.any() else float("nan")
     out["NOT smile among light"] = float((p["smile"][~d] == 0).mean()) if (~d).any() else float("nan")
@@ -82,14 +124,17 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     evaluator = torch.jit.load(args.evaluator).eval()
-    samples = rates(evaluator, generated(args.generator, args.n, args.seed))
-    data = rates(evaluator, render.render(args.n, seed=9000)[0])
+    reader, reader_figures = train_skin_reader()
+    print("skin-tone reader, held out:", json.dumps({k: round(v, 3) for k, v in reader_figures.items()}), flush=True)
+    fake, real = generated(args.generator, args.n, args.seed), render.render(args.n, seed=9000)[0]
+    samples = rates(evaluator, fake, read_tones(reader, fake) < DARK_BELOW)
+    data = rates(evaluator, real, read_tones(reader, real) < DARK_BELOW)
     print(f"{'':32s} {'samples':>8s} {'data':>8s} {'ratio':>6s}")
     for k in samples:
         print(f"{k:32s} {samples[k]:8.4f} {data[k]:8.4f} {samples[k] / max(data[k], 1e-9):6.2f}")
     if args.json:
         atomic_files.write_json(args.json, {"generator": args.generator, "n": args.n, "seed": args.seed,
-                                            "samples": samples, "data": data}, indent=1)
+                                            "skin_reader": reader_figures, "samples": samples, "data": data}, indent=1)
 
 
 if __name__ == "__main__":

@@ -415,6 +415,20 @@ def render(n, seed=0, start=0, balanced=False):
     return images, attrs
 
 
+def skin_tones(n, seed=0, start=0):
+    """The mean of each face's skin colour (0..1, the renderer's nuisance, not an attribute) for images
+    start .. start+n-1 of `seed` as render() draws them (the same parameter stream, nothing drawn)."""
+    out = np.empty(n, np.float32)
+    i = start
+    while i < start + n:
+        block, off = divmod(i, BLOCK)
+        take = min(BLOCK - off, start + n - i)
+        p = sample_params(BLOCK, np.random.default_rng([seed, block]))
+        out[i - start:i - start + take] = p["skin"][off:off + take].mean(1)
+        i += take
+    return out
+
+
 _SHARED = None  # the output images of render_many, in memory shared with the forked workers
 
 
