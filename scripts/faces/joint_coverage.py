@@ -29,7 +29,7 @@ import render  # noqa: E402
 from export_generator import load_g_ema  # noqa: E402
 from train_gan import is_torchscript  # noqa: E402
 
-DARK_BELOW = 0.46  # skin tone (mean of the skin's RGB, 0..1) under which a face counts as dark
+DARK_BELOW = render.DARK_SKIN_BELOW  # skin tone (mean of the skin's RGB, 0..1) under which a face counts as dark
 COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin mask (dark)
     "dark": lambda p, d: d,
     "NOT smile": lambda p, d: p["smile"] == 0,

@@ -415,6 +415,9 @@ def render(n, seed=0, start=0, balanced=False):
     return images, attrs
 
 
+DARK_SKIN_BELOW = 0.46  # a skin tone (skin_tones) under this is "dark": the darkest ~30% of the faces drawn
+
+
 def skin_tones(n, seed=0, start=0):
     """The mean of each face's skin colour (0..1, the renderer's nuisance, not an attribute) for images
     start .. start+n-1 of `seed` as render() draws them (the same parameter stream, nothing drawn)."""

@@ -115,7 +115,7 @@ class Pool:
                 with atomic_files.replacing(cache) as tmp, open(tmp, "wb") as f:
                     np.savez(f, key=key, images=self.images, **{"attr_" + k: v for k, v in self.attrs.items()})
         self.device = torch.device(device)
-        self.weights = favour_weights(self.attrs, favour)
+        self.weights = favour_weights(self.attrs, favour, lambda: render.skin_tones(n, seed))
         self.seconds = time.perf_counter() - t0
 
     def batch(self, rng, size):
@@ -136,21 +136,27 @@ def parse_favour(text):
             rules.append((name.strip(), int(value), float(factor)))
         except ValueError:
             raise ValueError(f"favour rule '{rule}': expected ATTRIBUTE=VALUE:FACTOR, e.g. smile=0:2") from None
-        if rules[-1][0] not in render.ATTRIBUTES or rules[-1][0] in render.CONTINUOUS:
-            raise ValueError(f"favour rule '{rule}': {rules[-1][0]} is not a discrete attribute")
+        name = rules[-1][0]
+        if name != "dark" and (name not in render.ATTRIBUTES or name in render.CONTINUOUS):
+            raise ValueError(f"favour rule '{rule}': {name} is neither a discrete attribute nor dark")
+        if name == "dark" and rules[-1][1] not in (0, 1):
+            raise ValueError(f"favour rule '{rule}': dark is 0 or 1")
         if not rules[-1][2] > 0:
             raise ValueError(f"favour rule '{rule}': the factor must be positive")
     return rules
 
 
-def favour_weights(attrs, favour):
-    """Drawing probabilities of the pool's images under the favour rules, or None (uniform) without rules."""
+def favour_weights(attrs, favour, skin_tones=None):
+    """Drawing probabilities of the pool's images under the favour rules, or None (uniform) without rules.
+    The rule name "dark" (1: skin tone under render.DARK_SKIN_BELOW) reads skin_tones(), the pool's tones:
+    skin is a nuisance of the renderer, not an attribute, and the generator entangles it with some."""
     rules = parse_favour(favour)
     if not rules:
         return None
     w = np.ones(len(attrs[render.ATTRIBUTES[0]]))
     for name, value, factor in rules:
-        w[attrs[name] == value] *= factor
+        values = (skin_tones() < render.DARK_SKIN_BELOW).astype(int) if name == "dark" else attrs[name]
+        w[values == value] *= factor
     return w / w.sum()
 
 
@@ -582,7 +588,7 @@ def main():
                          "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
     ap.add_argument("--favour", metavar="RULES",
                     help='draw real images with weights by their true attributes, e.g. "smile=0:2" (each matching '
-                         'image twice as often); the generator never sees the attributes')
+                         'image twice as often; "dark=1" names faces of dark skin); the generator never sees them')
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "

@@ -24,7 +24,8 @@ def test_rules_parse():
 
 
 @pytest.mark.parametrize("rule, says", [("smile:2", "ATTRIBUTE=VALUE:FACTOR"), ("smile=x:2", "ATTRIBUTE=VALUE:FACTOR"),
-                                        ("age=1:2", "not a discrete attribute"), ("mood=1:2", "not a discrete"),
+                                        ("age=1:2", "neither a discrete attribute"), ("mood=1:2", "neither"),
+                                        ("dark=2:2", "0 or 1"),
                                         ("smile=0:0", "positive"), ("smile=0:-1", "positive")])
 def test_bad_rules_are_named(rule, says):
     with pytest.raises(ValueError, match=says) as e:
@@ -38,11 +39,20 @@ def test_weights_multiply_where_rules_overlap():
     # unnormalised 3, 1.5, 2, 1 (hand-computed) over their sum 7.5
     assert np.allclose(w, [3 / 7.5, 1.5 / 7.5, 2 / 7.5, 1 / 7.5])
     assert train_gan.favour_weights(attrs, "") is None
+    tones = np.array([0.3, 0.7, 0.7, 0.4])                    # dark: images 0 and 3
+    w = train_gan.favour_weights(attrs, "dark=1:3,smile=0:2", lambda: tones)
+    assert np.allclose(w, np.array([6, 1, 2, 3]) / 12)      # by hand: 3*2, 1, 2, 3
+
+
+def test_the_dark_rule_reads_the_pools_skin_tones():
+    pool = train_gan.Pool(600, seed=5, workers=1, favour="dark=1:4")
+    dark = train_gan.render.skin_tones(600, seed=5) < train_gan.render.DARK_SKIN_BELOW
+    assert 0.15 < dark.mean() < 0.45
+    assert np.allclose(pool.weights[dark], pool.weights[dark][0]) and np.allclose(pool.weights[dark] / 4, pool.weights[~dark][0])
 
 
 def test_pool_draws_favoured_images_at_the_weighted_rate():
-    with tempfile.TemporaryDirectory() as tmp:
-        pool = train_gan.Pool(600, seed=5, workers=1, favour="smile=0:3")
+    pool = train_gan.Pool(600, seed=5, workers=1, favour="smile=0:3")
     q = (pool.attrs["smile"] == 0).mean()
     expected = 3 * q / (3 * q + (1 - q))
     rng = np.random.default_rng(0)
