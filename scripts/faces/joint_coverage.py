@@ -26,6 +26,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
+from evaluate import frechet_distance  # noqa: E402
 from export_generator import load_g_ema  # noqa: E402
 from train_gan import is_torchscript  # noqa: E402
 
@@ -113,6 +114,13 @@ def rates(evaluator, images, d):
     return out
 
 
+@torch.no_grad()
+def features(evaluator, images, batch=500):
+    """The evaluator's pooled features of uint8 images, float64 [n, d] (what evaluate.py's FD is computed on)."""
+    return torch.cat([evaluator.features(ic.to_input(images[i:i + batch])).flatten(1)
+                      for i in range(0, len(images), batch)]).double().numpy()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generator", default="models/faces/generator.pt")
@@ -129,12 +137,19 @@ def main():
     fake, real = generated(args.generator, args.n, args.seed), render.render(args.n, seed=9000)[0]
     samples = rates(evaluator, fake, read_tones(reader, fake) < DARK_BELOW)
     data = rates(evaluator, real, read_tones(reader, real) < DARK_BELOW)
+    # how far the samples look from the data overall (what favouring some images may cost), beside two data sets
+    fd = {"samples_to_data": frechet_distance(features(evaluator, fake), features(evaluator, real)),
+          "data_to_data": frechet_distance(features(evaluator, render.render(args.n, seed=9001)[0]),
+                                           features(evaluator, real))}
     print(f"{'':32s} {'samples':>8s} {'data':>8s} {'ratio':>6s}")
     for k in samples:
         print(f"{k:32s} {samples[k]:8.4f} {data[k]:8.4f} {samples[k] / max(data[k], 1e-9):6.2f}")
+    print(f"Frechet distance of evaluator features: samples to data {fd['samples_to_data']:.2f}, "
+          f"two data sets {fd['data_to_data']:.2f}")
     if args.json:
         atomic_files.write_json(args.json, {"generator": args.generator, "n": args.n, "seed": args.seed,
-                                            "skin_reader": reader_figures, "samples": samples, "data": data}, indent=1)
+                                            "skin_reader": reader_figures, "samples": samples, "data": data,
+                                            "frechet_distance": fd}, indent=1)
 
 
 if __name__ == "__main__":

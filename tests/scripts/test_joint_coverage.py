@@ -67,6 +67,18 @@ def test_rates_are_the_shares_of_the_images_read():
     assert r["NOT smile among dark"] == pytest.approx(2 / 3) and r["NOT smile among light"] == pytest.approx(1 / 2)
 
 
+def test_features_feed_the_frechet_distance():
+    class Pooled(torch.nn.Module):
+        def features(self, x):                               # per-channel means: colour moves them
+            return x.mean((2, 3))
+    images = render.render(64, seed=2)[0]
+    a = jc.features(Pooled(), images)
+    assert a.shape == (64, 3) and a.dtype == np.float64
+    assert jc.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    shifted = jc.features(Pooled(), np.clip(images.astype(int) + 40, 0, 255).astype(np.uint8))
+    assert jc.frechet_distance(shifted, a) > 0.05
+
+
 def test_a_checkpoint_and_its_export_draw_the_same_samples():
     torch.manual_seed(0)
     trainer = train_gan.Trainer(train_gan.smoke_config())
