@@ -588,7 +588,8 @@ def main():
                          "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
     ap.add_argument("--favour", metavar="RULES",
                     help='draw real images with weights by their true attributes, e.g. "smile=0:2" (each matching '
-                         'image twice as often; "dark=1" names faces of dark skin); the generator never sees them')
+                         'image twice as often; hair by class index, hair=3 is red; "dark=1" names faces of dark '
+                         'skin); the generator never sees them')
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "
