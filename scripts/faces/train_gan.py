@@ -74,8 +74,8 @@ class TrainConfig:
     # The first d_warmup_kimg of a run train D alone (G, G_ema held): a run started from a generator without
     # its discriminator (--init-from generator.pt) would otherwise learn from a random critic's gradients.
     d_warmup_kimg: float = 0.0
-    # Real images drawn with weights by their true attributes, "smile=0:2,hat=1:1.5" (each rule multiplies the
-    # weight of the images it matches; "" draws uniformly). G never sees the attributes; this only curates the
+    # Real images drawn with weights by their true attributes, "smile=0:2,dark=1&smile=0:3" (each rule multiplies
+    # the weight of the images that meet all its conditions; "" draws uniformly). G never sees the attributes; this only curates the
     # data, to pull a generator towards values it draws too rarely (e.g. closed mouths on dark faces).
     favour: str = ""
 
@@ -127,36 +127,47 @@ class Pool:
 
 
 def parse_favour(text):
-    """ "smile=0:2,hat=1:1.5" -> [("smile", 0, 2.0), ("hat", 1, 1.5)]; ValueError naming the bad rule."""
+    """ "smile=0:2,dark=1&beard=1:3" -> [((("smile", 0),), 2.0), ((("dark", 1), ("beard", 1)), 3.0)]: each rule
+    a conjunction of ATTRIBUTE=VALUE conditions and a factor; ValueError naming the bad rule."""
     rules = []
     for rule in filter(None, (r.strip() for r in text.split(","))):
         try:
-            cond, factor = rule.rsplit(":", 1)
-            name, value = cond.split("=")
-            rules.append((name.strip(), int(value), float(factor)))
+            conds, factor = rule.rsplit(":", 1)
+            conds = tuple((name.strip(), int(value)) for name, value in
+                          (c.split("=") for c in conds.split("&")))
+            factor = float(factor)
         except ValueError:
-            raise ValueError(f"favour rule '{rule}': expected ATTRIBUTE=VALUE:FACTOR, e.g. smile=0:2") from None
-        name = rules[-1][0]
-        if name != "dark" and (name not in render.ATTRIBUTES or name in render.CONTINUOUS):
-            raise ValueError(f"favour rule '{rule}': {name} is neither a discrete attribute nor dark")
-        if name == "dark" and rules[-1][1] not in (0, 1):
-            raise ValueError(f"favour rule '{rule}': dark is 0 or 1")
-        if not rules[-1][2] > 0:
+            raise ValueError(f"favour rule '{rule}': expected ATTRIBUTE=VALUE[&ATTRIBUTE=VALUE...]:FACTOR, "
+                             "e.g. smile=0:2 or dark=1&smile=0:3") from None
+        for name, value in conds:
+            if name != "dark" and (name not in render.ATTRIBUTES or name in render.CONTINUOUS):
+                raise ValueError(f"favour rule '{rule}': {name} is neither a discrete attribute nor dark")
+            if name == "dark" and value not in (0, 1):
+                raise ValueError(f"favour rule '{rule}': dark is 0 or 1")
+        if not factor > 0:
             raise ValueError(f"favour rule '{rule}': the factor must be positive")
+        rules.append((conds, factor))
     return rules
 
 
 def favour_weights(attrs, favour, skin_tones=None):
-    """Drawing probabilities of the pool's images under the favour rules, or None (uniform) without rules.
-    The rule name "dark" (1: skin tone under render.DARK_SKIN_BELOW) reads skin_tones(), the pool's tones:
-    skin is a nuisance of the renderer, not an attribute, and the generator entangles it with some."""
+    """Drawing probabilities of the pool's images under the favour rules, or None (uniform) without rules: an
+    image's weight is the product of the factors of the rules whose every condition it meets. The name "dark"
+    (1: skin tone under render.DARK_SKIN_BELOW) reads skin_tones(), the pool's tones: skin is a nuisance of the
+    renderer, not an attribute, and the generator entangles it with some."""
     rules = parse_favour(favour)
     if not rules:
         return None
-    w = np.ones(len(attrs[render.ATTRIBUTES[0]]))
-    for name, value, factor in rules:
-        values = (skin_tones() < render.DARK_SKIN_BELOW).astype(int) if name == "dark" else attrs[name]
-        w[values == value] *= factor
+    n = len(attrs[render.ATTRIBUTES[0]])
+    dark = None
+    w = np.ones(n)
+    for conds, factor in rules:
+        match = np.ones(n, bool)
+        for name, value in conds:
+            if name == "dark" and dark is None:
+                dark = (skin_tones() < render.DARK_SKIN_BELOW).astype(int)
+            match &= (dark if name == "dark" else attrs[name]) == value
+        w[match] *= factor
     return w / w.sum()
 
 
@@ -588,8 +599,8 @@ def main():
                          "an exported generator.pt (G and G_ema from it, a new discriminator: see --d-warmup-kimg)")
     ap.add_argument("--favour", metavar="RULES",
                     help='draw real images with weights by their true attributes, e.g. "smile=0:2" (each matching '
-                         'image twice as often; hair by class index, hair=3 is red; "dark=1" names faces of dark '
-                         'skin); the generator never sees them')
+                         'image twice as often) or "dark=1&smile=0:3" (all conditions); hair by class index (hair=3 '
+                         'is red); "dark=1" names faces of dark skin; the generator never sees them')
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "

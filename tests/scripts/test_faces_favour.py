@@ -18,12 +18,14 @@ torch.set_num_threads(1)
 
 
 def test_rules_parse():
-    assert train_gan.parse_favour("smile=0:2, hat=1:1.5") == [("smile", 0, 2.0), ("hat", 1, 1.5)]
-    assert train_gan.parse_favour("hair=3:4") == [("hair", 3, 4.0)]
+    assert train_gan.parse_favour("smile=0:2, hat=1:1.5") == [((("smile", 0),), 2.0), ((("hat", 1),), 1.5)]
+    assert train_gan.parse_favour("hair=3:4") == [((("hair", 3),), 4.0)]
+    assert train_gan.parse_favour("dark=1&smile=0:3") == [((("dark", 1), ("smile", 0)), 3.0)]
     assert train_gan.parse_favour("") == []
 
 
-@pytest.mark.parametrize("rule, says", [("smile:2", "ATTRIBUTE=VALUE:FACTOR"), ("smile=x:2", "ATTRIBUTE=VALUE:FACTOR"),
+@pytest.mark.parametrize("rule, says", [("smile:2", "ATTRIBUTE=VALUE"), ("smile=x:2", "ATTRIBUTE=VALUE"),
+                                        ("smile=0&:2", "ATTRIBUTE=VALUE"), ("dark=1&age=1:2", "neither"),
                                         ("age=1:2", "neither a discrete attribute"), ("mood=1:2", "neither"),
                                         ("dark=2:2", "0 or 1"),
                                         ("smile=0:0", "positive"), ("smile=0:-1", "positive")])
@@ -42,6 +44,8 @@ def test_weights_multiply_where_rules_overlap():
     tones = np.array([0.3, 0.7, 0.7, 0.4])                    # dark: images 0 and 3
     w = train_gan.favour_weights(attrs, "dark=1:3,smile=0:2", lambda: tones)
     assert np.allclose(w, np.array([6, 1, 2, 3]) / 12)      # by hand: 3*2, 1, 2, 3
+    w = train_gan.favour_weights(attrs, "dark=1&smile=0:4", lambda: tones)
+    assert np.allclose(w, np.array([4, 1, 1, 1]) / 7)       # only image 0 is dark and not smiling
 
 
 def test_the_dark_rule_reads_the_pools_skin_tones():
