@@ -4,8 +4,8 @@
     /usr/bin/python3 scripts/faces/joint_coverage.py --generator models/faces/generator.pt [-n 4000] [--json F]
 
 issue 3's coverage bar looks at one attribute at a time; an edit keeps the face's skin tone, so it also needs
-the combinations on every skin tone. Session 32 found the committed generator draws a closed mouth on 14% of
-dark faces where the data has 54% (dark AND beard AND NOT smile: 0.27% of samples against 2.4%), which is most
+the combinations on every skin tone. Session 32 found the committed generator draws a closed mouth on 13% of
+dark faces where the data has 53% (dark AND beard AND NOT smile: 0.18% of samples against 2.5%), which is most
 of issue 4's `NOT smile` miss. --generator takes lace's generator.pt or a train_gan.py checkpoint or snapshot
 (its G_ema). Skin tone is not an attribute (no judge reads it), so the script first trains a small skin-tone
 reader on rendered faces and their true tones (render.skin_tones; about a minute) and reads both sets with
@@ -26,9 +26,9 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
-from evaluate import frechet_distance  # noqa: E402
+from evaluate import frechet_distance, score  # noqa: E402
 from export_generator import load_g_ema  # noqa: E402
-from train_gan import is_torchscript  # noqa: E402
+from train_gan import generate, is_torchscript, to_uint8  # noqa: E402
 
 DARK_BELOW = render.DARK_SKIN_BELOW  # skin tone (mean of the skin's RGB, 0..1) under which a face counts as dark
 COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin mask (dark)
@@ -95,30 +95,16 @@ def generated(path, n, seed, batch=250):
     """n uint8 images [n, 64, 64, 3] from fixed z (seed) at truncation 1 (lace's generator.pt, or G_ema of a
     train_gan.py checkpoint or snapshot)."""
     G = torch.jit.load(path).eval() if is_torchscript(path) else load_g_ema(path)[0]
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
-    out = []
-    with torch.no_grad():
-        for i in range(0, n, batch):
-            w = G.mapping(z[i:i + batch])
-            x = G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).clamp(-1, 1)
-            out.append(((x + 1) * 127.5 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).numpy())
-    return np.concatenate(out)
+    return to_uint8(generate(G, n, seed, batch))
 
 
-def rates(evaluator, images, d):
-    """{combination: share of images} as the evaluator reads them; d: bool [n], which faces are dark."""
-    p = ic.predictions(ic.classify(evaluator, images))
+def rates(p, d):
+    """{combination: share of images} from the evaluator's predictions p (ic.predictions) and d: bool [n],
+    which faces are dark."""
     out = {name: float(rule(p, d).mean()) for name, rule in COMBINATIONS.items()}
     out["NOT smile among dark"] = float((p["smile"][d] == 0).mean()) if d.any() else float("nan")
     out["NOT smile among light"] = float((p["smile"][~d] == 0).mean()) if (~d).any() else float("nan")
     return out
-
-
-@torch.no_grad()
-def features(evaluator, images, batch=500):
-    """The evaluator's pooled features of uint8 images, float64 [n, d] (what evaluate.py's FD is computed on)."""
-    return torch.cat([evaluator.features(ic.to_input(images[i:i + batch])).flatten(1)
-                      for i in range(0, len(images), batch)]).double().numpy()
 
 
 def main():
@@ -135,12 +121,12 @@ def main():
     reader, reader_figures = train_skin_reader()
     print("skin-tone reader, held out:", json.dumps({k: round(v, 3) for k, v in reader_figures.items()}), flush=True)
     fake, real = generated(args.generator, args.n, args.seed), render.render(args.n, seed=9000)[0]
-    samples = rates(evaluator, fake, read_tones(reader, fake) < DARK_BELOW)
-    data = rates(evaluator, real, read_tones(reader, real) < DARK_BELOW)
+    (p_fake, f_fake), (p_real, f_real) = score(evaluator, fake), score(evaluator, real)  # one pass each
+    samples = rates(p_fake, read_tones(reader, fake) < DARK_BELOW)
+    data = rates(p_real, read_tones(reader, real) < DARK_BELOW)
     # how far the samples look from the data overall (what favouring some images may cost), beside two data sets
-    fd = {"samples_to_data": frechet_distance(features(evaluator, fake), features(evaluator, real)),
-          "data_to_data": frechet_distance(features(evaluator, render.render(args.n, seed=9001)[0]),
-                                           features(evaluator, real))}
+    fd = {"samples_to_data": frechet_distance(f_fake, f_real),
+          "data_to_data": frechet_distance(score(evaluator, render.render(args.n, seed=9001)[0])[1], f_real)}
     print(f"{'':32s} {'samples':>8s} {'data':>8s} {'ratio':>6s}")
     for k in samples:
         print(f"{k:32s} {samples[k]:8.4f} {data[k]:8.4f} {samples[k] / max(data[k], 1e-9):6.2f}")

@@ -75,8 +75,9 @@ class TrainConfig:
     # its discriminator (--init-from generator.pt) would otherwise learn from a random critic's gradients.
     d_warmup_kimg: float = 0.0
     # Real images drawn with weights by their true attributes, "smile=0:2,dark=1&smile=0:3" (each rule multiplies
-    # the weight of the images that meet all its conditions; "" draws uniformly). G never sees the attributes; this only curates the
-    # data, to pull a generator towards values it draws too rarely (e.g. closed mouths on dark faces).
+    # the weight of the images that meet all its conditions; "" draws uniformly). G never sees the attributes;
+    # this only curates the data, to pull a generator towards values it draws too rarely (e.g. closed mouths on
+    # dark faces).
     favour: str = ""
 
 

@@ -59,7 +59,7 @@ def test_rates_are_the_shares_of_the_images_read():
     images = faces([0, 1, 0, 0, 1])
     images[0, :, 0] = 255                                    # image 0: a beard, no smile
     dark = np.array([True, True, True, False, False])
-    r = jc.rates(StandIn(), images, dark)
+    r = jc.rates(ic.predictions(StandIn()(ic.to_input(images))), dark)
     # by hand: dark = {0,1,2}; NOT smile = {0,2,3}; beard = {0}
     assert r["dark"] == pytest.approx(3 / 5) and r["NOT smile"] == pytest.approx(3 / 5)
     assert r["dark AND NOT smile"] == pytest.approx(2 / 5) and r["light AND NOT smile"] == pytest.approx(1 / 5)
@@ -68,14 +68,14 @@ def test_rates_are_the_shares_of_the_images_read():
 
 
 def test_features_feed_the_frechet_distance():
-    class Pooled(torch.nn.Module):
+    class Pooled(StandIn):
         def features(self, x):                               # per-channel means: colour moves them
             return x.mean((2, 3))
     images = render.render(64, seed=2)[0]
-    a = jc.features(Pooled(), images)
+    a = jc.score(Pooled(), images)[1]
     assert a.shape == (64, 3) and a.dtype == np.float64
     assert jc.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
-    shifted = jc.features(Pooled(), np.clip(images.astype(int) + 40, 0, 255).astype(np.uint8))
+    shifted = jc.score(Pooled(), np.clip(images.astype(int) + 40, 0, 255).astype(np.uint8))[1]
     assert jc.frechet_distance(shifted, a) > 0.05
 
 
