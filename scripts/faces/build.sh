@@ -44,12 +44,13 @@ if [ "$SMOKE" = 1 ]; then
   GAN_ARGS=(--tiny --max-steps 12 --threads 1 --render-workers 1)
   # No min-p retries: the smoke's classifier reads about 0.5 everywhere, so every image would take every
   # try (the smoke timed out at 900 s with them); the C++ tests check --min-p.
-  BUNDLE_ARGS=(-n 600 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2 --min-p 0
+  # --skin: the smoke also builds the optional skin attribute (the path without it is a subset of this one)
+  BUNDLE_ARGS=(-n 600 --skin --skin-images 2000 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2 --min-p 0
                --edit-rounds 1 --edit-sequences 1 --edit-starts 2 --edit-lace-args "--solver rk4 --steps 4 --min-p 0")
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
   # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
   # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.
-  EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20 --min-p 0")  # no retries, as for sampling above
+  EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20 --min-p 0" --skin-images 2000)  # no retries, as for sampling above
 fi
 [ -x "$LACE" ] || { echo "build.sh: no lace binary at $LACE (run scripts/bootstrap.sh, or pass --lace)" >&2; exit 2; }
 mkdir -p "$RUN" "$(dirname "$REPORT")" "$(dirname "$EDIT_REPORT")"
@@ -77,10 +78,12 @@ $PY "$HERE/evaluate_edit.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/eva
   "${EDIT_ARGS[@]}" > /dev/null
 
 if [ "$SMOKE" = 1 ]; then
-  for f in generator.pt classifier.pt lace.json labeler.pt evaluator.pt checker.pt edit_verifier.pt; do
+  for f in generator.pt classifier+skin.pt lace.json labeler.pt evaluator.pt checker.pt checker+skin.pt \
+           edit_verifier+skin.pt skin_reader.pt; do
     [ -s "$OUT/$f" ] || { echo "build.sh --smoke: $OUT/$f is missing" >&2; exit 1; }
   done
-  grep -q '"file": "checker.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker" >&2; exit 1; }
+  grep -q '"file": "checker+skin.pt"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json's verifier is not the checker (with skin)" >&2; exit 1; }
+  grep -q '"name": "skin"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json has no attribute skin" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"

@@ -19,6 +19,9 @@
    single condition (where the classifier is wrong about the labeler, the sampler finds out) and the
    classifier is trained again on all of them; and with --edit-rounds E, E times: edit_pairs.py adds pairs
    from where `lace edit` goes (random edit sequences on fresh starts) and the classifier is trained again.
+4. with --skin, adds the attribute `skin` (skin.py): a skin-tone reader trained on rendered faces (before
+   the pairs, which then also hold its tone of each image), a regressor on w fitted to those tones, and one
+   more column on the classifier and the image judges, so that `lace edit` keeps a face's skin tone.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
 """
 import argparse
@@ -37,6 +40,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers  # noqa: E402
 import make_pairs  # noqa: E402
+import skin  # noqa: E402
 from export_generator import export_generator  # noqa: E402
 from measure_layers import SHARE, measure_layers, write as write_layers  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS  # noqa: E402
@@ -151,6 +155,11 @@ def main():
     ap.add_argument("--edit-lace-args", default="--solver rk4 --steps 20", help="options for lace edit in edit_pairs.py")
     ap.add_argument("--lace", default=os.path.join(HERE, "..", "..", "build", "lace"),
                     help="the lace binary, for the refinement rounds")
+    ap.add_argument("--skin", action="store_true",
+                    help="add the attribute `skin` (skin.py: a skin-tone reader, its column on the classifier and the "
+                         "judges), which lace edit then keeps; not in the shipped bundle yet (docs/faces-edit-evaluation.md, session 33)")
+    ap.add_argument("--skin-images", type=int, default=20_000,
+                    help="rendered faces the skin-tone reader is trained on")
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -184,10 +193,15 @@ def main():
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")
     generator = torch.jit.load(os.path.join(args.out, "generator.pt")).eval()
     labeler = torch.jit.load(args.labeler).eval()
+    skin_reader = None
+    if args.skin:  # before the pairs, so that one synthesis serves the labeler and the skin reader
+        skin_reader, skin_figures = skin.train_skin_reader(args.skin_images)
+        skin_reader = torch.jit.script(skin_reader)
+        print(f"skin reader: held-out MAE {skin_figures['mae']:.3f} ({time.time() - t0:.0f} s)", flush=True)
     if args.reuse_pairs:
         pairs = read_pairs(pairs_path, args.n)
     else:
-        pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n)
+        pairs = make_pairs.make_pairs(generator, info["z_dim"], info["num_ws"], labeler, args.n, skin_reader=skin_reader)
         with atomic_files.replacing(pairs_path) as tmp, open(tmp, "wb") as f:
             np.savez(f, **pairs)
     print(f"{args.n} pairs {'from' if args.reuse_pairs else '->'} {pairs_path} ({time.time() - t0:.0f} s); "
@@ -231,7 +245,16 @@ def main():
         pairs_path = edited
         train_classifier(pairs_path)
 
-    card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n,
+    if args.skin:  # last: the rounds above train and sample with the classifier as train_latent_classifier wrote it
+        if "skin" in pairs:
+            w, tones = pairs["w"], pairs["skin"]
+        else:  # pairs of a build before skin.py
+            w, tones = skin.latent_tones(generator, skin_reader, info["z_dim"], info["num_ws"], args.n)
+        skin_card = skin.install_skin(args.out, skin_reader, skin_figures, w, tones)
+        print("skin: regressor on w held-out MAE {:.3f} against the reader; w+ layers {}".format(
+              skin_card["latent"]["mae"], skin_card["layers"]), flush=True)
+
+    card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n, "skin": args.skin,
             "refine_rounds": args.refine_rounds, "edit_rounds": args.edit_rounds,
             **({"edit_sequences": args.edit_sequences, "edit_starts": args.edit_starts} if args.edit_rounds else {}),
             "seconds": round(time.time() - t0)}

@@ -12,7 +12,10 @@ lace binary and reads every step's PNG with the evaluator:
   start (discrete: the same label; continuous: within --tolerance);
 - how far the image moves: the distance between evaluator features of consecutive steps, and from the
   start to step k, beside the distance between the start and a fresh `lace sample` of the conditions of
-  steps 1..k (what "sampling anew" would move).
+  steps 1..k (what "sampling anew" would move);
+- skin tone, which no attribute of the evaluator's names but an edit should keep: each step's tone as a
+  skin-tone reader of the evaluation's own reads it (skin.train_skin_reader, another seed than the one a
+  bundle's `skin` attribute is guided by; about a minute to train before the first part is measured).
 The report's generated part goes between two marker lines (BEGIN, END below), so notes written around it
 survive a rerun; an existing report without them is refused before anything is measured.
 """
@@ -35,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
 import render  # noqa: E402
+import skin  # noqa: E402
 from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
 from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
@@ -43,6 +47,8 @@ from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 # edited as the evaluator reads it: ageing greys hair in the data, and even the renderer's own edit keeps the
 # hair label on only 0.60 of faces (docs/faces-edit-evaluation.md, "Session 28").
 STEPS = "hair=black; glasses; yaw=-0.6; NOT smile; beard"
+SKIN_READER_SEED = 7100  # the evaluation's skin-tone reader (skin.py's bundle reader: 7000)
+SKIN_MOVED = 0.1  # a start's skin tone counts as changed when the end reads further than this from the start
 
 
 def named(step):
@@ -155,6 +161,8 @@ def main():
     ap.add_argument("--truncation", type=float, default=None, help="default: the bundle's (its editing section)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--lace-args", default="", help='more options for lace edit, e.g. "--solver rk4 --steps 20"')
+    ap.add_argument("--skin-images", type=int, default=20_000,
+                    help="rendered faces the evaluation's skin-tone reader is trained on (build.sh --smoke: fewer)")
     ap.add_argument("--jobs", type=int, default=1, help="parts at once (each lace run uses one core)")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: write the report from the parts already in --results")
@@ -225,9 +233,12 @@ def measure(args, key, results, sheets, evaluator, work):
     kept = len(every) - len(todo)
     if kept:
         print(f"evaluate_edit.py: {kept} part(s) already measured under the same key in {results}; kept", flush=True)
+    if not todo:
+        return
+    skin_reader = skin.train_skin_reader(args.skin_images, seed=SKIN_READER_SEED)[0]
 
     def one(chunk):
-        part = measure_chunk(args, evaluator, work, *chunk, sheets)
+        part = measure_chunk(args, evaluator, skin_reader, work, *chunk, sheets)
         save_part(results, part_name(*chunk), key, part)
         print(f"evaluate_edit.py: starts {chunk[0]}..{sum(chunk) - 1} measured ({part['edit_seconds']} s of lace edit)",
               flush=True)
@@ -236,10 +247,11 @@ def measure(args, key, results, sheets, evaluator, work):
         list(pool.map(one, todo))
 
 
-def measure_chunk(args, evaluator, work, first, count, sheets):
+def measure_chunk(args, evaluator, skin_reader, work, first, count, sheets):
     """Edits starts first..first+count-1 through the steps, samples each step's conditions afresh for the
     same indices (seed args.seed + 1), and reads everything with the evaluator. Per start: the readings at
-    every step (0 = the start), the fresh samples' readings, and the feature distances."""
+    every step (0 = the start), the fresh samples' readings, the feature distances, and the skin tone at
+    every step (skin_reader's)."""
     steps, K = args.step_list, len(args.step_list)
     out = os.path.join(work, part_name(first, count))
     t_edit = time.perf_counter()
@@ -275,7 +287,8 @@ def measure_chunk(args, evaluator, work, first, count, sheets):
             "readings": {name: v.reshape(count, K + 1).tolist() for name, v in pred.items()},
             "fresh_readings": {name: np.stack([fp[name] for fp in fresh_pred], 1).tolist() for name in pred},
             "move": norm(feat[:, 1:] - feat[:, :-1]), "start_to_step": norm(feat[:, 1:] - feat[:, :1]),
-            "start_to_fresh_sample": np.stack(start_to_fresh, 1).tolist()}
+            "start_to_fresh_sample": np.stack(start_to_fresh, 1).tolist(),
+            "skin": skin.read_tones(skin_reader, images.reshape(-1, 64, 64, 3)).reshape(count, K + 1).tolist()}
 
 
 def aggregate(args, key, parts, evaluator):
@@ -309,7 +322,17 @@ def aggregate(args, key, parts, evaluator):
             "start_to_end": last["start_to_step"], "start_to_fresh_sample": last["start_to_fresh_sample"],
             "fresh_sample_acc": last["fresh_sample_acc"],
             "edit_seconds": round(sum(p["edit_seconds"] for p in parts), 1), "tolerance": args.tolerance,
-            "truncation": parts[0]["truncation"], "weights": parts[0]["weights"], "key": key}
+            "truncation": parts[0]["truncation"], "weights": parts[0]["weights"],
+            "skin": skin_drift(np.concatenate([np.array(p["skin"]) for p in parts]))
+            if all("skin" in p for p in parts) else None, "key": key}
+
+
+def skin_drift(tones):
+    """Skin tone over the steps from tones [starts, steps + 1]: the mean, the share of dark faces
+    (render.DARK_SKIN_BELOW) at every step, and the share of starts whose end reads more than SKIN_MOVED
+    from their start."""
+    return {"mean": tones.mean(0).round(3).tolist(), "dark": (tones < render.DARK_SKIN_BELOW).mean(0).round(3).tolist(),
+            "moved_at_end": float((np.abs(tones[:, -1] - tones[:, 0]) > SKIN_MOVED).mean())}
 
 
 def fresh_sample(args, expr, first, count, out_dir):
@@ -371,8 +394,15 @@ def write_report(args, r, sheets):
                    f"{x['fresh_sample_acc']:.3f} |")
     out += ["", "Attributes no step names, the same evaluator reading at the end as at the start (>= 0.90; "
             f"continuous ones within {r['tolerance']}): " +
-            ", ".join(f"{k} {v:.3f}" for k, v in r["never_edited_kept"].items()) + ".", "",
-            "How far the image moves is the mean distance between evaluator features (128 pooled features); a "
+            ", ".join(f"{k} {v:.3f}" for k, v in r["never_edited_kept"].items()) + ".", ""]
+    if r.get("skin"):
+        out += [f"Skin tone (not an attribute of the evaluator's; a skin-tone reader of the evaluation's own, "
+                f"render seed {SKIN_READER_SEED}), the start then each step: mean "
+                + " / ".join(f"{v:.3f}" for v in r["skin"]["mean"]) + "; dark faces (tone under "
+                f"{render.DARK_SKIN_BELOW}) " + " / ".join(f"{v:.3f}" for v in r["skin"]["dark"])
+                + f"; starts whose end reads more than {SKIN_MOVED} from their start tone: "
+                f"{r['skin']['moved_at_end']:.3f}.", ""]
+    out += ["How far the image moves is the mean distance between evaluator features (128 pooled features); a "
             "fresh sample is `lace sample --attrs` of the steps so far joined by AND, from seed "
             f"{args.seed + 1}.", ""]
     if r["rendered_reference"]:

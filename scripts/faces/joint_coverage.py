@@ -16,18 +16,15 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
-import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
 from evaluate import frechet_distance, score  # noqa: E402
 from export_generator import load_g_ema  # noqa: E402
+from skin import read_tones, train_skin_reader  # noqa: E402
 from train_gan import generate, is_torchscript, to_uint8  # noqa: E402
 
 DARK_BELOW = render.DARK_SKIN_BELOW  # skin tone (mean of the skin's RGB, 0..1) under which a face counts as dark
@@ -46,51 +43,6 @@ COMBINATIONS = {  # name: rule on the evaluator's predictions (p) and the skin m
 }
 
 
-class SkinReader(nn.Module):
-    """Image [B, 3, 64, 64] in [-1, 1] -> skin tone [B]: three strided convolutions and one 8x8 readout."""
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(),
-                                 nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 1, 8))
-
-    def forward(self, x):
-        return self.net(x).flatten()
-
-
-def train_skin_reader(n=20_000, epochs=4, seed=7000, test_seed=8000, n_test=3000):
-    """A SkinReader fitted to n rendered faces (render seed `seed`) and their true tones; returns it and its
-    held-out figures (another render seed): mean absolute error, correlation, and agreement on dark/light."""
-    torch.manual_seed(0)
-    images, tones = render.render(n, seed=seed)[0], torch.from_numpy(render.skin_tones(n, seed=seed))
-    reader = SkinReader()
-    opt = torch.optim.Adam(reader.parameters(), 2e-3)
-    steps = epochs * (n // 128)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-    order_rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        order = order_rng.permutation(n)
-        for i in range(0, n - 127, 128):
-            idx = order[i:i + 128]
-            loss = F.mse_loss(reader(ic.to_input(images[idx])), tones[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    test_images, test_tones = render.render(n_test, seed=test_seed)[0], render.skin_tones(n_test, seed=test_seed)
-    read = read_tones(reader, test_images)
-    return reader.eval(), {"mae": float(np.abs(read - test_tones).mean()),
-                           "correlation": float(np.corrcoef(read, test_tones)[0, 1]),
-                           "dark_agreement": float(((read < DARK_BELOW) == (test_tones < DARK_BELOW)).mean()),
-                           "images": n, "epochs": epochs, "held_out": n_test}
-
-
-@torch.no_grad()
-def read_tones(reader, images, batch=500):
-    """uint8 images [n, 64, 64, 3] -> skin tones [n] as the reader reads them."""
-    reader.eval()
-    return torch.cat([reader(ic.to_input(images[i:i + batch])) for i in range(0, len(images), batch)]).numpy()
-
-
 def generated(path, n, seed, batch=250):
     """n uint8 images [n, 64, 64, 3] from fixed z (seed) at truncation 1 (lace's generator.pt, or G_ema of a
     train_gan.py checkpoint or snapshot)."""
@@ -104,6 +56,11 @@ def rates(p, d):
     out = {name: float(rule(p, d).mean()) for name, rule in COMBINATIONS.items()}
     out["NOT smile among dark"] = float((p["smile"][d] == 0).mean()) if d.any() else float("nan")
     out["NOT smile among light"] = float((p["smile"][~d] == 0).mean()) if (~d).any() else float("nan")
+    # The tie between skin and an attribute the data draws independently of it (session 32: glasses).
+    for name in ("glasses", "smile"):
+        has = p[name] == 1
+        out[f"dark among {name}"] = float(d[has].mean()) if has.any() else float("nan")
+        out[f"dark among NOT {name}"] = float(d[~has].mean()) if (~has).any() else float("nan")
     return out
 
 

@@ -45,35 +45,42 @@ def load_pairs(path):
 
 
 @torch.no_grad()
-def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=250, device="cpu"):
+def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=250, device="cpu", skin_reader=None):
     """generator and labeler already on `device`; z and psi are drawn on the CPU (the same pairs' z on any
-    device), the arrays come back on the CPU."""
+    device), the arrays come back on the CPU. With a skin_reader (skin.py) the pairs also hold its tone of
+    each image ("skin")."""
     g = torch.Generator().manual_seed(seed)
     zs, psis = [], []
     for i in range(0, n, batch):  # z then psi per batch: the order the seed's pairs were always drawn in
         b = min(batch, n - i)
         zs.append(torch.randn(b, z_dim, generator=g))
         psis.append(psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g))
-    return label_pairs(generator, num_ws, labeler, torch.cat(zs), torch.cat(psis), batch, device)
+    return label_pairs(generator, num_ws, labeler, torch.cat(zs), torch.cat(psis), batch, device, skin_reader)
 
 
 @torch.no_grad()
-def label_pairs(generator, num_ws, labeler, z, psi, batch=250, device="cpu"):
+def label_pairs(generator, num_ws, labeler, z, psi, batch=250, device="cpu", skin_reader=None):
     """Pairs for these z [N, z_dim] at these truncations psi [N, 1] (CPU): w truncated as lace truncates, and
-    the labeler's reading of the image of w drawn at every layer (the latent classifier reads w itself)."""
-    ws, outs = [], []
+    the labeler's reading of the image of w drawn at every layer (the latent classifier reads w itself);
+    with a skin_reader also its tone of the same image (one synthesis for both)."""
+    ws, outs, tones = [], [], []
     for i in range(0, len(z), batch):
         w = truncated_w(generator, z[i:i + batch].to(device), psi[i:i + batch].to(device))
         images = generator.synthesis(w.unsqueeze(1).repeat(1, num_ws, 1)).clamp(-1, 1)
         ws.append(w.cpu())
         outs.append(labeler(images).cpu())
-    return as_pairs(z, torch.cat(ws), psi, torch.cat(outs))
+        if skin_reader is not None:
+            tones.append(skin_reader(images).cpu())
+    return as_pairs(z, torch.cat(ws), psi, torch.cat(outs), torch.cat(tones) if tones else None)
 
 
-def as_pairs(z, w, psi, outputs):
-    """The .npz layout from CPU tensors: z, w, psi [N], the labeler's raw outputs and the soft labels."""
+def as_pairs(z, w, psi, outputs, skin=None):
+    """The .npz layout from CPU tensors: z, w, psi [N], the labeler's raw outputs and the soft labels (and the
+    skin tones [N], when read)."""
     pairs = {"z": z.numpy(), "w": w.numpy(), "psi": psi.reshape(-1).numpy(), "labeler_outputs": outputs.numpy()}
     pairs.update({k: v.numpy() for k, v in soft_labels(outputs).items()})
+    if skin is not None:
+        pairs["skin"] = skin.numpy()
     return pairs
 
 

@@ -39,11 +39,13 @@ def distance(a, b):
 
 
 @torch.no_grad()
-def measure_layers(generator, labeler, z_dim, num_ws, n=128, share=SHARE, psi=1.0, seed=1):
-    """Returns ({attribute: sorted layers}, {attribute: share of the A-to-B difference its layers carry})."""
+def measure_layers(generator, labeler, z_dim, num_ws, n=128, share=SHARE, psi=1.0, seed=1, read_images=None):
+    """Returns ({attribute: sorted layers}, {attribute: share of the A-to-B difference its layers carry}).
+    The attributes are the labeler's, or with read_images (images -> {attribute: reading}) that reader's."""
     g = torch.Generator().manual_seed(seed)
     wa, wb = (make_pairs.truncated_w(generator, torch.randn(n, z_dim, generator=g), psi) for _ in range(2))
-    read = lambda ws: make_pairs.soft_labels(labeler(generator.synthesis(ws)))  # noqa: E731
+    read_images = read_images or (lambda images: make_pairs.soft_labels(labeler(images)))
+    read = lambda ws: read_images(generator.synthesis(ws))  # noqa: E731
     read_b = read(wb.unsqueeze(1).repeat(1, num_ws, 1))
     cache = {}
 
