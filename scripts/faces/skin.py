@@ -12,11 +12,12 @@ tone is none of the renderer's attributes and no judge reads it, so this script 
    minute), written as BUNDLE/skin_reader.pt with its held-out figures in skin_reader.json;
 2. a regressor on w (LatentSkin), fitted to the reader's tone of the generator's image of -n latents drawn as
    make_pairs.py draws them (z, truncation psi uniform in [0.5, 1]);
-3. the bundle's classifier (BUNDLE/classifier.pt) and its image judges (lace.json's verifier and
-   editing.verifier) each gain a last column, the regressor's and the reader's tone (WithColumn; the judges'
-   own files are left as they are and the wrapped ones written as BUNDLE/verifier+skin.pt and
-   edit_verifier+skin.pt), and lace.json gains the continuous attribute `skin` (range SKIN_RANGE) on that
-   column with the w+ layers that carry it (measure_layers.py).
+3. the bundle's classifier and its image judges (lace.json's verifier and editing.verifier) each gain a last
+   column, the regressor's or the reader's tone (WithColumn), written beside them as NAME+skin.pt
+   (classifier+skin.pt, checker+skin.pt, edit_verifier+skin.pt); lace.json gains the continuous attribute
+   `skin` (range SKIN_RANGE) on that column with the w+ layers that carry it (measure_layers.py) and names the
+   new files; the old classifier and edit verifier are then removed (the wrapped ones hold them whole; the
+   checker, a judge with a card of its own, stays).
 
 lace then samples `skin=0.4` like `age=0.4`, and its edit keep term holds the start's skin tone.
 """
