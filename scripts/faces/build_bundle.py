@@ -250,7 +250,7 @@ def main():
             w, tones = pairs["w"], pairs["skin"]
         else:  # pairs of a build before skin.py
             w, tones = skin.latent_tones(generator, skin_reader, info["z_dim"], info["num_ws"], args.n)
-        skin_card = skin.install_skin(args.out, skin_reader, skin_figures, w, tones)
+        skin_card = skin.install_skin(args.out, generator, skin_reader, skin_figures, w, tones)
         print("skin: regressor on w held-out MAE {:.3f} against the reader; w+ layers {}".format(
               skin_card["latent"]["mae"], skin_card["layers"]), flush=True)
 

@@ -49,13 +49,19 @@ def make_pairs(generator, z_dim, num_ws, labeler, n, seed=0, psi_min=0.5, batch=
     """generator and labeler already on `device`; z and psi are drawn on the CPU (the same pairs' z on any
     device), the arrays come back on the CPU. With a skin_reader (skin.py) the pairs also hold its tone of
     each image ("skin")."""
+    z, psi = draw_latents(z_dim, n, seed, psi_min, batch)
+    return label_pairs(generator, num_ws, labeler, z, psi, batch, device, skin_reader)
+
+
+def draw_latents(z_dim, n, seed=0, psi_min=0.5, batch=250):
+    """The pairs' z [n, z_dim] and truncations psi [n, 1], uniform in [psi_min, 1], on the CPU."""
     g = torch.Generator().manual_seed(seed)
     zs, psis = [], []
     for i in range(0, n, batch):  # z then psi per batch: the order the seed's pairs were always drawn in
         b = min(batch, n - i)
         zs.append(torch.randn(b, z_dim, generator=g))
         psis.append(psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g))
-    return label_pairs(generator, num_ws, labeler, torch.cat(zs), torch.cat(psis), batch, device, skin_reader)
+    return torch.cat(zs), torch.cat(psis)
 
 
 @torch.no_grad()

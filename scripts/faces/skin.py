@@ -117,15 +117,13 @@ class WithColumn(nn.Module):
 
 
 @torch.no_grad()
-def latent_tones(generator, reader, z_dim, num_ws, n, seed=0, psi_min=0.5, batch=250):
-    """n latents drawn as make_pairs.py draws them and the reader's tone of each one's image: (w [n, w_dim],
-    tones [n])."""
-    g = torch.Generator().manual_seed(seed)
+def latent_tones(generator, reader, z_dim, num_ws, n, seed=0, batch=250):
+    """n latents drawn as make_pairs.py draws them (make_pairs.draw_latents) and the reader's tone of each
+    one's image: (w [n, w_dim], tones [n])."""
+    z, psi = make_pairs.draw_latents(z_dim, n, seed, batch=batch)
     ws, tones = [], []
     for i in range(0, n, batch):
-        b = min(batch, n - i)
-        z = torch.randn(b, z_dim, generator=g)
-        w = make_pairs.truncated_w(generator, z, psi_min + (1 - psi_min) * torch.rand(b, 1, generator=g))
+        w = make_pairs.truncated_w(generator, z[i:i + batch], psi[i:i + batch])
         ws.append(w)
         tones.append(reader(generator.synthesis(w.unsqueeze(1).repeat(1, num_ws, 1)).clamp(-1, 1)))
     return torch.cat(ws), torch.cat(tones)
@@ -175,7 +173,7 @@ def add_skin(bundle, n=20_000, seed=0, reader_images=20_000, log=print):
     spec = manifest["generator"]
     generator = torch.jit.load(os.path.join(bundle, spec["file"])).eval()
     w, tones = latent_tones(generator, reader, spec["z_dim"], spec["num_ws"], n, seed)
-    return install_skin(bundle, reader, reader_figures, w, tones, log)
+    return install_skin(bundle, generator, reader, reader_figures, w, tones, log)
 
 
 def read_manifest(bundle):
@@ -188,14 +186,13 @@ def read_manifest(bundle):
     return manifest
 
 
-def install_skin(bundle, reader, reader_figures, w, tones, log=print):
+def install_skin(bundle, generator, reader, reader_figures, w, tones, log=print):
     """Fits the regressor on w to (w, tones) (the reader's tones of those latents' images), measures the w+
-    layers that carry skin, and writes the wrapped classifier and judges, the reader, its card and lace.json;
-    returns the card (BUNDLE/skin_reader.json)."""
+    layers that carry skin on the bundle's generator (loaded), and writes the wrapped classifier and judges,
+    the reader, its card and lace.json; returns the card (BUNDLE/skin_reader.json)."""
     manifest = read_manifest(bundle)
     t0 = time.time()
     spec = manifest["generator"]
-    generator = torch.jit.load(os.path.join(bundle, spec["file"])).eval()
     latent, latent_figures = train_latent_skin(torch.as_tensor(w), torch.as_tensor(tones))
     log(f"skin on w: held-out MAE {latent_figures['mae']:.3f}, correlation {latent_figures['correlation']:.3f} "
         f"against the reader ({time.time() - t0:.0f} s)")
