@@ -97,7 +97,8 @@ def read_pairs(path, n):
     return pairs
 
 
-def write_manifest(out, info, description, guidance, verifier, min_p=MIN_P, tries=TRIES, edit_verifier=None):
+def write_manifest(out, info, description, guidance, verifier, min_p=MIN_P, tries=TRIES, edit_verifier=None,
+                   edit_judges=1):
     manifest = {
         "format": "lace-bundle", "version": 1, "name": "faces", "description": description,
         "generator": {"file": "generator.pt", **{k: info[k] for k in ("z_dim", "w_dim", "num_ws", "resolution",
@@ -105,7 +106,8 @@ def write_manifest(out, info, description, guidance, verifier, min_p=MIN_P, trie
         "truncation": {"default": DEFAULT_TRUNCATION, "w_avg": {"source": "buffer", "name": "w_avg"}},
         "sampling": {"guidance": guidance, "min_p": min_p, "tries": tries},
         # lace edit reads its images with the edit verifier, where there is one (and only then polishes).
-        "editing": ({**EDITING, "verifier": {"file": edit_verifier, "num_logits": len(LABEL_COLUMNS)}}
+        "editing": ({**EDITING, "verifier": {"file": edit_verifier, "num_logits": len(LABEL_COLUMNS),
+                                             **({"judges": edit_judges} if edit_judges > 1 else {})}}
                     if edit_verifier else {k: v for k, v in EDITING.items() if k != "polish"}),
         # An image classifier (the labeler, the latent classifier's teacher, unless --verifier names another)
         # reads every image too (lace sample --verify), so --min-p retries where the latent classifier was
@@ -155,6 +157,9 @@ def main():
     ap.add_argument("--edit-lace-args", default="--solver rk4 --steps 20", help="options for lace edit in edit_pairs.py")
     ap.add_argument("--lace", default=os.path.join(HERE, "..", "..", "build", "lace"),
                     help="the lace binary, for the refinement rounds")
+    ap.add_argument("--edit-judges", choices=["mean", "both"], default="mean",
+                    help="lace edit's verifier (with --verifier): the mean of the verifier's and the labeler's logits, "
+                         "or both read apart (\"judges\": 2: a condition is met as far as both read it met)")
     ap.add_argument("--skin", action="store_true",
                     help="add the attribute `skin` (skin.py: a skin-tone reader, its column on the classifier and the "
                          "judges), which lace edit then keeps; not in the shipped bundle yet (docs/faces-edit-evaluation.md, session 33)")
@@ -177,7 +182,7 @@ def main():
                                    "classifier for smile, glasses, beard, hat, hair colour, age and yaw.",
                    args.guidance, args.verifier or args.labeler, args.min_p, args.tries,
                    EDIT_VERIFIER if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler)
-                   else None)
+                   else None, edit_judges=2 if args.edit_judges == "both" else 1)
     # The labeler, the verifier and the evaluator beside the bundle, before lace first loads it.
     for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator) if m):
         for ext in (".pt", ".json"):
@@ -187,7 +192,8 @@ def main():
                 with atomic_files.replacing(dst) as tmp:  # a classifier's .json card travels with it
                     shutil.copyfile(src, tmp)
     if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler):
-        image_classifiers.save_mean(args.verifier, args.labeler, os.path.join(args.out, EDIT_VERIFIER))
+        image_classifiers.save_mean(args.verifier, args.labeler, os.path.join(args.out, EDIT_VERIFIER),
+                                    judges=args.edit_judges == "both")
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")

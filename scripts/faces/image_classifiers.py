@@ -153,9 +153,25 @@ class MeanOfTwo(nn.Module):
         return 0.5 * (self.a(x) + self.b(x))
 
 
-def save_mean(path_a, path_b, out):
-    """Writes the TorchScript mean of the TorchScript classifiers at path_a and path_b to `out` (atomically)."""
+class TwoJudges(nn.Module):
+    """Two image classifiers' outputs side by side, [B, 2, columns]: an edit verifier with `"judges": 2` in
+    lace.json, which counts a condition met only as far as both read it met and polishes with the sum of their
+    energies. Why not the mean: the mean meets a continuous target (yaw -0.6) when one network reads -0.9 and the
+    other -0.3, and a polish that follows it pulls them apart (session 35, docs/faces-edit-evaluation.md)."""
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return torch.stack([self.a(x), self.b(x)], 1)
+
+
+def save_mean(path_a, path_b, out, judges=False):
+    """Writes the TorchScript mean of the TorchScript classifiers at path_a and path_b to `out` (atomically);
+    judges=True: both readings side by side instead (TwoJudges)."""
     import atomic_files
-    mean = torch.jit.script(MeanOfTwo(torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval()).eval())
+    pair = (TwoJudges if judges else MeanOfTwo)(torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval())
+    module = torch.jit.script(pair.eval())
     with atomic_files.replacing(out) as tmp:
-        mean.save(tmp)
+        module.save(tmp)

@@ -181,16 +181,22 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
   r.ws = sampling::step_ws(ws_previous, w, layers);
   r.logits = bundle.classify(w);
   r.p = newest.probability(r.logits).to(torch::kCPU, torch::kDouble);
+  torch::Tensor judges;  // [J, n, num_logits]: the conditions read by each judge, the least P counts
   if (verify) {
     const auto images = bundle.synthesis(r.ws);
-    r.verified = bundle.verify(images);
+    judges = bundle.verify_each(images);
+    r.verified = judges.mean(0);
     r.images = images.to(torch::kCPU);
   }
   const torch::Tensor& reader = verify ? r.verified : r.logits;
+  if (!verify) judges = reader.unsqueeze(0);
   std::vector<torch::Tensor> each;
-  for (const auto& c : conditions) each.push_back(c.probability(reader).to(torch::kCPU, torch::kDouble));
+  for (const auto& c : conditions)
+    each.push_back(std::get<0>(c.probability(judges.flatten(0, 1)).view({judges.size(0), judges.size(1)}).min(0))
+                       .to(torch::kCPU, torch::kDouble));
   r.each = torch::stack(each, 1);
   if (verify) r.p_image = r.each.select(1, r.each.size(1) - 1).clone();  // the newest condition, as the image reads
+  // Attributes no condition names are held at what the mean of the judges read at the start (KeptTargets).
   auto kept = sampling::kept_probabilities(reader, targets.classes, targets.values, conditions, attributes);
   r.kept = kept.p;
   r.kept_names = std::move(kept.names);

@@ -75,7 +75,11 @@ Outcome read_outcome(const model::Bundle& bundle, const sampling::LatentEnergy& 
   Outcome o{images.to(torch::kCPU), logits.to(torch::kCPU), condition.probability(logits).to(torch::kCPU), {}, {}};
   o.score = o.p;
   if (verify) {
-    o.p_image = condition.probability(bundle.verify(images)).to(torch::kCPU);
+    // Every judge of the verifier must read it (VerifierSpec::judges): the least P counts.
+    o.p_image = std::get<0>(condition.probability(bundle.verify_each(images).flatten(0, 1))
+                                .view({bundle.verifier_judges(), images.size(0)})
+                                .min(0))
+                    .to(torch::kCPU);
     o.score = torch::minimum(o.p, o.p_image);
   }
   return o;

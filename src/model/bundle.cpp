@@ -76,7 +76,11 @@ std::unique_ptr<torch::jit::Module> load_verifier(const std::filesystem::path& d
   auto module = load_module(dir / v.file, device);
   torch::NoGradGuard no_grad;
   const auto images = torch::zeros({1, g.channels, g.resolution, g.resolution}, torch::TensorOptions().device(device));
-  expect_shape(call(*module, file, "forward", images), {1, v.num_logits}, file, "forward(images)");
+  const auto out = call(*module, file, "forward", images);
+  if (v.judges == 1)
+    expect_shape(out, {1, v.num_logits}, file, "forward(images)");
+  else
+    expect_shape(out, {1, v.judges, v.num_logits}, file, "forward(images) (\"judges\": " + std::to_string(v.judges) + ")");
   return module;
 }
 
@@ -114,6 +118,7 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device, Bund
   if (const auto& v = edit_verifier ? b.manifest_.edit_verifier : b.manifest_.verifier) {
     b.verifier_file_ = v->file;
     b.verifier_ = load_verifier(dir, b.manifest_, *v, device);
+    b.verifier_judges_ = v->judges;
   }
 
   if (b.manifest_.w_avg.source == WAvgSpec::Source::Buffer) {
@@ -140,9 +145,14 @@ Bundle Bundle::load(const std::filesystem::path& dir, torch::Device device, Bund
   return b;
 }
 
-torch::Tensor Bundle::verify(const torch::Tensor& images) const {
+torch::Tensor Bundle::verify_each(const torch::Tensor& images) const {
   if (!verifier_) throw BundleError(dir_.string() + ": the bundle has no verifier");
-  return call(*verifier_, (dir_ / verifier_file_).string(), "forward", images);
+  const auto out = call(*verifier_, (dir_ / verifier_file_).string(), "forward", images);
+  return verifier_judges_ == 1 ? out.unsqueeze(0) : out.transpose(0, 1);
+}
+
+torch::Tensor Bundle::verify(const torch::Tensor& images) const {
+  return verify_each(images).mean(0);
 }
 
 torch::Tensor Bundle::mapping(const torch::Tensor& z) const {

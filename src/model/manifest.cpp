@@ -261,10 +261,11 @@ Manifest read_manifest(const std::filesystem::path& dir) {
 
   // An image classifier with the latent classifier's columns: "verifier", or lace edit's "editing.verifier".
   const auto read_verifier = [&](const json& v, const std::string& path) {
-    r.only_keys(v, path, {"file", "num_logits", "comment"});
+    r.only_keys(v, path, {"file", "num_logits", "judges", "comment"});
     VerifierSpec spec;
     spec.file = r.string(v, path, "file");
     spec.num_logits = r.positive_int(v, path, "num_logits");
+    if (v.contains("judges")) spec.judges = r.positive_int(v, path, "judges");
     if (spec.num_logits != m.classifier.num_logits)
       r.fail(Reader::join(path, "num_logits"), std::to_string(spec.num_logits) + " differs from classifier.num_logits (" +
                                                    std::to_string(m.classifier.num_logits) +

@@ -211,12 +211,17 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
     return rows.defined() ? t.index_select(0, rows.to(t.device())) : t;
   };
   const auto w = bundle_.truncate(bundle_.mapping(z), truncation_);
-  const auto logits = ws_previous_.defined()
-                          ? bundle_.verify(bundle_.synthesis(step_ws(pick(ws_previous_), w, layers_)))
-                          : bundle_.classify(w);
+  // Reading the image, each judge of the verifier reads the conditions (the sum of their energies: every one
+  // must be met, VerifierSpec::judges) and the keep term reads their mean.
+  const auto judges = ws_previous_.defined() ? bundle_.verify_each(bundle_.synthesis(step_ws(pick(ws_previous_), w, layers_)))
+                                             : bundle_.classify(w).unsqueeze(0);
+  const auto logits = judges.size(0) == 1 ? judges[0] : judges.mean(0);
   const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions and the keep term see
   auto e = torch::zeros({z.size(0)}, z.options());
-  for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](read);
+  for (int64_t j = 0; j < judges.size(0); ++j) {
+    const auto judge = judges.size(0) == 1 ? read : judges[j];
+    for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](judge);
+  }
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
   if (!kept_columns_.empty()) {
     e = e + weights_.reg_logits * (logits.index_select(1, kept_index_) - pick(kept_anchor_)).square().sum(1);

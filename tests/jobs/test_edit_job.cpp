@@ -231,6 +231,31 @@ TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
   EXPECT_THROW(run(), std::invalid_argument);
 }
 
+// A verifier of two judges that read glasses oppositely from the image's mean (logits +40m and -40m): a step
+// counts as met only as far as both read it met, so p_image is the lesser P, sigmoid(-40|m|); their mean
+// (logit 0) would read 0.5 whatever the image.
+TEST_F(EditJobTest, EveryJudgeMustReadAStepMet) {
+  const int n = 3;
+  sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"glasses"}}});
+  job_.batch_size = n;
+  job_.model_dir = lace_test::tiny_bundle_with_judges(
+      dir_ / "m", torch::zeros({2, 6}),
+      torch::stack({torch::tensor({0.0, 40.0, 0.0, 0.0, 0.0, 0.0}), torch::tensor({0.0, -40.0, 0.0, 0.0, 0.0, 0.0})}));
+  job_.overrides.min_p = 0.0;
+  const auto report = run();
+  EXPECT_TRUE(report.verified);
+  const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
+  for (int i = 0; i < n; ++i) {
+    const json r = record(report.images[i * 2 + 1]);  // the glasses step
+    std::vector<torch::Tensor> layers;
+    for (const auto& l : r["ws"]) layers.push_back(torch::tensor(l.get<std::vector<double>>(), torch::kFloat));
+    torch::NoGradGuard no_grad;
+    const double mean = bundle.synthesis(torch::stack(layers).unsqueeze(0)).mean().item<double>();
+    ASSERT_GT(std::abs(mean), 1e-3) << "the test needs images whose mean is not 0";
+    EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(40 * std::abs(mean))), 1e-4);
+  }
+}
+
 // min_p reads every condition set so far, not only the newest: a step that meets its own target while an
 // earlier one reads broken is solved again. A verifier that reads glasses absent on every image (logit -30)
 // and a smile on every image (+30): step 1 (glasses) never passes; step 2 (smile) meets its own target at

@@ -283,6 +283,19 @@ TEST_F(SampleJobTest, VerifierReadsEveryImageAndMinPNeedsBothClassifiers) {
     EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(-40 * mean)), 1e-4);
   }
 
+  // Two judges reading glasses oppositely ("judges": 2): the lesser P counts, sigmoid(-40|mean|).
+  job_.model_dir = lace_test::tiny_bundle_with_judges(dir_ / "judges", torch::zeros({2, 6}), torch::stack({scale, -scale}));
+  job_.out_dir = dir_ / "judges";
+  const auto judged = jobs::run_sample(job_, quiet);
+  const auto judges = model::Bundle::load(job_.model_dir, torch::kCPU);
+  for (const auto& png : judged.images) {
+    const auto r = read_record(png);
+    const auto z = torch::tensor(r["z"].get<std::vector<double>>(), torch::kFloat).unsqueeze(0);
+    torch::NoGradGuard no_grad;
+    const double mean = judges.synthesis(judges.broadcast_ws(judges.mapping(z))).mean().item<double>();
+    EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(40 * std::abs(mean))), 1e-4);
+  }
+
   // --verify on a bundle without a verifier is a usage error, before any work.
   job_.model_dir = LACE_TINY_BUNDLE;
   job_.verify = true;

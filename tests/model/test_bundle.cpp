@@ -221,6 +221,38 @@ TEST_F(BundleTest, VerifierIsLoadedProbedAndRun) {
   EXPECT_EQ(b.files().back(), dir_ / "verifier.pt");  // hashed into the records with the rest
 }
 
+// "judges": J: one module, several readings [B, J, num_logits]; verify_each gives them, verify their mean.
+TEST_F(BundleTest, AVerifierOfSeveralJudgesGivesEachReading) {
+  json j = manifest_;
+  j["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}, {"judges", 2}};
+  write_manifest(j);
+  lace_test::write_test_verifier(dir_ / "verifier.pt", torch::zeros({6}), torch::ones({6}));  // one reading only
+  EXPECT_HAS(load_error(), "verifier.pt: forward(images) (\"judges\": 2) returned shape [1, 6], the manifest implies [1, 2, 6]");
+
+  const auto bias = torch::stack({torch::arange(6, torch::kFloat), -torch::arange(6, torch::kFloat)});
+  const auto scale = torch::stack({torch::full({6}, 2.0), torch::full({6}, -3.0)});
+  lace_test::write_test_judges(dir_ / "verifier.pt", bias, scale);
+  const Bundle b = Bundle::load(dir_, torch::kCPU);
+  EXPECT_EQ(b.verifier_judges(), 2);
+  const auto images = torch::rand({3, 3, 16, 16}) * 2 - 1;
+  const auto mean = images.mean({1, 2, 3});
+  const auto each = b.verify_each(images);
+  ASSERT_EQ(each.sizes(), (std::vector<int64_t>{2, 3, 6}));
+  for (int64_t k = 0; k < 2; ++k)
+    EXPECT_TRUE(torch::allclose(each[k], bias[k].unsqueeze(0) + scale[k].unsqueeze(0) * mean.unsqueeze(1), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(b.verify(images), (each[0] + each[1]) / 2, 1e-5, 1e-6));
+
+  j["verifier"]["judges"] = 0;
+  write_manifest(j);
+  EXPECT_HAS(load_error(), "judges: must be a positive integer");
+  j["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};  // one judge: verify_each is verify's reading
+  write_manifest(j);
+  lace_test::write_test_verifier(dir_ / "verifier.pt", torch::zeros({6}), torch::ones({6}));
+  const Bundle one = Bundle::load(dir_, torch::kCPU);
+  EXPECT_EQ(one.verifier_judges(), 1);
+  EXPECT_TRUE(torch::equal(one.verify_each(images)[0], one.verify(images)));
+}
+
 // "editing.verifier" is what lace edit reads images with; lace sample keeps "verifier". Both are hashed
 // whichever is loaded, so a bundle has one sha256 for both commands.
 TEST_F(BundleTest, AnEditVerifierIsLoadedForEditing) {

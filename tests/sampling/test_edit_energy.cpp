@@ -150,6 +150,47 @@ TEST(EditEnergy, ReadingTheImageAppliesEveryTermToTheVerifiersLogits) {
   fs::remove_all(dir);
 }
 
+// A verifier of two judges: reading the image, the conditions' energy is the sum of each judge's (every judge
+// must read them met), the keep term and reg_logits read the judges' mean. The test judges are linear in the
+// image's mean, so their mean is the test verifier with the mean bias and scale.
+TEST(EditEnergy, TwoJudgesSumTheirConditionsAndKeepTheirMean) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("lace_edit_judges_" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  const auto a_bias = torch::tensor({0.5, -1.0, 0.2, -0.3, 0.1, 0.4}), a_scale = torch::tensor({3.0, 40.0, -2.0, 5.0, 1.0, 8.0});
+  const auto b_bias = torch::tensor({-0.2, 0.7, 0.1, 0.3, -0.4, 0.9}), b_scale = torch::tensor({-1.0, -25.0, 4.0, 2.0, -3.0, -6.0});
+  const auto load = [&](const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
+    return model::Bundle::load(bias.dim() == 2 ? lace_test::tiny_bundle_with_judges(dir / name, bias, scale)
+                                               : lace_test::tiny_bundle_with_verifier(dir / name, bias, scale),
+                               torch::kCPU);
+  };
+  const auto a = load("a", a_bias, a_scale), b = load("b", b_bias, b_scale);
+  const auto both = load("both", torch::stack({a_bias, b_bias}), torch::stack({a_scale, b_scale}));
+  const auto mean = load("mean", (a_bias + b_bias) / 2, (a_scale + b_scale) / 2);
+  const double psi = 0.9;
+  const auto anchor = sampling::initial_latents(5, 0, 3, 8);
+  const auto z = anchor + 0.6 * sampling::initial_latents(6, 0, 3, 8);
+  torch::Tensor ws_previous, held;
+  {
+    torch::NoGradGuard no_grad;
+    ws_previous = a.broadcast_ws(a.truncate(a.mapping(sampling::initial_latents(7, 0, 3, 8)), psi));
+    held = mean.verify(mean.synthesis(ws_previous));
+  }
+  std::vector<energy::Energy> conds;
+  for (const char* e : {"glasses", "age=0.8"}) conds.push_back(energy::compile(e, a.manifest().attributes));
+  const auto energy_of = [&](const model::Bundle& bundle, const sampling::EditWeights& w) {
+    sampling::EditEnergy e(bundle, psi, conds, anchor, w, held, held);
+    e.read_images(ws_previous, {0});
+    return e.energy(z);
+  };
+  const sampling::EditWeights conditions_only = {2, 0, 3, 0, 0, 0}, the_rest = {0, 0, 0, 0.1, 0.5, 1.5};
+  const auto sum = energy_of(a, conditions_only) + energy_of(b, conditions_only);
+  EXPECT_TRUE(torch::allclose(energy_of(both, conditions_only), sum, 1e-4, 1e-4));
+  EXPECT_FALSE(torch::allclose(energy_of(mean, conditions_only), sum, 1e-2, 1e-2));  // the mean would read otherwise
+  EXPECT_TRUE(torch::allclose(energy_of(both, the_rest), energy_of(mean, the_rest), 1e-4, 1e-4));
+  fs::remove_all(dir);
+}
+
 // Rows handed to the ODE one at a time (per-sample stepping) see their own anchor and classes.
 TEST(EditEnergy, SelectedRowsUseTheirOwnAnchor) {
   const auto anchor = sampling::initial_latents(10, 0, 4, 8);

@@ -38,4 +38,31 @@ inline std::filesystem::path tiny_bundle_with_verifier(const std::filesystem::pa
   return dir;
 }
 
+// Several judges in one module (lace.json "judges": J): logits [B, J, K] = bias[j] + scale[j] * mean(image).
+inline void write_test_judges(const std::filesystem::path& path, const torch::Tensor& bias, const torch::Tensor& scale) {
+  torch::jit::Module m("TestJudges");
+  m.register_buffer("bias", bias.to(torch::kFloat));    // [J, K]
+  m.register_buffer("scale", scale.to(torch::kFloat));  // [J, K]
+  m.define(R"(
+def forward(self, x):
+    return self.bias.unsqueeze(0) + self.scale.unsqueeze(0) * x.mean(dim=[1, 2, 3]).view(-1, 1, 1)
+)");
+  m.save(path.string());
+}
+
+// A copy of the tiny bundle in `dir` whose verifier is such a module of bias.size(0) judges.
+inline std::filesystem::path tiny_bundle_with_judges(const std::filesystem::path& dir, const torch::Tensor& bias,
+                                                     const torch::Tensor& scale) {
+  std::filesystem::copy(LACE_TINY_BUNDLE, dir, std::filesystem::copy_options::recursive);
+  nlohmann::json manifest;
+  {
+    std::ifstream in(dir / "lace.json");
+    manifest = nlohmann::json::parse(in);
+  }
+  manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}, {"judges", bias.size(0)}};
+  std::ofstream(dir / "lace.json") << manifest.dump();
+  write_test_judges(dir / "verifier.pt", bias, scale);
+  return dir;
+}
+
 }  // namespace lace_test

@@ -41,6 +41,10 @@ class Bundle {
   bool has_verifier() const { return verifier_ != nullptr; }
   const std::filesystem::path& verifier_file() const { return verifier_file_; }  // as lace.json names it
   torch::Tensor verify(const torch::Tensor& images) const;      // [B, C, R, R] in [-1, 1] -> [B, num_logits]
+  // Each judge's reading, [judges, B, num_logits] (VerifierSpec::judges; one judge: verify's, unsqueezed);
+  // verify() is their mean.
+  torch::Tensor verify_each(const torch::Tensor& images) const;
+  int64_t verifier_judges() const { return verifier_judges_; }
   // Loads and probes the manifest's "editing.verifier" alone (a no-op without one); throws BundleError.
   // For `lace info`, which checks it without loading the whole bundle a second time.
   void check_edit_verifier() const;
@@ -57,6 +61,7 @@ class Bundle {
   std::unique_ptr<torch::jit::Module> classifier_;
   std::unique_ptr<torch::jit::Module> verifier_;  // optional image classifier (manifest "verifier" or "editing.verifier")
   std::filesystem::path verifier_file_;
+  int64_t verifier_judges_ = 1;
   torch::Tensor w_avg_;
 };
 

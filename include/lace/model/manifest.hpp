@@ -50,9 +50,14 @@ struct ClassifierSpec {
 // Optional "verifier": an image classifier with the latent classifier's columns (the attributes' columns
 // index both), forward(images [B, channels, resolution, resolution] in [-1, 1]) -> logits [B, num_logits].
 // With --min-p, lace sample also reads each image with it and solves again where it disagrees.
+// "judges": J > 1 makes it several classifiers in one module, forward -> [B, J, num_logits]: a condition then
+// counts as met only as far as every judge reads it met (the least P), and a polish follows the sum of the
+// judges' energies. Why: the mean of two networks' logits meets a continuous target when one reads it too
+// high and the other too low, and a polish that follows the mean learns to pull them apart.
 struct VerifierSpec {
   std::string file;
   int64_t num_logits = 0;
+  int64_t judges = 1;
 };
 
 // The weights of an editing step's energy (sampling::EditEnergy, docs/edit.md), set to the authors'

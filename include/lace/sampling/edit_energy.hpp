@@ -49,7 +49,8 @@ class EditEnergy : public EnergyFunction {
   // Read the image instead of w (lace edit's polish): the conditions and the keep term read the verifier's
   // logits on the step's image, drawn from ws_previous [B, num_ws, w_dim] with `layers` set to w(z) (step_ws),
   // and reg_logits holds those logits at the held ones; the gradient runs through the generator. Needs the
-  // bundle's verifier and no reading_shift (the image is what the shift stood in for).
+  // bundle's verifier and no reading_shift (the image is what the shift stood in for). A verifier of several
+  // judges: the conditions' energy is the sum of each judge's, the keep term and reg_logits read their mean.
   void read_images(const torch::Tensor& ws_previous, std::vector<int64_t> layers);
 
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
