@@ -69,5 +69,26 @@ def test_augment_blurs_only_when_asked():
     assert not torch.allclose(blurred, plain)
 
 
+@pytest.mark.parametrize("judges", [False, True])
+def test_a_pair_saves_as_their_mean_or_both_readings(tmp_path, judges):
+    """save_mean writes the edit verifier: the mean of two networks' outputs, or both side by side ([B, 2, K],
+    lace.json "judges": 2), each as the network alone reads it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    paths = []
+    for i, role in enumerate(("checker", "labeler")):
+        torch.manual_seed(i)
+        paths.append(str(tmp_path / f"{role}.pt"))
+        torch.jit.script(ic.ARCHITECTURES[role]().eval()).save(paths[-1])
+    ic.save_mean(paths[0], paths[1], str(tmp_path / "pair.pt"), judges=judges)
+    pair = torch.jit.load(str(tmp_path / "pair.pt"))
+    x = ic.to_input(render.render(3, seed=4)[0])
+    with torch.no_grad():
+        a, b = (torch.jit.load(p)(x) for p in paths)
+        out = pair(x)
+    assert not torch.allclose(a, b)
+    expected = torch.stack([a, b], 1) if judges else (a + b) / 2
+    assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-6)
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
