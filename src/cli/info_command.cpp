@@ -15,6 +15,11 @@
 namespace lace::cli {
 namespace {
 
+// " (J judges: ...)" for a verifier of several networks, else nothing.
+std::string judges(const model::VerifierSpec& v) {
+  return v.judges > 1 ? " (" + std::to_string(v.judges) + " judges: each must read a condition met)" : "";
+}
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
@@ -62,6 +67,8 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["tries"] = m.default_tries;
       j["verifier"] = m.verifier ? nlohmann::json(m.verifier->file) : nlohmann::json();
       j["edit_verifier"] = m.edit_verifier ? nlohmann::json(m.edit_verifier->file) : j["verifier"];
+      j["verifier_judges"] = m.verifier ? nlohmann::json(m.verifier->judges) : nlohmann::json();
+      j["edit_verifier_judges"] = m.edit_verifier ? nlohmann::json(m.edit_verifier->judges) : j["verifier_judges"];
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
@@ -86,8 +93,10 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << "truncation  " << m.default_truncation << " by default\n"
               << "guidance    " << m.default_guidance << " by default\n"
               << "min-p       " << m.default_min_p << " by default (" << m.default_tries << " tries at most)\n"
-              << "verifier    " << (m.verifier ? m.verifier->file + " reads every conditional image" : "none") << "\n";
-    if (m.edit_verifier) std::cout << "            " << m.edit_verifier->file << " reads lace edit's images\n";
+              << "verifier    " << (m.verifier ? m.verifier->file + " reads every conditional image" + judges(*m.verifier) : "none")
+              << "\n";
+    if (m.edit_verifier)
+      std::cout << "            " << m.edit_verifier->file << " reads lace edit's images" << judges(*m.edit_verifier) << "\n";
     std::cout << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);

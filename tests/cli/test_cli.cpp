@@ -198,6 +198,7 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_EQ(info["editing"]["tolerance"], 0.0);
   EXPECT_EQ(info["editing"]["polish"], 0.0);
   EXPECT_TRUE(info["edit_verifier"].is_null());  // none: lace edit reads with "verifier", here none either
+  EXPECT_TRUE(info["verifier_judges"].is_null() && info["edit_verifier_judges"].is_null());
   EXPECT_EQ(info["editing"]["newest_continuous"], 10.0);
   EXPECT_NE(text.out.find("hair=black|blonde|red"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("age=<0..1>  sigma 0.1"), std::string::npos) << text.out;  // numbers as written
