@@ -37,6 +37,13 @@ class EditJobTest : public ::testing::Test {
     return jobs::run_edit(job_, quiet);
   }
   static json record(const fs::path& png) { return io::read_record(png); }
+  // The mean pixel of the image a record's w+ draws (what the test verifiers read).
+  static double image_mean(const model::Bundle& bundle, const json& r) {
+    std::vector<torch::Tensor> layers;
+    for (const auto& l : r["ws"]) layers.push_back(torch::tensor(l.get<std::vector<double>>(), torch::kFloat));
+    torch::NoGradGuard no_grad;
+    return bundle.synthesis(torch::stack(layers).unsqueeze(0)).mean().item<double>();
+  }
   static std::string bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -216,10 +223,7 @@ TEST_F(EditJobTest, TheVerifierReadsEachStepsImage) {
   const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
   for (int i = 0; i < n; ++i) {
     const json r = record(following.images[i * 3 + 1]);  // the glasses step
-    std::vector<torch::Tensor> layers;
-    for (const auto& l : r["ws"]) layers.push_back(torch::tensor(l.get<std::vector<double>>(), torch::kFloat));
-    torch::NoGradGuard no_grad;
-    const double mean = bundle.synthesis(torch::stack(layers).unsqueeze(0)).mean().item<double>();
+    const double mean = image_mean(bundle, r);
     EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(-40 * mean)), 1e-4);
   }
 
@@ -247,10 +251,7 @@ TEST_F(EditJobTest, EveryJudgeMustReadAStepMet) {
   const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
   for (int i = 0; i < n; ++i) {
     const json r = record(report.images[i * 2 + 1]);  // the glasses step
-    std::vector<torch::Tensor> layers;
-    for (const auto& l : r["ws"]) layers.push_back(torch::tensor(l.get<std::vector<double>>(), torch::kFloat));
-    torch::NoGradGuard no_grad;
-    const double mean = bundle.synthesis(torch::stack(layers).unsqueeze(0)).mean().item<double>();
+    const double mean = image_mean(bundle, r);
     ASSERT_GT(std::abs(mean), 1e-3) << "the test needs images whose mean is not 0";
     EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(40 * std::abs(mean))), 1e-4);
   }

@@ -274,12 +274,16 @@ TEST_F(SampleJobTest, VerifierReadsEveryImageAndMinPNeedsBothClassifiers) {
   job_.attrs = "glasses";
   job_.out_dir = dir_ / "follows";
   const auto following = jobs::run_sample(job_, quiet);
+  // The mean pixel of the image a record's z draws (what the test verifiers read).
+  const auto image_mean = [](const model::Bundle& bundle, const nlohmann::json& r) {
+    const auto z = torch::tensor(r["z"].get<std::vector<double>>(), torch::kFloat).unsqueeze(0);
+    torch::NoGradGuard no_grad;
+    return bundle.synthesis(bundle.broadcast_ws(bundle.mapping(z))).mean().item<double>();
+  };
   const auto bundle = model::Bundle::load(job_.model_dir, torch::kCPU);
   for (const auto& png : following.images) {
     const auto r = read_record(png);
-    const auto z = torch::tensor(r["z"].get<std::vector<double>>(), torch::kFloat).unsqueeze(0);
-    torch::NoGradGuard no_grad;
-    const double mean = bundle.synthesis(bundle.broadcast_ws(bundle.mapping(z))).mean().item<double>();
+    const double mean = image_mean(bundle, r);
     EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(-40 * mean)), 1e-4);
   }
 
@@ -290,9 +294,7 @@ TEST_F(SampleJobTest, VerifierReadsEveryImageAndMinPNeedsBothClassifiers) {
   const auto judges = model::Bundle::load(job_.model_dir, torch::kCPU);
   for (const auto& png : judged.images) {
     const auto r = read_record(png);
-    const auto z = torch::tensor(r["z"].get<std::vector<double>>(), torch::kFloat).unsqueeze(0);
-    torch::NoGradGuard no_grad;
-    const double mean = judges.synthesis(judges.broadcast_ws(judges.mapping(z))).mean().item<double>();
+    const double mean = image_mean(judges, r);
     EXPECT_NEAR(r["p_image"].get<double>(), 1 / (1 + std::exp(40 * std::abs(mean))), 1e-4);
   }
 

@@ -23,17 +23,23 @@ def forward(self, x):
   m.save(path.string());
 }
 
-// A copy of the tiny bundle in `dir` whose lace.json names verifier.pt, a test verifier as above.
-inline std::filesystem::path tiny_bundle_with_verifier(const std::filesystem::path& dir, const torch::Tensor& bias,
-                                                       const torch::Tensor& scale) {
+// A copy of the tiny bundle in `dir` whose lace.json names verifier.pt as `spec` describes it.
+inline std::filesystem::path tiny_bundle_naming_verifier(const std::filesystem::path& dir, const nlohmann::json& spec) {
   std::filesystem::copy(LACE_TINY_BUNDLE, dir, std::filesystem::copy_options::recursive);
   nlohmann::json manifest;
   {
     std::ifstream in(dir / "lace.json");
     manifest = nlohmann::json::parse(in);
   }
-  manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}};
+  manifest["verifier"] = spec;
   std::ofstream(dir / "lace.json") << manifest.dump();
+  return dir;
+}
+
+// A copy of the tiny bundle in `dir` whose verifier.pt is a test verifier as above.
+inline std::filesystem::path tiny_bundle_with_verifier(const std::filesystem::path& dir, const torch::Tensor& bias,
+                                                       const torch::Tensor& scale) {
+  tiny_bundle_naming_verifier(dir, {{"file", "verifier.pt"}, {"num_logits", 6}});
   write_test_verifier(dir / "verifier.pt", bias, scale);
   return dir;
 }
@@ -53,14 +59,7 @@ def forward(self, x):
 // A copy of the tiny bundle in `dir` whose verifier is such a module of bias.size(0) judges.
 inline std::filesystem::path tiny_bundle_with_judges(const std::filesystem::path& dir, const torch::Tensor& bias,
                                                      const torch::Tensor& scale) {
-  std::filesystem::copy(LACE_TINY_BUNDLE, dir, std::filesystem::copy_options::recursive);
-  nlohmann::json manifest;
-  {
-    std::ifstream in(dir / "lace.json");
-    manifest = nlohmann::json::parse(in);
-  }
-  manifest["verifier"] = {{"file", "verifier.pt"}, {"num_logits", 6}, {"judges", bias.size(0)}};
-  std::ofstream(dir / "lace.json") << manifest.dump();
+  tiny_bundle_naming_verifier(dir, {{"file", "verifier.pt"}, {"num_logits", 6}, {"judges", bias.size(0)}});
   write_test_judges(dir / "verifier.pt", bias, scale);
   return dir;
 }
