@@ -62,6 +62,21 @@ def test_rates_are_the_shares_of_the_images_read():
     assert r["dark among NOT glasses"] == pytest.approx(3 / 5) and np.isnan(r["dark among glasses"])
 
 
+def test_agreement_counts_equal_labels_and_mean_gaps():
+    p = {"smile": np.array([1, 0, 1, 1]), "glasses": np.array([0, 0, 0, 0]), "beard": np.array([1, 1, 0, 0]),
+         "hat": np.array([0, 1, 0, 1]), "hair": np.array([2, 2, 4, 0]), "age": np.array([0.1, 0.5, 0.9, 0.3]),
+         "yaw": np.array([-0.6, 0.0, 0.2, 0.4])}
+    q = {"smile": np.array([1, 1, 1, 0]), "glasses": np.array([0, 0, 0, 0]), "beard": np.array([0, 0, 1, 1]),
+         "hat": np.array([0, 1, 1, 1]), "hair": np.array([2, 1, 4, 0]), "age": np.array([0.1, 0.3, 0.9, 0.7]),
+         "yaw": np.array([-0.3, 0.0, -0.2, 0.4])}
+    a = jc.agreement(p, q)
+    assert a["smile"] == pytest.approx(0.5) and a["glasses"] == 1 and a["beard"] == 0
+    assert a["hat"] == pytest.approx(0.75) and a["hair"] == pytest.approx(0.75)
+    assert a["age |diff|"] == pytest.approx(0.15) and a["yaw |diff|"] == pytest.approx(0.175)
+    assert jc.agreement(p, p) == {**{k: 1.0 for k in ("smile", "glasses", "beard", "hat", "hair")},
+                                  "age |diff|": 0.0, "yaw |diff|": 0.0}
+
+
 def test_features_feed_the_frechet_distance():
     class Pooled(StandIn):
         def features(self, x):                               # per-channel means: colour moves them
