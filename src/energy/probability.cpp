@@ -171,4 +171,11 @@ torch::Tensor Energy::probability(const torch::Tensor& logits) const {
   return enumeration.probability(*root_);
 }
 
+torch::Tensor Energy::least_probability(const torch::Tensor& readings) const {
+  if (!readings.defined() || readings.dim() != 3)
+    throw std::invalid_argument("least_probability: readings must be a [J, B, num_logits] tensor");
+  const auto p = probability(readings.flatten(0, 1)).view({readings.size(0), readings.size(1)});
+  return std::get<0>(p.min(0));
+}
+
 }  // namespace lace::energy

@@ -191,9 +191,7 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
   const torch::Tensor& reader = verify ? r.verified : r.logits;
   if (!verify) judges = reader.unsqueeze(0);
   std::vector<torch::Tensor> each;
-  for (const auto& c : conditions)
-    each.push_back(std::get<0>(c.probability(judges.flatten(0, 1)).view({judges.size(0), judges.size(1)}).min(0))
-                       .to(torch::kCPU, torch::kDouble));
+  for (const auto& c : conditions) each.push_back(c.least_probability(judges).to(torch::kCPU, torch::kDouble));
   r.each = torch::stack(each, 1);
   if (verify) r.p_image = r.each.select(1, r.each.size(1) - 1).clone();  // the newest condition, as the image reads
   // Attributes no condition names are held at what the mean of the judges read at the start (KeptTargets).

@@ -76,10 +76,7 @@ Outcome read_outcome(const model::Bundle& bundle, const sampling::LatentEnergy& 
   o.score = o.p;
   if (verify) {
     // Every judge of the verifier must read it (VerifierSpec::judges): the least P counts.
-    o.p_image = std::get<0>(condition.probability(bundle.verify_each(images).flatten(0, 1))
-                                .view({bundle.verifier_judges(), images.size(0)})
-                                .min(0))
-                    .to(torch::kCPU);
+    o.p_image = condition.least_probability(bundle.verify_each(images)).to(torch::kCPU);
     o.score = torch::minimum(o.p, o.p_image);
   }
   return o;

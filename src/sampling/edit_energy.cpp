@@ -215,13 +215,13 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
   // must be met, VerifierSpec::judges) and the keep term reads their mean.
   const auto judges = ws_previous_.defined() ? bundle_.verify_each(bundle_.synthesis(step_ws(pick(ws_previous_), w, layers_)))
                                              : bundle_.classify(w).unsqueeze(0);
-  const auto logits = judges.size(0) == 1 ? judges[0] : judges.mean(0);
-  const auto read = shift_.defined() ? logits - pick(shift_) : logits;  // what the conditions and the keep term see
+  const auto logits = judges.mean(0);
+  // What the conditions (each reading) and the keep term (their mean) see.
+  const auto readings = shift_.defined() ? judges - pick(shift_) : judges;
+  const auto read = readings.mean(0);
   auto e = torch::zeros({z.size(0)}, z.options());
-  for (int64_t j = 0; j < judges.size(0); ++j) {
-    const auto judge = judges.size(0) == 1 ? read : judges[j];
-    for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](judge);
-  }
+  for (int64_t j = 0; j < readings.size(0); ++j)
+    for (size_t k = 0; k < conditions_.size(); ++k) e = e + condition_weights_[k] * conditions_[k](readings[j]);
   e = e + weights_.reg_z * ((w - pick(w_anchor_)).square().sum(1) + (z - pick(z_anchor_)).square().sum(1));
   if (!kept_columns_.empty()) {
     e = e + weights_.reg_logits * (logits.index_select(1, kept_index_) - pick(kept_anchor_)).square().sum(1);

@@ -65,6 +65,18 @@ TEST(Probability, SingleTerms) {
   EXPECT_NEAR(probability("NOT age=0.5", kRow), 1 - age_event(0.5), kTol);
 }
 
+// Several readings of the same images (a verifier's judges): the least P per image.
+TEST(Probability, TheLeastOverReadingsIsEachImagesWeakestReading) {
+  const auto e = compile("smile AND NOT glasses", lace_test::attributes());
+  const auto a = torch::cat({kRow, row(-2.0, 0.5, 0, 0, 0, 0.5)}), b = torch::cat({row(2.0, -3.0, 0, 0, 0, 0.5), kRow});
+  const auto least = e.least_probability(torch::stack({a, b}));
+  ASSERT_EQ(least.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_NEAR(least[0].item<double>(), kSmile * (1 - kGlasses), kTol);             // a's first row is the weaker
+  EXPECT_NEAR(least[1].item<double>(), sigmoid(-2.0) * (1 - sigmoid(0.5)), kTol);  // a's second row is the weaker
+  EXPECT_TRUE(torch::equal(e.least_probability(a.unsqueeze(0)), e.probability(a)));  // one reading: its own P
+  EXPECT_THROW(e.least_probability(a), std::invalid_argument);                     // not [J, B, num_logits]
+}
+
 TEST(Probability, AndAndNotAreTheExactEnergysProbability) {
   const auto logits = torch::randn({5, 6}, torch::kFloat64) * 2;
   for (const std::string text : {"smile AND glasses", "smile AND NOT glasses AND hair=red", "NOT (smile AND glasses)",

@@ -33,6 +33,18 @@ torch::Tensor logits_at(const torch::Tensor& z, double psi) {
   return tiny().classify(tiny().truncate(tiny().mapping(z), psi));
 }
 
+// Three rows of a step that reads the image: the anchor, z near it, and the previous image's w+ (the generator
+// is the tiny bundle's in every copy of it).
+struct ImageStep {
+  torch::Tensor anchor, z, ws_previous;
+};
+ImageStep image_step(double psi) {
+  torch::NoGradGuard no_grad;
+  const auto anchor = sampling::initial_latents(5, 0, 3, 8);
+  const auto w = tiny().truncate(tiny().mapping(sampling::initial_latents(7, 0, 3, 8)), psi);
+  return {anchor, anchor + 0.6 * sampling::initial_latents(6, 0, 3, 8), tiny().broadcast_ws(w)};
+}
+
 // log(1 + exp(x)), in double for the reference values.
 torch::Tensor log1p_exp(const torch::Tensor& x) { return torch::log1p(torch::exp(x.to(torch::kDouble))); }
 
@@ -104,17 +116,15 @@ TEST(EditEnergy, ReadingTheImageAppliesEveryTermToTheVerifiersLogits) {
   const auto bias = torch::tensor({0.5, -1.0, 0.2, -0.3, 0.1, 0.4}), scale = torch::tensor({3.0, 40.0, -2.0, 5.0, 1.0, 8.0});
   const auto bundle = model::Bundle::load(lace_test::tiny_bundle_with_verifier(dir, bias, scale), torch::kCPU);
   const double psi = 0.9;
-  const auto anchor = sampling::initial_latents(5, 0, 3, 8);
-  const auto z = anchor + 0.6 * sampling::initial_latents(6, 0, 3, 8);
-  torch::Tensor ws_previous, held;
+  const ImageStep step = image_step(psi);
+  const auto &anchor = step.anchor, &z = step.z, &ws_previous = step.ws_previous;
+  torch::Tensor held;
   {
     torch::NoGradGuard no_grad;
-    ws_previous = bundle.broadcast_ws(bundle.truncate(bundle.mapping(sampling::initial_latents(7, 0, 3, 8)), psi));
     held = bundle.verify(bundle.synthesis(ws_previous));
   }
   const std::vector<int64_t> layers = {0};
-  std::vector<energy::Energy> conds;
-  for (const char* e : {"glasses", "age=0.8"}) conds.push_back(energy::compile(e, bundle.manifest().attributes));
+  const auto conds = conditions({"glasses", "age=0.8"});
   const sampling::EditWeights w = {2, 0, 3, 0.1, 0.5, 1.5};
   sampling::EditEnergy e(bundle, psi, conds, anchor, w, held, held);
   EXPECT_THROW(e.read_images(ws_previous.slice(0, 0, 2), layers), std::invalid_argument);  // one row per anchor
@@ -168,16 +178,14 @@ TEST(EditEnergy, TwoJudgesSumTheirConditionsAndKeepTheirMean) {
   const auto both = load("both", torch::stack({a_bias, b_bias}), torch::stack({a_scale, b_scale}));
   const auto mean = load("mean", (a_bias + b_bias) / 2, (a_scale + b_scale) / 2);
   const double psi = 0.9;
-  const auto anchor = sampling::initial_latents(5, 0, 3, 8);
-  const auto z = anchor + 0.6 * sampling::initial_latents(6, 0, 3, 8);
-  torch::Tensor ws_previous, held;
+  const ImageStep step = image_step(psi);
+  const auto &anchor = step.anchor, &z = step.z, &ws_previous = step.ws_previous;
+  torch::Tensor held;
   {
     torch::NoGradGuard no_grad;
-    ws_previous = a.broadcast_ws(a.truncate(a.mapping(sampling::initial_latents(7, 0, 3, 8)), psi));
     held = mean.verify(mean.synthesis(ws_previous));
   }
-  std::vector<energy::Energy> conds;
-  for (const char* e : {"glasses", "age=0.8"}) conds.push_back(energy::compile(e, a.manifest().attributes));
+  const auto conds = conditions({"glasses", "age=0.8"});
   const auto energy_of = [&](const model::Bundle& bundle, const sampling::EditWeights& w) {
     sampling::EditEnergy e(bundle, psi, conds, anchor, w, held, held);
     e.read_images(ws_previous, {0});

@@ -38,6 +38,9 @@ class Energy {
   // enumerating the attributes' values, up to kMaxEnumerated combinations; beyond that, subtrees are
   // taken as independent (AND multiplies, OR is 1 - prod(1 - p)). 1 when unconditional.
   torch::Tensor probability(const torch::Tensor& logits) const;
+  // Several readings of the same images, [J, B, num_logits] (a verifier's judges): the least of their P [B],
+  // i.e. how surely every reading finds the condition met.
+  torch::Tensor least_probability(const torch::Tensor& readings) const;
   static constexpr int64_t kMaxEnumerated = 4096;
 
   bool unconditional() const;                          // empty expression
