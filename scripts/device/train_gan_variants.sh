@@ -15,12 +15,20 @@
 #   ARGS are train_gan.py flags. A variant whose ARGS hold --resume starts from $SEED_WEIGHTS (a
 #   Trainer.weights or checkpoint file). Env: DEVICE (default cuda), PYTHON (default python3), LABELER
 #   (default models/faces/labeler.pt), RUNS (default /tmp/lace-variants), POOL (pool size, default 100000),
-#   BRING (weights or snapshot, default weights), PAIRS (with BRING=snapshot; default 0: none).
+#   BRING (weights or snapshot, default weights), PAIRS (with BRING=snapshot; default 0: none), CHECKER (default
+#   models/faces/checker.pt; '' for none: each snapshot also logs how alike it and the labeler read the samples),
+#   CHOOSE_BY (how the best snapshot is chosen, rank_runs.py --choose-by: default agreement with a checker,
+#   else coverage), MIN_COVERAGE (with agreement; default 0.5).
 set -uo pipefail
 out=$(realpath -m "$1"); minutes=$2; shift 2
 py=${PYTHON:-python3}
 runs=${RUNS:-/tmp/lace-variants}
 labeler=$(realpath "${LABELER:-models/faces/labeler.pt}")
+checker_flag=(); choose_by=coverage
+if [ -n "${CHECKER-models/faces/checker.pt}" ]; then
+  checker_flag=(--checker "$(realpath "${CHECKER-models/faces/checker.pt}")"); choose_by=agreement
+fi
+choose_by=${CHOOSE_BY:-$choose_by}
 mkdir -p "$out" "$runs"
 export PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1
 here=$(cd "$(dirname "$0")/../faces" && pwd)
@@ -36,16 +44,18 @@ for spec in "$@"; do
   if [[ " $args " == *" --resume "* ]]; then cp "${SEED_WEIGHTS:?a --resume variant needs SEED_WEIGHTS}" "$runs/$name/checkpoint.pt"; fi
   # shellcheck disable=SC2086  # ARGS are words
   $py "$here/train_gan.py" --run-dir "$runs/$name" --device "${DEVICE:-cuda}" --threads 1 --nice 0 \
-    --labeler "$labeler" --pool-cache "$runs/pool.npz" --stop-after-minutes "$minutes" --checkpoint-minutes 1e9 \
+    --labeler "$labeler" "${checker_flag[@]}" --pool-cache "$runs/pool.npz" --stop-after-minutes "$minutes" --checkpoint-minutes 1e9 \
     $args > "$runs/$name/stdout.log" 2>&1 &
 done
 wait
 
 dirs=("${names[@]/#/$runs/}")
 snapshot_flag=()
-[ "${BRING:-weights}" = snapshot ] && snapshot_flag=(--best-snapshot-to "$runs/best-snapshot.txt")
+[ "${BRING:-weights}" = snapshot ] && snapshot_flag=(--best-snapshot-to "$runs/best-snapshot.txt"
+  --choose-by "$choose_by" --min-coverage "${MIN_COVERAGE:-0.5}")
 # One ranking: the table, the best run, and with BRING=snapshot the best snapshot (its line comes first)
 $py "$here/rank_runs.py" "${dirs[@]}" --best-to "$runs/best.txt" "${snapshot_flag[@]}" 2>&1 | tee "$runs/ranking.md"
+$py "$here/rank_runs.py" "${dirs[@]}" --snapshots | tee -a "$runs/ranking.md"   # every snapshot, for the record
 best=$(cat "$runs/best.txt")
 snap=$(cat "$runs/best-snapshot.txt" 2>/dev/null)
 echo "best run: $best"

@@ -122,6 +122,22 @@ def predictions(outputs):
     return out
 
 
+def agreement(p, q):
+    """How alike two networks' predictions (predictions()) read the same images: the share of equal labels per
+    binary attribute and hair, and the mean |difference| of the continuous ones."""
+    out = {a: float((p[a] == q[a]).mean()) for a in (*BINARY, "hair")}
+    out.update({f"{a} |diff|": float(np.abs(p[a] - q[a]).mean()) for a in CONTINUOUS})
+    return out
+
+
+def agreement_score(a):
+    """One number for an agreement(): the mean share of equal labels less the mean |difference| of the continuous
+    readings (both near 0.1 apart from perfect on this generator's faces; higher is more alike)."""
+    shares = [v for k, v in a.items() if not k.endswith("|diff|")]
+    diffs = [v for k, v in a.items() if k.endswith("|diff|")]
+    return sum(shares) / len(shares) - sum(diffs) / len(diffs)
+
+
 def metrics(pred, attrs):
     """Held-out agreement per attribute: accuracy for discrete ones, mean absolute error and the share
     within 0.1 for continuous ones (on the attribute's own scale)."""

@@ -70,20 +70,13 @@ def rates(p, d):
     return out
 
 
-def agreement(p, q):
-    """How alike two networks' predictions (ic.predictions) read the same images: the share of equal labels per
-    binary attribute and hair, and the mean |difference| of the continuous ones."""
-    out = {a: float((p[a] == q[a]).mean()) for a in ("smile", "glasses", "beard", "hat", "hair")}
-    out.update({f"{a} |diff|": float(np.abs(p[a] - q[a]).mean()) for a in ("age", "yaw")})
-    return out
-
-
 def agreements(readers, fake, real):
-    """{"A-B": {"samples": agreement, "data": agreement}} for every pair of readers ({name: TorchScript
+    """{"A-B": {"samples": ic.agreement, "data": ic.agreement}} for every pair of readers ({name: TorchScript
     classifier}) on the samples and on the real images."""
     read = {name: (ic.predictions(ic.classify(m, fake)), ic.predictions(ic.classify(m, real))) for name, m in readers.items()}
     names = list(readers)
-    return {f"{a}-{b}": {"samples": agreement(read[a][0], read[b][0]), "data": agreement(read[a][1], read[b][1])}
+    return {f"{a}-{b}": {"samples": ic.agreement(read[a][0], read[b][0]),
+                          "data": ic.agreement(read[a][1], read[b][1])}
             for i, a in enumerate(names) for b in names[i + 1:]}
 
 

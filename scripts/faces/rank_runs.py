@@ -9,6 +9,11 @@ each continuous attribute the ratio of the samples' p05..p95 span to the data's.
 smallest ratio: the issue asks for >= 0.5 on every discrete value. Best run first.
 --best-snapshot-to looks at every scored snapshot of every run instead of the last ones, and writes the file
 of the best (highest coverage, then highest mean ratio): a long run may drift past its best point.
+--choose-by agreement (for snapshots logged with train_gan.py --checker) picks instead, among the snapshots whose
+coverage is at least --min-coverage, the one whose samples the labeler and the checker read most alike
+(image_classifiers.agreement_score), then the highest coverage: session 35 found that a favoured fine-tune
+with better coverage drew faces those networks read apart, and lace's conditions failed there.
+--snapshots prints every scored snapshot (coverage, agreement) instead of each run's last.
 """
 import argparse
 import json
@@ -16,6 +21,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
 
 
@@ -53,21 +59,44 @@ def snapshot_file(run_dir, step):
     return os.path.join(run_dir, "snapshots", f"g_ema-{step:07d}.pt")
 
 
-def best_snapshot(run_dirs):
-    """The scored snapshot with the highest coverage, then the highest mean ratio, over all runs; None if
-    no run has a scored snapshot whose file exists."""
-    best = None
+def agreement_of(line):
+    """The labeler-checker agreement score of a snapshot's samples, or None if it was not logged."""
+    a = line["frequencies"].get("agreement")
+    return round(ic.agreement_score(a["samples"]), 4) if a else None
+
+
+def joint_ratio(line, name):
+    """A logged combination's rate in the samples over its rate in the data, or None if not logged."""
+    f = line["frequencies"]
+    return round(f["samples"][name] / max(f["data"][name], 1e-9), 3) if name in f["samples"] else None
+
+
+def snapshot_rows(run_dirs):
+    """Every scored snapshot whose file exists: run, step, kimg, file, coverage, mean ratio, agreement."""
+    rows = []
     for d in run_dirs:
         for line in scored_lines(d):
             path = snapshot_file(d, line["step"])
             if not os.path.exists(path):
                 continue
             r = ratios(line["frequencies"]["samples"], line["frequencies"]["data"])
-            key = (min(r.values()), sum(r.values()) / len(r))
-            if best is None or key > best["key"]:
-                best = {"key": key, "run": d, "step": line["step"], "kimg": line["kimg"], "file": path,
-                        "coverage": key[0], "mean_ratio": round(key[1], 4)}
-    return best
+            rows.append({"run": d, "step": line["step"], "kimg": line["kimg"], "file": path,
+                         "coverage": min(r.values()), "mean_ratio": round(sum(r.values()) / len(r), 4),
+                         "worst": min(r, key=r.get), "agreement": agreement_of(line),
+                         "beard AND hat": joint_ratio(line, "beard AND hat")})
+    return rows
+
+
+def best_snapshot(run_dirs, choose_by="coverage", min_coverage=0.5):
+    """The best scored snapshot over all runs, or None if no run has a scored snapshot whose file exists.
+    By coverage: the highest coverage, then the highest mean ratio. By agreement: among snapshots with an
+    agreement and coverage >= min_coverage the highest agreement, then coverage; by coverage if none qualifies."""
+    rows = snapshot_rows(run_dirs)
+    if choose_by == "agreement":
+        ok = [x for x in rows if x["agreement"] is not None and x["coverage"] >= min_coverage]
+        if ok:
+            return max(ok, key=lambda x: (x["agreement"], x["coverage"]))
+    return max(rows, key=lambda x: (x["coverage"], x["mean_ratio"]), default=None)
 
 
 def rank(run_dirs):
@@ -91,21 +120,34 @@ def main():
     ap.add_argument("--best-to", help="also write the best run's folder to this file (for shell scripts)")
     ap.add_argument("--best-snapshot-to", help="also write the best scored snapshot's file (any run, any step) to "
                                                "this file; exit 1 if there is none")
+    ap.add_argument("--choose-by", choices=("coverage", "agreement"), default="coverage",
+                    help="how --best-snapshot-to chooses (see above)")
+    ap.add_argument("--min-coverage", type=float, default=0.5, help="with --choose-by agreement")
+    ap.add_argument("--snapshots", action="store_true", help="print every scored snapshot instead of each run's last")
     args = ap.parse_args()
     rows = rank(args.runs)
     if args.best_to:
         with open(args.best_to, "w") as f:
             f.write(rows[0]["run"] + "\n")
     if args.best_snapshot_to:
-        best = best_snapshot(args.runs)
+        best = best_snapshot(args.runs, args.choose_by, args.min_coverage)
         if best is None:
             sys.exit("rank_runs.py: no run has a scored snapshot")
         with open(args.best_snapshot_to, "w") as f:
             f.write(best["file"] + "\n")
         print(f"best snapshot: {best['file']} (kimg {best['kimg']}, coverage {best['coverage']}, "
-              f"mean ratio {best['mean_ratio']})", file=sys.stderr)
+              f"mean ratio {best['mean_ratio']}, agreement {best['agreement']})", file=sys.stderr)
+    if args.snapshots:
+        rows = snapshot_rows(args.runs)
     if args.json:
         print(json.dumps(rows, indent=1))
+        return
+    if args.snapshots:
+        print("| run | step | kimg | coverage | weakest value | mean ratio | beard AND hat ratio | labeler-checker agreement |")
+        print("|---|---|---|---|---|---|---|---|")
+        for x in rows:
+            print(f"| {x['run']} | {x['step']} | {x['kimg']} | {x['coverage']} | {x['worst']} | {x['mean_ratio']} | "
+                  f"{x['beard AND hat']} | {x['agreement']} |")
         return
     print("| run | kimg | coverage | weakest value | glasses | beard | hat | grey hair |")
     print("|---|---|---|---|---|---|---|---|")

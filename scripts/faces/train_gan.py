@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ for atomic_files
 import atomic_files  # noqa: E402
 import encoder  # noqa: E402
+import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
 import stylegan  # noqa: E402
 from export_generator import export_generator  # noqa: E402
@@ -79,6 +80,12 @@ class TrainConfig:
     # this only curates the data, to pull a generator towards values it draws too rarely (e.g. closed mouths on
     # dark faces).
     favour: str = ""
+    # Decisive faces (session 36): G's loss adds decisive_weight * decisive_loss over these judges (TorchScript
+    # image classifiers, comma-separated paths, frozen) on its fakes: each judge is pulled to the judges'
+    # shared reading, so a face reads as one class to all of them. The judges never see real images here and
+    # G still never sees an attribute; the evaluator must not be among them.
+    decisive_weight: float = 0.0
+    decisive_judges: str = ""
 
 
 # The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
@@ -172,6 +179,31 @@ def favour_weights(attrs, favour, skin_tones=None):
     return w / w.sum()
 
 
+def frozen(module):
+    """module in eval mode with no parameter asking for gradients (a ScriptModule has no requires_grad_)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def decisive_loss(outputs):
+    """How far each judge's reading of the same images is from the judges' shared one. outputs: list of [B, 11]
+    (render.LABEL_COLUMNS). The shared reading (no gradient) is the mean of the judges' outputs, turned into a
+    label for the binary attributes (mean logit > 0) and hair (argmax of the mean logits) and kept as a value for
+    the continuous ones; each judge pays binary cross-entropy, hair cross-entropy and 10x the squared difference
+    of the continuous values against it, averaged over images and summed over judges. Zero only where every judge
+    is sure of the same labels and reads the same values; ambiguous faces (a logit near 0) pay most."""
+    nb, nh = len(render.BINARY), len(render.HAIR_CLASSES)
+    with torch.no_grad():
+        mean = torch.stack(outputs).mean(0)
+        binary, hair, values = (mean[:, :nb] > 0).float(), mean[:, nb:nb + nh].argmax(1), mean[:, nb + nh:]
+    loss = 0.0
+    for o in outputs:
+        loss = loss + F.binary_cross_entropy_with_logits(o[:, :nb], binary, reduction="none").sum(1).mean() \
+            + F.cross_entropy(o[:, nb:nb + nh], hair) + 10.0 * (o[:, nb + nh:] - values).square().sum(1).mean()
+    return loss
+
+
 def to_tensor(images):
     """uint8 [B, H, W, 3] -> float [B, 3, H, W] in [-1, 1]"""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
@@ -201,6 +233,8 @@ class Trainer:
             self.E = encoder.Encoder(self.cfg.resolution, self.cfg.d_channels or self.cfg.channels,
                                      self.cfg.z_dim).to(self.device)
             self.opt_e = torch.optim.Adam(self.E.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
+        self.judges = [frozen(torch.jit.load(p, map_location=self.device))
+                       for p in tc.decisive_judges.split(",") if p] if tc.decisive_weight > 0 else []
         self.step = 0
         self.nimg = 0
         self.train_seconds = 0.0
@@ -270,10 +304,15 @@ class Trainer:
         loss_g = torch.zeros((), device=self.device)
         if adversarial:
             self.D.requires_grad_(False)
-            logits_fake = self.D(self.G.synthesize(self.ws(self.tc.batch), True))
+            fake = self.G.synthesize(self.ws(self.tc.batch), True)
+            logits_fake = self.D(fake)
             loss_g = F.softplus(-logits_fake).mean()
             stats["loss_g"] = loss_g.item()
             stats["d_fake"] = logits_fake.detach().mean().item()
+            if self.judges:
+                decisive = decisive_loss([j(fake) for j in self.judges])
+                loss_g = loss_g + self.tc.decisive_weight * decisive
+                stats["decisive"] = decisive.item()
         if self.E is not None:
             loss_g = loss_g + self.reconstruction_loss(pool, stats)
             self.opt_e.zero_grad(set_to_none=True)
@@ -369,6 +408,9 @@ def frequencies(outputs):
     outputs = outputs.cpu()
     for i, name in enumerate(render.BINARY):
         out[name] = round(float((outputs[:, i] > 0).float().mean()), 4)
+    # the combination the generator draws least often against the data (a beard under a hat, session 32)
+    out["beard AND hat"] = round(float(((outputs[:, render.BINARY.index("beard")] > 0)
+                                        & (outputs[:, render.BINARY.index("hat")] > 0)).float().mean()), 4)
     hair = outputs[:, nb:nb + nh].argmax(1)
     out["hair"] = {c: round(float((hair == k).float().mean()), 4) for k, c in enumerate(render.HAIR_CLASSES)}
     for j, name in enumerate(render.CONTINUOUS):
@@ -388,11 +430,19 @@ class LabelerHook:
     """Optional: if the labeler file exists (it may appear while training runs, or be replaced), score
     1,000 G_ema samples and 1,000 training images with it. The labeler is TorchScript:
     forward(images [B, 3, 64, 64] in [-1, 1]) -> [B, len(render.LABEL_COLUMNS)] (binary logits, hair
-    logits, age, yaw)."""
+    logits, age, yaw). With a second network of the same interface (checker), also how alike the two read
+    the samples and the data (image_classifiers.agreement): session 35 found favoured fine-tunes drawing faces
+    that networks trained on clean renders read apart, and lace's sampling and editing lose there."""
 
-    def __init__(self, path, pool, n=1000):
-        self.path, self.pool, self.n = path, pool, n
-        self.model, self.mtime = None, None
+    def __init__(self, path, pool, n=1000, checker=None):
+        self.path, self.pool, self.n, self.checker_path = path, pool, n, checker
+        self.models = {}  # path -> (mtime, TorchScript module)
+
+    def _load(self, path):
+        mtime = os.path.getmtime(path)
+        if self.models.get(path, (None,))[0] != mtime:
+            self.models[path] = (mtime, torch.jit.load(path, map_location=self.pool.device).eval())
+        return self.models[path][1]
 
     def __call__(self, G_ema, reconstruct=None):
         """reconstruct (optional): real images -> their redrawings through the encoder and G_ema; the
@@ -400,16 +450,20 @@ class LabelerHook:
         if not self.path or not os.path.exists(self.path):
             return None
         try:
-            mtime = os.path.getmtime(self.path)
-            if mtime != self.mtime:
-                self.model, self.mtime = torch.jit.load(self.path, map_location=self.pool.device).eval(), mtime
+            model = self._load(self.path)
             with torch.no_grad():
                 fake = generate(G_ema, self.n, seed=777)
                 real = to_tensor(self.pool.images[:self.n]).to(self.pool.device)
-                out = {"labeler": self.path, "samples": frequencies(label(self.model, fake)),
-                       "data": frequencies(label(self.model, real))}
+                read_fake, read_real = label(model, fake), label(model, real)
+                out = {"labeler": self.path, "samples": frequencies(read_fake), "data": frequencies(read_real)}
+                if self.checker_path and os.path.exists(self.checker_path):
+                    checker = self._load(self.checker_path)
+                    out["agreement"] = {
+                        "checker": self.checker_path,
+                        "samples": ic.agreement(ic.predictions(read_fake), ic.predictions(label(checker, fake))),
+                        "data": ic.agreement(ic.predictions(read_real), ic.predictions(label(checker, real)))}
                 if reconstruct is not None:
-                    out["reconstructions"] = frequencies(label(self.model, torch.cat(
+                    out["reconstructions"] = frequencies(label(model, torch.cat(
                         [reconstruct(real[i:i + 100]) for i in range(0, len(real), 100)])))
                 return out
         except Exception as e:  # a broken labeler must not stop a long training run
@@ -525,7 +579,7 @@ class ThreadTuner:
 def train(trainer, pool, run_dir, args, stop):
     """Steps until stop['flag'] (a signal), --max-steps, --max-hours or --stop-after-minutes; checkpoints and
     snapshots by wall time."""
-    hook = LabelerHook(args.labeler, pool, args.labeler_samples)
+    hook = LabelerHook(args.labeler, pool, args.labeler_samples, args.checker)
     ck_path = os.path.join(run_dir, "checkpoint.pt")
     last_ck = last_snap = time.monotonic()
     window, printed = Window(), Window()
@@ -572,6 +626,8 @@ def main():
     ap.add_argument("--tiny", action="store_true", help="a new run with the smoke test's tiny networks (pipeline checks)")
     ap.add_argument("--labeler", help="TorchScript labeler; its frequencies are logged at snapshots once it exists")
     ap.add_argument("--labeler-samples", type=int, default=1000)
+    ap.add_argument("--checker", help="a second TorchScript image classifier (the labeler's outputs); at snapshots, "
+                                      "how alike it and the labeler read the samples is logged too")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads; 0: measure 1 and 2 every 10 minutes and use the faster")
     ap.add_argument("--nice", type=int, default=10, help="lower the priority so the machine stays usable")
@@ -602,6 +658,10 @@ def main():
                     help='draw real images with weights by their true attributes, e.g. "smile=0:2" (each matching '
                          'image twice as often) or "dark=1&smile=0:3" (all conditions); hair by class index (hair=3 '
                          'is red); "dark=1" names faces of dark skin; the generator never sees them')
+    ap.add_argument("--decisive-weight", type=float, default=0.0,
+                    help="weight of decisive_loss on G's fakes over --decisive-judges (session 36; 0: none)")
+    ap.add_argument("--decisive-judges", metavar="A.pt,B.pt", default="",
+                    help="TorchScript image classifiers whose shared reading G's faces are pulled to (never the evaluator)")
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "
@@ -715,6 +775,10 @@ def new_config(args, source_gan=None, source_has_d=True):
     tc.rec_weight = args.rec_weight
     tc.d_warmup_kimg = getattr(args, "d_warmup_kimg", 0.0)
     tc.favour = getattr(args, "favour", None) or ""
+    tc.decisive_weight = getattr(args, "decisive_weight", 0.0) or 0.0
+    tc.decisive_judges = getattr(args, "decisive_judges", "") or ""
+    if tc.decisive_weight > 0 and not tc.decisive_judges:
+        raise SystemExit("train_gan.py: --decisive-weight needs --decisive-judges")
     try:
         parse_favour(tc.favour)
     except ValueError as e:
@@ -826,6 +890,7 @@ def smoke(args):
                                   torch.nn.Linear(192, len(render.LABEL_COLUMNS)))
         torch.jit.save(torch.jit.script(lab), labeler_path)
         args.labeler = labeler_path
+        args.checker = labeler_path  # a network agrees with itself on every image: all labels, no gaps
         args.snapshot_minutes = args.checkpoint_minutes = 1e9  # only at the end of each leg
         args.print_every = 5
         args.labeler_samples = 200
@@ -865,6 +930,7 @@ def smoke(args):
 
         log = [json.loads(x) for x in open(os.path.join(run_dir, "log.jsonl"))]
         assert len(log) == 2 and "samples" in log[-1]["frequencies"], log[-1]
+        assert ic.agreement_score(log[-1]["frequencies"]["agreement"]["samples"]) == 1.0, log[-1]
         assert os.path.exists(os.path.join(run_dir, "samples-latest.png"))
 
         # export: TorchScript with mapping, synthesis and w_avg, deterministic

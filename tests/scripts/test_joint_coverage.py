@@ -69,12 +69,14 @@ def test_agreement_counts_equal_labels_and_mean_gaps():
     q = {"smile": np.array([1, 1, 1, 0]), "glasses": np.array([0, 0, 0, 0]), "beard": np.array([0, 0, 1, 1]),
          "hat": np.array([0, 1, 1, 1]), "hair": np.array([2, 1, 4, 0]), "age": np.array([0.1, 0.3, 0.9, 0.7]),
          "yaw": np.array([-0.3, 0.0, -0.2, 0.4])}
-    a = jc.agreement(p, q)
+    a = ic.agreement(p, q)
     assert a["smile"] == pytest.approx(0.5) and a["glasses"] == 1 and a["beard"] == 0
     assert a["hat"] == pytest.approx(0.75) and a["hair"] == pytest.approx(0.75)
     assert a["age |diff|"] == pytest.approx(0.15) and a["yaw |diff|"] == pytest.approx(0.175)
-    assert jc.agreement(p, p) == {**{k: 1.0 for k in ("smile", "glasses", "beard", "hat", "hair")},
+    assert ic.agreement(p, p) == {**{k: 1.0 for k in ("smile", "glasses", "beard", "hat", "hair")},
                                   "age |diff|": 0.0, "yaw |diff|": 0.0}
+    # by hand: shares (0.5 + 1 + 0 + 0.75 + 0.75) / 5 = 0.6, gaps (0.15 + 0.175) / 2 = 0.1625
+    assert ic.agreement_score(a) == pytest.approx(0.4375) and ic.agreement_score(ic.agreement(p, p)) == 1.0
 
 
 def test_features_feed_the_frechet_distance():

@@ -89,8 +89,41 @@ def test_best_snapshot_looks_at_every_snapshot_of_every_run():
         assert failed.returncode == 1 and "no run has a scored snapshot" in failed.stderr
 
 
+def agree(smile, yaw_gap):
+    """A logged labeler-checker agreement: every label agrees but smile; age agrees, yaw differs by yaw_gap."""
+    return {"smile": smile, "glasses": 1.0, "beard": 1.0, "hat": 1.0, "hair": 1.0, "age |diff|": 0.0,
+            "yaw |diff|": yaw_gap}
+
+
+def test_choose_by_agreement_among_snapshots_that_cover_enough():
+    data = freqs(glasses=0.24, grey=0.2, yaw_span=1.6)
+    with tempfile.TemporaryDirectory() as tmp:
+        # step 1: coverage 0.833, agreement (0.8 + 4) / 5 - 0.1 / 2 = 0.91
+        # step 2: coverage 1.0,   agreement (0.6 + 4) / 5 - 0.3 / 2 = 0.77
+        # step 3: coverage 0.25,  agreement 1.0 (covers too little: never chosen by agreement)
+        lines = [(1, freqs(0.2, 0.2, 1.6), agree(0.8, 0.1)), (2, freqs(0.24, 0.2, 1.6), agree(0.6, 0.3)),
+                 (3, freqs(0.06, 0.2, 1.6), agree(1.0, 0.0))]
+        run = os.path.join(tmp, "r")
+        os.makedirs(os.path.join(run, "snapshots"))
+        with open(os.path.join(run, "log.jsonl"), "w") as f:
+            for step, samples, a in lines:
+                f.write(json.dumps({"step": step, "kimg": step, "frequencies": {
+                    "samples": samples, "data": data, "agreement": {"samples": a, "data": agree(1.0, 0.0)}}}) + "\n")
+                open(rank_runs.snapshot_file(run, step), "w").close()
+        rows = rank_runs.snapshot_rows([run])
+        assert [x["agreement"] for x in rows] == [0.91, 0.77, 1.0]
+        assert rank_runs.best_snapshot([run])["step"] == 2                                   # by coverage
+        assert rank_runs.best_snapshot([run], "agreement")["step"] == 1                      # coverage >= 0.5
+        assert rank_runs.best_snapshot([run], "agreement", min_coverage=0.2)["step"] == 3
+        assert rank_runs.best_snapshot([run], "agreement", min_coverage=1.01)["step"] == 2  # none qualifies
+        out = subprocess.run([sys.executable, rank_runs.__file__, run, "--snapshots"], check=True,
+                             capture_output=True, text=True).stdout
+        assert out.count("\n") == 5 and "| 0.91 |" in out
+
+
 if __name__ == "__main__":
     test_ratios_by_hand()
     test_rank_orders_by_the_weakest_value_and_reports_runs_without_snapshots()
     test_best_snapshot_looks_at_every_snapshot_of_every_run()
+    test_choose_by_agreement_among_snapshots_that_cover_enough()
     print("rank_runs tests passed")
