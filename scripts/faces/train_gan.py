@@ -86,6 +86,7 @@ class TrainConfig:
     # G still never sees an attribute; the evaluator must not be among them.
     decisive_weight: float = 0.0
     decisive_judges: str = ""
+    decisive_parts: str = "binary,hair,values"  # which terms of decisive_loss count
 
 
 # The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
@@ -186,21 +187,29 @@ def frozen(module):
     return module.eval()
 
 
-def decisive_loss(outputs):
+DECISIVE_PARTS = ("binary", "hair", "values")
+
+
+def decisive_loss(outputs, parts=DECISIVE_PARTS):
     """How far each judge's reading of the same images is from the judges' shared one. outputs: list of [B, 11]
     (render.LABEL_COLUMNS). The shared reading (no gradient) is the mean of the judges' outputs, turned into a
     label for the binary attributes (mean logit > 0) and hair (argmax of the mean logits) and kept as a value for
     the continuous ones; each judge pays binary cross-entropy, hair cross-entropy and 10x the squared difference
     of the continuous values against it, averaged over images and summed over judges. Zero only where every judge
-    is sure of the same labels and reads the same values; ambiguous faces (a logit near 0) pay most."""
+    is sure of the same labels and reads the same values; ambiguous faces (a logit near 0) pay most. parts: which
+    of the three terms count (session 36: the label terms collapse G onto the common class of smile)."""
     nb, nh = len(render.BINARY), len(render.HAIR_CLASSES)
     with torch.no_grad():
         mean = torch.stack(outputs).mean(0)
         binary, hair, values = (mean[:, :nb] > 0).float(), mean[:, nb:nb + nh].argmax(1), mean[:, nb + nh:]
     loss = 0.0
     for o in outputs:
-        loss = loss + F.binary_cross_entropy_with_logits(o[:, :nb], binary, reduction="none").sum(1).mean() \
-            + F.cross_entropy(o[:, nb:nb + nh], hair) + 10.0 * (o[:, nb + nh:] - values).square().sum(1).mean()
+        if "binary" in parts:
+            loss = loss + F.binary_cross_entropy_with_logits(o[:, :nb], binary, reduction="none").sum(1).mean()
+        if "hair" in parts:
+            loss = loss + F.cross_entropy(o[:, nb:nb + nh], hair)
+        if "values" in parts:
+            loss = loss + 10.0 * (o[:, nb + nh:] - values).square().sum(1).mean()
     return loss
 
 
@@ -310,7 +319,7 @@ class Trainer:
             stats["loss_g"] = loss_g.item()
             stats["d_fake"] = logits_fake.detach().mean().item()
             if self.judges:
-                decisive = decisive_loss([j(fake) for j in self.judges])
+                decisive = decisive_loss([j(fake) for j in self.judges], self.tc.decisive_parts.split(","))
                 loss_g = loss_g + self.tc.decisive_weight * decisive
                 stats["decisive"] = decisive.item()
         if self.E is not None:
@@ -662,6 +671,8 @@ def main():
                     help="weight of decisive_loss on G's fakes over --decisive-judges (session 36; 0: none)")
     ap.add_argument("--decisive-judges", metavar="A.pt,B.pt", default="",
                     help="TorchScript image classifiers whose shared reading G's faces are pulled to (never the evaluator)")
+    ap.add_argument("--decisive-parts", default="binary,hair,values",
+                    help="which terms of decisive_loss count (comma-separated of binary, hair, values)")
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
     ap.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 0.002, StyleGAN2's; lower "
@@ -779,6 +790,9 @@ def new_config(args, source_gan=None, source_has_d=True):
     tc.decisive_judges = getattr(args, "decisive_judges", "") or ""
     if tc.decisive_weight > 0 and not tc.decisive_judges:
         raise SystemExit("train_gan.py: --decisive-weight needs --decisive-judges")
+    tc.decisive_parts = getattr(args, "decisive_parts", None) or "binary,hair,values"
+    if not set(tc.decisive_parts.split(",")) <= set(DECISIVE_PARTS):
+        raise SystemExit(f"train_gan.py: --decisive-parts: each of {', '.join(DECISIVE_PARTS)}, comma-separated")
     try:
         parse_favour(tc.favour)
     except ValueError as e:

@@ -41,6 +41,10 @@ def test_loss_and_gradient_by_hand():
     assert a.grad[0, 0].item() == pytest.approx(1 / (1 + math.exp(-2.0)) - 1, abs=1e-6)  # sigmoid(2) - 1
     assert a.grad[0, 9].item() == pytest.approx(10 * 2 * (0.2 - 0.3), abs=1e-6)          # the target has no gradient
     assert b.grad[0, 10].item() == pytest.approx(10 * 2 * (0.0 - 0.2), abs=1e-6)
+    # the terms one at a time: the values alone, the labels alone
+    assert train_gan.decisive_loss([a, b], ["values"]).item() == pytest.approx(1.0, abs=1e-6)
+    assert train_gan.decisive_loss([a, b], ["binary", "hair"]).item() == pytest.approx(
+        softplus(-2.0) + softplus(1.0), abs=1e-6)
 
 
 def test_a_training_step_uses_the_judges_and_the_run_keeps_them():
