@@ -141,14 +141,18 @@ def main():
         rows = snapshot_rows(args.runs)
     if args.json:
         print(json.dumps(rows, indent=1))
-        return
-    if args.snapshots:
+    elif args.snapshots:
         print("| run | step | kimg | coverage | weakest value | mean ratio | beard AND hat ratio | labeler-checker agreement |")
         print("|---|---|---|---|---|---|---|---|")
         for x in rows:
             print(f"| {x['run']} | {x['step']} | {x['kimg']} | {x['coverage']} | {x['worst']} | {x['mean_ratio']} | "
                   f"{x['beard AND hat']} | {x['agreement']} |")
-        return
+    else:
+        print_run_table(rows)
+
+
+def print_run_table(rows):
+    """Each run's last scored snapshot, best first, as a markdown table."""
     print("| run | kimg | coverage | weakest value | glasses | beard | hat | grey hair |")
     print("|---|---|---|---|---|---|---|---|")
     for x in rows:

@@ -197,7 +197,8 @@ def decisive_loss(outputs, parts=DECISIVE_PARTS):
     the continuous ones; each judge pays binary cross-entropy, hair cross-entropy and 10x the squared difference
     of the continuous values against it, averaged over images and summed over judges. Zero only where every judge
     is sure of the same labels and reads the same values; ambiguous faces (a logit near 0) pay most. parts: which
-    of the three terms count (session 36: the label terms collapse G onto the common class of smile)."""
+    of the three terms count. Measured (session 36, docs/faces-data-card.md): every form of it drifted G towards
+    smiling faces, which the judges read most alike."""
     nb, nh = len(render.BINARY), len(render.HAIR_CLASSES)
     with torch.no_grad():
         mean = torch.stack(outputs).mean(0)
