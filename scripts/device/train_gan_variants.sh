@@ -24,10 +24,9 @@ out=$(realpath -m "$1"); minutes=$2; shift 2
 py=${PYTHON:-python3}
 runs=${RUNS:-/tmp/lace-variants}
 labeler=$(realpath "${LABELER:-models/faces/labeler.pt}")
+checker=${CHECKER-models/faces/checker.pt}   # set but empty: no checker
 checker_flag=(); choose_by=coverage
-if [ -n "${CHECKER-models/faces/checker.pt}" ]; then
-  checker_flag=(--checker "$(realpath "${CHECKER-models/faces/checker.pt}")"); choose_by=agreement
-fi
+if [ -n "$checker" ]; then checker_flag=(--checker "$(realpath "$checker")"); choose_by=agreement; fi
 choose_by=${CHOOSE_BY:-$choose_by}
 mkdir -p "$out" "$runs"
 export PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1

@@ -46,6 +46,7 @@ import stylegan  # noqa: E402
 from export_generator import export_generator  # noqa: E402
 
 DEFAULT_RUN_DIR = "/work/lace-training/faces"
+DECISIVE_PARTS = ("binary", "hair", "values")  # the terms of decisive_loss
 
 
 @dataclass
@@ -86,7 +87,7 @@ class TrainConfig:
     # G still never sees an attribute; the evaluator must not be among them.
     decisive_weight: float = 0.0
     decisive_judges: str = ""
-    decisive_parts: str = "binary,hair,values"  # which terms of decisive_loss count
+    decisive_parts: str = ",".join(DECISIVE_PARTS)  # which terms of decisive_loss count
 
 
 # The anchor's settings that a new run takes when not given, and that --resume may change (the encoder
@@ -187,9 +188,6 @@ def frozen(module):
     return module.eval()
 
 
-DECISIVE_PARTS = ("binary", "hair", "values")
-
-
 def decisive_loss(outputs, parts=DECISIVE_PARTS):
     """How far each judge's reading of the same images is from the judges' shared one. outputs: list of [B, 11]
     (render.LABEL_COLUMNS). The shared reading (no gradient) is the mean of the judges' outputs, turned into a
@@ -245,6 +243,7 @@ class Trainer:
             self.opt_e = torch.optim.Adam(self.E.parameters(), lr=tc.lr_g, betas=(0.0, 0.99), eps=1e-8)
         self.judges = [frozen(torch.jit.load(p, map_location=self.device))
                        for p in tc.decisive_judges.split(",") if p] if tc.decisive_weight > 0 else []
+        self.decisive_parts = tc.decisive_parts.split(",")
         self.step = 0
         self.nimg = 0
         self.train_seconds = 0.0
@@ -320,7 +319,7 @@ class Trainer:
             stats["loss_g"] = loss_g.item()
             stats["d_fake"] = logits_fake.detach().mean().item()
             if self.judges:
-                decisive = decisive_loss([j(fake) for j in self.judges], self.tc.decisive_parts.split(","))
+                decisive = decisive_loss([j(fake) for j in self.judges], self.decisive_parts)
                 loss_g = loss_g + self.tc.decisive_weight * decisive
                 stats["decisive"] = decisive.item()
         if self.E is not None:
@@ -672,7 +671,7 @@ def main():
                     help="weight of decisive_loss on G's fakes over --decisive-judges (session 36; 0: none)")
     ap.add_argument("--decisive-judges", metavar="A.pt,B.pt", default="",
                     help="TorchScript image classifiers whose shared reading G's faces are pulled to (never the evaluator)")
-    ap.add_argument("--decisive-parts", default="binary,hair,values",
+    ap.add_argument("--decisive-parts", default=",".join(DECISIVE_PARTS),
                     help="which terms of decisive_loss count (comma-separated of binary, hair, values)")
     ap.add_argument("--d-warmup-kimg", type=float, default=0.0,
                     help="train the discriminator alone for this many thousand images first (G held)")
@@ -791,7 +790,7 @@ def new_config(args, source_gan=None, source_has_d=True):
     tc.decisive_judges = getattr(args, "decisive_judges", "") or ""
     if tc.decisive_weight > 0 and not tc.decisive_judges:
         raise SystemExit("train_gan.py: --decisive-weight needs --decisive-judges")
-    tc.decisive_parts = getattr(args, "decisive_parts", None) or "binary,hair,values"
+    tc.decisive_parts = getattr(args, "decisive_parts", None) or ",".join(DECISIVE_PARTS)
     if not set(tc.decisive_parts.split(",")) <= set(DECISIVE_PARTS):
         raise SystemExit(f"train_gan.py: --decisive-parts: each of {', '.join(DECISIVE_PARTS)}, comma-separated")
     try:
