@@ -7,7 +7,8 @@
 # Usage: scripts/device/cuda_check.sh OUT [DEPS]
 #   DEPS: a folder made by pack_build_deps.sh, where Debian's packages are missing
 # Env:   BUILD (build folder, default build-cuda), JOBS (default: all cores), PYTHON (default python3),
-#        SUITE (0: skip the C++ suite), FFHQ (0: skip the 1024x1024 timings), for a short lease
+#        SUITE (0: skip the C++ suite), EDIT (0: skip the lace edit comparison), FFHQ (0: skip the
+#        1024x1024 timings), for a short lease
 set -uo pipefail
 out=$(realpath -m "$1")
 deps=${2:+$(realpath "$2")}
@@ -86,20 +87,6 @@ for b in tiny bench; do
 done
 
 say ""
-say "## Same starts on CPU and CUDA, \`lace edit\` (face bundle, its editing defaults: verifier, retries, polish)"
-say ""
-edits=$work/edits.json
-echo '{"start": {"seed": 42, "count": 4}, "steps": ["glasses", "yaw=-0.6", "NOT smile"]}' > "$edits"
-say "Sequence: \`$(cat "$edits")\`"
-say ""
-say "| records | max abs z difference | max abs w+ difference | max probability difference | mean abs pixel difference (0-255) | same tries | mean NFE cpu / cuda |"
-say "|---|---|---|---|---|---|---|"
-for dev in cpu cuda; do
-  step "edit-$dev" "$lace" -q --device $dev edit --sequence "$edits" --out "$work/edit-$dev"
-done
-say "$($py scripts/device/compare_devices.py --edit "$work/edit-cpu" "$work/edit-cuda")"
-
-say ""
 say "## Wall time of \`lace sample\`, whole process (load, ODE solve, synthesis, PNG + record)"
 say ""
 say "| bundle | device | images (batch) | wall (s) | stages (lace -v) |"
@@ -117,7 +104,25 @@ timed bench cpu 1024 256 "$work/bench"
 timed bench cuda 1024 256 "$work/bench"
 say ""
 run_ctest
-# Last, as it takes longest: a real-size (FFHQ config-f, 1024x1024) bundle with random weights.
+[ "${EDIT:-1}" = 0 ] && say "lace edit comparison: skipped (EDIT=0)"
+[ "${EDIT:-1}" = 0 ] || {
+say ""
+say "## Same starts on CPU and CUDA, \`lace edit\` (face bundle, its editing defaults: verifier, retries, polish)"
+# After the suite: an edit is thousands of small evaluations, minutes on either device (docs/cuda.md, session 37).
+say ""
+edits=$work/edits.json
+echo '{"start": {"seed": 42, "count": 2}, "steps": ["glasses", "yaw=-0.6"]}' > "$edits"
+say "Sequence: \`$(cat "$edits")\`"
+say ""
+say "| records | max abs z difference | max abs w+ difference | max probability difference | mean abs pixel difference (0-255) | same tries | mean NFE cpu / cuda |"
+say "|---|---|---|---|---|---|---|"
+for dev in cpu cuda; do
+  step "edit-$dev" "$lace" -q --device $dev edit --sequence "$edits" --out "$work/edit-$dev"
+done
+say "$($py scripts/device/compare_devices.py --edit "$work/edit-cpu" "$work/edit-cuda")"
+}
+
+# Last: a real-size (FFHQ config-f, 1024x1024) bundle with random weights.
 [ "${FFHQ:-1}" = 0 ] && { say "FFHQ-size timings: skipped (FFHQ=0)"; exit 0; }
 step ffhq-bundle $py scripts/stylegan2_bench.py make-bundle "$work/ffhq"
 timed ffhq-1024px cuda 1 1 "$work/ffhq"
