@@ -62,16 +62,16 @@ def main():
     if len(args) != 2:
         sys.exit(__doc__.strip())
     rows = compare(*args, "*-step[0-9]*.json" if edit else "*-[0-9][0-9][0-9][0-9].json")
-    col = {k: [r[k] for r in rows if k in r] for k in rows[0].keys() | {"same_tries"}}
-    dpix = col["dpix"]
-    cells = [str(len(rows)), f"{max(col['dz']):.2e}"]
+    col = lambda key: [r[key] for r in rows if key in r]  # noqa: E731
+    dpix = col("dpix")
+    cells = [str(len(rows)), f"{max(col('dz')):.2e}"]
     if edit:
-        cells.append(f"{max(col['dws']):.2e}")
-    cells += [f"{max(col['dp']):.2e}", f"{np.mean(dpix):.3f} (max {max(dpix):.3f})"]
+        cells.append(f"{max(col('dws')):.2e}")
+    cells += [f"{max(col('dp')):.2e}", f"{np.mean(dpix):.3f} (max {max(dpix):.3f})"]
     if edit:
-        tried = col["same_tries"]
-        cells.append(f"{sum(tried)} of {len(tried)}")
-    cells.append(f"{np.mean(col['nfe_a']):.1f} / {np.mean(col['nfe_b']):.1f}")
+        same = col("same_tries")
+        cells.append(f"{sum(same)} of {len(same)}")
+    cells.append(f"{np.mean(col('nfe_a')):.1f} / {np.mean(col('nfe_b')):.1f}")
     print("| " + " | ".join(cells) + " |")
 
 

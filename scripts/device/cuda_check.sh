@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA check (docs/cuda.md): builds lace against the LibTorch of the python3 on PATH (on the lent GPU
-# machine: PyTorch with CUDA), runs the C++ test suite there, then runs `lace sample` and `lace edit` on CPU and
-# on CUDA with the same seeds, compares the results and times `lace sample`. Writes OUT/report.md (a failed step's last lines go
-# into it) and OUT/logs.tgz (one log per step; also written when the check stops early).
+# machine: PyTorch with CUDA), runs the C++ test suite there, then runs `lace sample` and `lace edit` on CPU
+# and on CUDA with the same seeds, compares the results and times `lace sample`. Writes OUT/report.md (a failed
+# step's last lines go into it) and OUT/logs.tgz (one log per step; also written when the check stops early).
 #
 # Usage: scripts/device/cuda_check.sh OUT [DEPS]
 #   DEPS: a folder made by pack_build_deps.sh, where Debian's packages are missing
@@ -104,23 +104,24 @@ timed bench cpu 1024 256 "$work/bench"
 timed bench cuda 1024 256 "$work/bench"
 say ""
 run_ctest
-[ "${EDIT:-1}" = 0 ] && say "lace edit comparison: skipped (EDIT=0)"
-[ "${EDIT:-1}" = 0 ] || {
-say ""
-say "## Same starts on CPU and CUDA, \`lace edit\` (face bundle, its editing defaults: verifier, retries, polish)"
-# After the suite: an edit is thousands of small evaluations, minutes on either device (docs/cuda.md, session 37).
-say ""
-edits=$work/edits.json
-echo '{"start": {"seed": 42, "count": 2}, "steps": ["glasses", "yaw=-0.6"]}' > "$edits"
-say "Sequence: \`$(cat "$edits")\`"
-say ""
-say "| records | max abs z difference | max abs w+ difference | max probability difference | mean abs pixel difference (0-255) | same tries | mean NFE cpu / cuda |"
-say "|---|---|---|---|---|---|---|"
-for dev in cpu cuda; do
-  step "edit-$dev" "$lace" -q --device $dev edit --sequence "$edits" --out "$work/edit-$dev"
-done
-say "$($py scripts/device/compare_devices.py --edit "$work/edit-cpu" "$work/edit-cuda")"
+# lace edit after the suite: an edit is thousands of small evaluations, minutes on either device (docs/cuda.md,
+# session 37), so the comparison is short.
+compare_edit() {
+  say ""
+  say "## Same starts on CPU and CUDA, \`lace edit\` (face bundle, its editing defaults: verifier, retries, polish)"
+  say ""
+  local edits=$work/edits.json
+  echo '{"start": {"seed": 42, "count": 2}, "steps": ["glasses", "yaw=-0.6"]}' > "$edits"
+  say "Sequence: \`$(cat "$edits")\`"
+  say ""
+  say "| records | max abs z difference | max abs w+ difference | max probability difference | mean abs pixel difference (0-255) | same tries | mean NFE cpu / cuda |"
+  say "|---|---|---|---|---|---|---|"
+  for dev in cpu cuda; do
+    step "edit-$dev" "$lace" -q --device $dev edit --sequence "$edits" --out "$work/edit-$dev" || return
+  done
+  say "$($py scripts/device/compare_devices.py --edit "$work/edit-cpu" "$work/edit-cuda")"
 }
+if [ "${EDIT:-1}" = 0 ]; then say "- lace edit comparison: skipped (EDIT=0)"; else compare_edit; fi
 
 # Last: a real-size (FFHQ config-f, 1024x1024) bundle with random weights.
 [ "${FFHQ:-1}" = 0 ] && { say "FFHQ-size timings: skipped (FFHQ=0)"; exit 0; }
