@@ -124,11 +124,13 @@ compare_edit() {
 if [ "${EDIT:-1}" = 0 ]; then say "- lace edit comparison: skipped (EDIT=0)"; else compare_edit; fi
 
 # Last: a real-size (FFHQ config-f, 1024x1024) bundle with random weights.
-[ "${FFHQ:-1}" = 0 ] && { say "FFHQ-size timings: skipped (FFHQ=0)"; exit 0; }
-step ffhq-bundle $py scripts/stylegan2_bench.py make-bundle "$work/ffhq"
-timed ffhq-1024px cuda 1 1 "$work/ffhq"
-timed ffhq-1024px cuda 16 16 "$work/ffhq"
-timed ffhq-1024px cuda 64 16 "$work/ffhq"
-timed ffhq-1024px cpu 1 1 "$work/ffhq"
+time_ffhq() {
+  step ffhq-bundle $py scripts/stylegan2_bench.py make-bundle "$work/ffhq"
+  timed ffhq-1024px cuda 1 1 "$work/ffhq"
+  timed ffhq-1024px cuda 16 16 "$work/ffhq"
+  timed ffhq-1024px cuda 64 16 "$work/ffhq"
+  timed ffhq-1024px cpu 1 1 "$work/ffhq"
+}
+if [ "${FFHQ:-1}" = 0 ]; then say "- FFHQ-size timings: skipped (FFHQ=0)"; else time_ffhq; fi
 say ""
 say "GPU memory after the runs: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"

@@ -142,13 +142,18 @@ def main():
     if args.json:
         print(json.dumps(rows, indent=1))
     elif args.snapshots:
-        print("| run | step | kimg | coverage | weakest value | mean ratio | beard AND hat ratio | labeler-checker agreement |")
-        print("|---|---|---|---|---|---|---|---|")
-        for x in rows:
-            print(f"| {x['run']} | {x['step']} | {x['kimg']} | {x['coverage']} | {x['worst']} | {x['mean_ratio']} | "
-                  f"{x['beard AND hat']} | {x['agreement']} |")
+        print_snapshot_table(rows)
     else:
         print_run_table(rows)
+
+
+def print_snapshot_table(rows):
+    """Every scored snapshot of every run (snapshot_rows), as a markdown table."""
+    print("| run | step | kimg | coverage | weakest value | mean ratio | beard AND hat ratio | labeler-checker agreement |")
+    print("|---|---|---|---|---|---|---|---|")
+    for x in rows:
+        print(f"| {x['run']} | {x['step']} | {x['kimg']} | {x['coverage']} | {x['worst']} | {x['mean_ratio']} | "
+              f"{x['beard AND hat']} | {x['agreement']} |")
 
 
 def print_run_table(rows):
