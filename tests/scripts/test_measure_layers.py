@@ -45,6 +45,30 @@ def test_joint_layers_are_found():
     assert carried["smile"] == 1.0
 
 
+def test_carried_by_given_sets():
+    both, one, other = measure_layers.carried_by(IdentityGenerator(), labeler, W_DIM, NUM_WS, [[1, 4], [1], [0, 5]],
+                                                 n=300)
+    assert both["smile"] == 1.0 and other["smile"] == 0.0, (both, other)
+    assert 0.0 < one["smile"] < 1.0, one  # half the AND: some pairs flip, not all
+    assert both["glasses"] == 0.0 and other["glasses"] == 0.0, (both, other)
+
+
+def test_parse_sets():
+    def fail(message):
+        raise ValueError(message)
+    assert measure_layers.parse_sets("5-9;0-4;1,3", fail) == [[5, 6, 7, 8, 9], [0, 1, 2, 3, 4], [1, 3]]
+    assert measure_layers.parse_sets("2, 0-1", fail) == [[0, 1, 2]]
+    for bad in ["9-5", "a", "1;", "1-", "-2"]:
+        try:
+            measure_layers.parse_sets(bad, fail)
+        except ValueError as e:
+            assert "--sets" in str(e), e
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
 if __name__ == "__main__":
     test_joint_layers_are_found()
+    test_carried_by_given_sets()
+    test_parse_sets()
     print("ok")
