@@ -111,22 +111,18 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     sets = parse_sets(args.sets, ap.error) if args.sets else None
-    torch.set_num_threads(args.threads)
-    generator = torch.jit.load(os.path.join(args.bundle, "generator.pt")).eval()
-    labeler = torch.jit.load(args.labeler).eval()
     manifest_path = os.path.join(args.bundle, "lace.json")
     with open(manifest_path) as f:
         manifest = json.load(f)
     info = manifest["generator"]
+    past = [i for s in sets or [] for i in s if i >= info["num_ws"]]
+    if past:
+        ap.error(f"--sets: layer {past[0]} is past the generator's {info['num_ws']} w+ layers (0-{info['num_ws'] - 1})")
+    torch.set_num_threads(args.threads)
+    generator = torch.jit.load(os.path.join(args.bundle, "generator.pt")).eval()
+    labeler = torch.jit.load(args.labeler).eval()
     if sets:
-        bad = [i for s in sets for i in s if i >= info["num_ws"]]
-        if bad:
-            ap.error(f"--sets: layer {bad[0]} is past the generator's {info['num_ws']} w+ layers")
-        rows = carried_by(generator, labeler, info["z_dim"], info["num_ws"], sets, args.n)
-        names = list(rows[0])
-        print("| layers swapped | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
-        for s, row in zip(sets, rows):
-            print(f"| {','.join(map(str, s))} | " + " | ".join(f"{row[k]:.2f}" for k in names) + " |")
+        print_sets_table(sets, carried_by(generator, labeler, info["z_dim"], info["num_ws"], sets, args.n))
         return
     layers, carried = measure_layers(generator, labeler, info["z_dim"], info["num_ws"], args.n, args.share)
     write(args.bundle, layers, carried, args.share)
@@ -148,6 +144,14 @@ def parse_sets(text, error):
             layers.update(range(int(lo), int(hi or lo) + 1))
         sets.append(sorted(layers))
     return sets
+
+
+def print_sets_table(sets, rows):
+    """A markdown table: one row per set of layers, one column per attribute (the share it carries)."""
+    names = list(rows[0])
+    print("| layers swapped | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    for s, row in zip(sets, rows):
+        print(f"| {','.join(map(str, s))} | " + " | ".join(f"{row[k]:.2f}" for k in names) + " |")
 
 
 def write(bundle, layers, carried, share):
