@@ -160,6 +160,9 @@ def main():
     ap.add_argument("--edit-judges", choices=["mean", "both"], default="mean",
                     help="lace edit's verifier (with --verifier): the mean of the verifier's and the labeler's logits, "
                          "or both read apart (\"judges\": 2: a condition is met as far as both read it met)")
+    ap.add_argument("--edit-smile-judge",
+                    help="a SmilePatches judge (train_smile_patches.py) whose smile logit joins the mean's in lace edit's "
+                         "verifier (with --verifier, not with --edit-judges both; docs/faces-edit-evaluation.md, session 39)")
     ap.add_argument("--skin", action="store_true",
                     help="add the attribute `skin` (skin.py: a skin-tone reader, its column on the classifier and the "
                          "judges), which lace edit then keeps; not in the shipped bundle yet (docs/faces-edit-evaluation.md, session 33)")
@@ -168,11 +171,14 @@ def main():
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator) if m}
+    models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge) if m}
+    if args.edit_smile_judge and (not args.verifier or args.edit_judges == "both"):
+        ap.error("--edit-smile-judge joins the mean of --verifier and the labeler: it needs --verifier and --edit-judges mean")
     if args.verifier and os.path.realpath(args.verifier) == os.path.realpath(args.evaluator):
         ap.error("--verifier is the evaluator: the evaluator only scores, it never guides sampling")
     if len({os.path.basename(m) for m in models}) < len(models):
-        ap.error("--labeler, --verifier and --evaluator: different files need different names (all are copied beside the bundle)")
+        ap.error("--labeler, --verifier, --evaluator and --edit-smile-judge: different files need different names "
+                 "(all are copied beside the bundle)")
     torch.set_num_threads(args.threads)
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
@@ -184,7 +190,7 @@ def main():
                    EDIT_VERIFIER if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler)
                    else None, edit_judges=2 if args.edit_judges == "both" else 1)
     # The labeler, the verifier and the evaluator beside the bundle, before lace first loads it.
-    for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator) if m):
+    for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge) if m):
         for ext in (".pt", ".json"):
             src = os.path.splitext(model)[0] + ext
             dst = os.path.join(args.out, os.path.basename(src))
@@ -193,7 +199,7 @@ def main():
                     shutil.copyfile(src, tmp)
     if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler):
         image_classifiers.save_mean(args.verifier, args.labeler, os.path.join(args.out, EDIT_VERIFIER),
-                                    judges=args.edit_judges == "both")
+                                    judges=args.edit_judges == "both", smile_path=args.edit_smile_judge)
     print(f"exported the generator (step {info['step']}) in {time.time() - t0:.0f} s", flush=True)
 
     pairs_path = args.pairs or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "pairs.npz")

@@ -10,6 +10,8 @@ and the two continuous attributes (age, yaw) as regressions on their own scales.
   a strided conv stack with a dense head), another initialisation seed and another slice of the data.
 - The checker, the face bundle's verifier (lace reads every conditional image with it), has a third
   architecture, seed and slice, unlike both: the labeler taught the latent classifier and shares its blind spots.
+- SmilePatches reads only smile, from patches of the image (train_smile_patches.py); lace edit's verifier
+  hears it beside the checker and the labeler (MeanWithSmilePatches).
 """
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS
 
 NUM_BINARY, NUM_HAIR, NUM_CONT = len(BINARY), len(HAIR_CLASSES), len(CONTINUOUS)
 NUM_OUTPUTS = len(LABEL_COLUMNS)
+assert LABEL_COLUMNS[0] == "smile"  # MeanWithSmilePatches replaces the first column
 
 
 class Labeler(nn.Module):
@@ -95,6 +98,35 @@ class Checker(nn.Module):
 
 
 ARCHITECTURES = {"labeler": Labeler, "evaluator": Evaluator, "checker": Checker}
+
+
+class SmilePatches(nn.Module):
+    """A smile judge that sees patches, not faces: a fully convolutional stack whose every output reads a patch of
+    at most 28 x 28 pixels (a mouth and what is around it), and the image's smile logit is its most smile-like
+    patch's. Why: on dark bearded faces the generator draws a wide light mouth that people and the evaluator read
+    as a smile and the checker and the labeler, which read the whole face, do not (docs/faces-edit-evaluation.md,
+    sessions 32 and 39); a judge that cannot see the rest of the face cannot read the mouth from its context."""
+
+    RECEPTIVE_FIELD = 28  # pixels: the 4x4 stem, then each 3x3 convolution adds 2 x its input's stride (2, 2, 4, 4)
+
+    def __init__(self, width=16):
+        super().__init__()
+        w = width
+        layers, cin = [], 3
+        for cout, kernel, stride, pad in ((w, 4, 2, 1), (2 * w, 3, 1, 1), (4 * w, 3, 2, 1), (4 * w, 3, 1, 1),
+                                          (4 * w, 3, 1, 1)):  # 64 -> 32 -> 32 -> 16 -> 16 -> 16
+            layers += [nn.Conv2d(cin, cout, kernel, stride, pad), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+            cin = cout
+        self.body = nn.Sequential(*layers, nn.Conv2d(cin, 1, 1))
+
+    @torch.jit.export
+    def patch_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, 16, 16]: each patch's smile logit."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B]: the smile logit of the most smile-like patch."""
+        return self.patch_logits(x).flatten(1).amax(1)
 
 
 def to_input(images_uint8):
@@ -183,11 +215,37 @@ class TwoJudges(nn.Module):
         return torch.stack([self.a(x), self.b(x)], 1)
 
 
-def save_mean(path_a, path_b, out, judges=False):
+class MeanWithSmilePatches(nn.Module):
+    """The mean of two classifiers' outputs (MeanOfTwo), whose smile column (the first) also hears a SmilePatches
+    judge: (1 - share) x their mean smile logit + share x the patch judge's. At a third, a wide light mouth that only
+    the patch judge reads as a smile (logit +6 against -3 and -4) reads unsure (-0.3), so lace edit's min_p check
+    sees the step fail, and its polish follows the patch judge's gradient too."""
+
+    # A third, written as the measured bundle was built with it (1/3 differs from it in the last bit of a float32).
+    SHARE = 0.3333333
+
+    def __init__(self, a, b, smile, share: float = SHARE):
+        super().__init__()
+        self.a, self.b, self.smile, self.share = a, b, smile, share
+
+    def forward(self, x):
+        mean = 0.5 * (self.a(x) + self.b(x))
+        smile = (1 - self.share) * mean[:, 0] + self.share * self.smile(x)
+        return torch.cat([smile[:, None], mean[:, 1:]], 1)
+
+
+def save_mean(path_a, path_b, out, judges=False, smile_path=None):
     """Writes the TorchScript mean of the TorchScript classifiers at path_a and path_b to `out` (atomically);
-    judges=True: both readings side by side instead (TwoJudges)."""
+    judges=True: both readings side by side instead (TwoJudges); smile_path: a SmilePatches judge whose smile
+    logit joins their mean's (MeanWithSmilePatches)."""
     import atomic_files
-    pair = (TwoJudges if judges else MeanOfTwo)(torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval())
+    a, b = torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval()
+    if smile_path and judges:
+        raise ValueError("a smile patch judge joins the mean; with judges=True there is no mean to join")
+    if smile_path:
+        pair = MeanWithSmilePatches(a, b, torch.jit.load(smile_path).eval())
+    else:
+        pair = (TwoJudges if judges else MeanOfTwo)(a, b)
     module = torch.jit.script(pair.eval())
     with atomic_files.replacing(out) as tmp:
         module.save(tmp)

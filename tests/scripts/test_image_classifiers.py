@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import image_classifiers as ic  # noqa: E402
 import render  # noqa: E402
 import train_image_classifier as tic  # noqa: E402
+import train_smile_patches as tsp  # noqa: E402
 
 
 @pytest.mark.parametrize("role", sorted(ic.ARCHITECTURES))
@@ -40,9 +41,9 @@ def test_learns_a_batch_of_faces(role):
 
 def test_the_roles_stay_apart():
     roles = sorted(ic.ARCHITECTURES)
-    assert len({tic.DATA_SEEDS[r] for r in roles} | {tic.TEST_SEED}) == len(roles) + 1
-    assert len({tic.INIT_SEEDS[r] for r in roles}) == len(roles)
-    assert len({ic.ARCHITECTURES[r] for r in roles}) == len(roles)
+    assert len({tic.DATA_SEEDS[r] for r in roles} | {tic.TEST_SEED, tsp.DATA_SEED}) == len(roles) + 2
+    assert len({tic.INIT_SEEDS[r] for r in roles} | {tsp.INIT_SEED}) == len(roles) + 1
+    assert len({ic.ARCHITECTURES[r] for r in roles} | {ic.SmilePatches}) == len(roles) + 1
 
 
 def test_blur_is_a_gaussian_of_each_images_own_sigma():
@@ -88,6 +89,88 @@ def test_a_pair_saves_as_their_mean_or_both_readings(tmp_path, judges):
     assert not torch.allclose(a, b)
     expected = torch.stack([a, b], 1) if judges else (a + b) / 2
     assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-6)
+
+
+def test_the_smile_patch_judge_reads_its_most_smile_like_patch():
+    torch.manual_seed(0)
+    model = torch.jit.script(ic.SmilePatches().eval())
+    x = ic.to_input(render.render(4, seed=1)[0])
+    with torch.no_grad():
+        patches, out = model.patch_logits(x), model(x)
+    assert patches.shape == (4, 1, 16, 16) and out.shape == (4,)
+    assert torch.equal(out, patches.flatten(1).amax(1))
+
+
+def test_the_smile_patch_judge_sees_no_further_than_its_receptive_field():
+    """A pixel changed near a corner or the middle changes exactly the patches whose receptive field holds it: no
+    output reads the whole face. Patch r reads input rows 4r - 13 .. 4r + 14 (by hand: the 1x1 head,
+    two 3x3 convolutions at stride 4, one at 2 with stride 2, one at 2, and the 4x4 stem of stride 2, padding 1 each)."""
+    torch.manual_seed(0)
+    model = ic.SmilePatches().eval()
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    field = ic.SmilePatches.RECEPTIVE_FIELD
+
+    def reads(r, pixel):
+        return 4 * r - 13 <= pixel < 4 * r - 13 + field
+
+    for row, col in ((0, 0), (63, 63), (3, 30), (30, 3), (33, 46)):
+        y = x.clone()
+        y[0, :, row, col] += 1.5
+        with torch.no_grad():
+            changed = (model.patch_logits(y) != model.patch_logits(x))[0, 0].nonzero().tolist()
+        expected = [[r, c] for r in range(16) for c in range(16) if reads(r, row) and reads(c, col)]
+        assert changed == expected
+
+
+def test_the_smile_patch_judge_learns_a_batch_of_faces():
+    torch.manual_seed(0)
+    images, attrs = render.render(32, seed=2)
+    x, y = ic.to_input(images), torch.as_tensor(attrs["smile"]).float()
+    model = ic.SmilePatches()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    first = bce(model(x), y).item()
+    for _ in range(60):
+        opt.zero_grad()
+        bce(model(x), y).backward()
+        opt.step()
+    assert bce(model(x), y).item() < 0.5 * first
+
+
+def test_a_smile_patch_judge_joins_the_means_smile_column_alone(tmp_path):
+    """save_mean(..., smile_path=S): column 0 is two thirds of the two networks' mean smile logit and a third of S's,
+    the other columns the two networks' mean; with judges=True it refuses (no mean to join)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    paths = []
+    for i, (name, module) in enumerate((("checker", ic.Checker()), ("labeler", ic.Labeler()),
+                                        ("smile_patches", ic.SmilePatches()))):
+        torch.manual_seed(i)
+        paths.append(str(tmp_path / f"{name}.pt"))
+        torch.jit.script(type(module)().eval()).save(paths[-1])
+    ic.save_mean(paths[0], paths[1], str(tmp_path / "verifier.pt"), smile_path=paths[2])
+    verifier = torch.jit.load(str(tmp_path / "verifier.pt"))
+    x = ic.to_input(render.render(3, seed=4)[0])
+    with torch.no_grad():
+        a, b, s = (torch.jit.load(p)(x) for p in paths)
+        out = verifier(x)
+    assert out.shape == a.shape
+    assert torch.allclose(out[:, 1:], (a[:, 1:] + b[:, 1:]) / 2, atol=1e-6)
+    assert torch.allclose(out[:, 0], (a[:, 0] + b[:, 0] + s) / 3, atol=1e-6)
+    assert not torch.allclose(out[:, 0], (a[:, 0] + b[:, 0]) / 2, atol=1e-3)
+    with pytest.raises(ValueError):
+        ic.save_mean(paths[0], paths[1], str(tmp_path / "both.pt"), judges=True, smile_path=paths[2])
+    assert not os.path.exists(tmp_path / "both.pt")
+
+
+def test_train_smile_patches_writes_a_judge_and_its_card():
+    model, card = tsp.train(256, 1, 16, log=lambda m: None)
+    assert card["train"]["images"] == 256 and card["train"]["balanced"] == 128
+    assert set(card["held_out_smile_accuracy"]) == {"held_out", "held_out_balanced"}
+    for figures in card["held_out_smile_accuracy"].values():
+        assert figures["images"] == 16 and 0.0 <= figures["accuracy"] <= 1.0
+    x = ic.to_input(render.render(2, seed=5)[0])
+    with torch.no_grad():
+        assert torch.equal(torch.jit.script(model)(x), model(x))
 
 
 if __name__ == "__main__":
