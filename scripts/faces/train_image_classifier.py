@@ -63,6 +63,25 @@ def augment(x, gen, max_blur=0.0):
     return x + 0.04 * torch.randn(x.shape, generator=gen)
 
 
+def train_epoch(model, opt, sched, images, targets, loss_fn, gen, batch, max_blur, step, log):
+    """One pass over uint8 images [n, 64, 64, 3] in an order drawn from gen, in batches (augment()ed) against
+    targets[n, ...] with loss_fn(outputs, targets); log(step, loss) every 100 steps. Returns the step count after it."""
+    model.train()
+    order = torch.randperm(len(images), generator=gen)
+    for i in range(0, len(images) - batch + 1, batch):
+        idx = order[i:i + batch]
+        x = augment(ic.to_input(images[idx.numpy()]), gen, max_blur)
+        loss = loss_fn(model(x), targets[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 100 == 0:
+            log(step, loss.item())
+    return step
+
+
 def joined(a, b):
     """Two (images, attrs) sets as one."""
     return np.concatenate([a[0], b[0]]), {k: np.concatenate([a[1][k], b[1][k]]) for k in a[1]}
@@ -112,19 +131,9 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
     step = 0
     for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(args.train, generator=gen)
-        for i in range(0, args.train - args.batch + 1, args.batch):
-            idx = order[i:i + args.batch]
-            x = augment(ic.to_input(images[idx.numpy()]), gen, args.blur)
-            loss = ic.loss(model(x), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 100 == 0:
-                print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f} s", flush=True)
+        step = train_epoch(model, opt, sched, images, labels, ic.loss, gen, args.batch, args.blur, step,
+                           lambda at, value: print(f"epoch {epoch} step {at}/{steps} loss {value:.4f} "
+                                                   f"{time.time() - t0:.0f} s", flush=True))
         held_out = {name: ic.metrics(ic.predictions(ic.classify(model, x)), a) for name, (x, a) in tests.items()}
         print(f"epoch {epoch}: {json.dumps(held_out)}", flush=True)
 

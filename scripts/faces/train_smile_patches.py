@@ -24,7 +24,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
 from render import render_many  # noqa: E402
-from train_image_classifier import TEST_SEED, augment  # noqa: E402
+from train_image_classifier import TEST_SEED, train_epoch  # noqa: E402
 
 DATA_SEED = 7000  # training faces: a slice no other judge trains on (train_image_classifier.DATA_SEEDS)
 INIT_SEED = 7
@@ -56,19 +56,9 @@ def train(n, epochs, test, log=print):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     step, accuracy = 0, {}
     for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n - 127, 128):
-            idx = order[i:i + 128]
-            x = augment(ic.to_input(images[idx.numpy()]), gen, BLUR)
-            loss = F.binary_cross_entropy_with_logits(model(x), smile[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 100 == 0:
-                log(f"epoch {epoch} step {step}/{steps} loss {loss.item():.4f} {time.time() - t0:.0f} s")
+        step = train_epoch(model, opt, sched, images, smile, F.binary_cross_entropy_with_logits, gen, 128, BLUR, step,
+                           lambda at, value: log(f"epoch {epoch} step {at}/{steps} loss {value:.4f} "
+                                                 f"{time.time() - t0:.0f} s"))
         accuracy = {name: smile_accuracy(model, *data) for name, data in tests.items()}
         log(f"epoch {epoch}: held-out smile accuracy {json.dumps(accuracy)}")
     model.eval()
