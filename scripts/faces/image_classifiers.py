@@ -239,9 +239,9 @@ def save_mean(path_a, path_b, out, judges=False, smile_path=None):
     judges=True: both readings side by side instead (TwoJudges); smile_path: a SmilePatches judge whose smile
     logit joins their mean's (MeanWithSmilePatches)."""
     import atomic_files
-    a, b = torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval()
     if smile_path and judges:
         raise ValueError("a smile patch judge joins the mean; with judges=True there is no mean to join")
+    a, b = torch.jit.load(path_a).eval(), torch.jit.load(path_b).eval()
     if smile_path:
         pair = MeanWithSmilePatches(a, b, torch.jit.load(smile_path).eval())
     else:

@@ -142,11 +142,11 @@ def test_a_smile_patch_judge_joins_the_means_smile_column_alone(tmp_path):
     the other columns the two networks' mean; with judges=True it refuses (no mean to join)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
     paths = []
-    for i, (name, module) in enumerate((("checker", ic.Checker()), ("labeler", ic.Labeler()),
-                                        ("smile_patches", ic.SmilePatches()))):
+    for i, (name, architecture) in enumerate((("checker", ic.Checker), ("labeler", ic.Labeler),
+                                              ("smile_patches", ic.SmilePatches))):
         torch.manual_seed(i)
         paths.append(str(tmp_path / f"{name}.pt"))
-        torch.jit.script(type(module)().eval()).save(paths[-1])
+        torch.jit.script(architecture().eval()).save(paths[-1])
     ic.save_mean(paths[0], paths[1], str(tmp_path / "verifier.pt"), smile_path=paths[2])
     verifier = torch.jit.load(str(tmp_path / "verifier.pt"))
     x = ic.to_input(render.render(3, seed=4)[0])
