@@ -93,6 +93,27 @@ def literal(text, reading, tolerance):
 
 
 # ----------------------------------------------------------------------------------------------
+# How sure a share is
+
+def wilson_interval(share, n, z=1.96):
+    """The Wilson score interval (95% at z = 1.96) of a share measured on n samples: the range of true rates
+    that share is consistent with. It stays inside 0..1 and is sound at shares near 0 or 1, where the normal
+    approximation is not (0 of 10 gives 0..0.28, not 0..0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def share_text(share, n):
+    """'0.855 [0.81, 0.89]': a share and its 95% Wilson interval, as the reports print them."""
+    lo, hi = wilson_interval(share, n)
+    return f"{share:.3f} [{lo:.2f}, {hi:.2f}]"
+
+
+# ----------------------------------------------------------------------------------------------
 # Frechet distance
 
 def frechet_distance(a, b):
@@ -405,7 +426,9 @@ def write_report(args, r, sheets):
             f"![unconditional samples (top 4 rows) and real images (bottom 4 rows)]({rel}/unconditional-vs-real.png)", "",
             "## Control: ACC per condition", "",
             f"{r['n']} samples per condition. ACC: the share of samples whose evaluator reading satisfies the whole "
-            f"expression (continuous values within {r['tolerance']} of the target). Conditional FD: the samples vs "
+            f"expression (continuous values within {r['tolerance']} of the target); in brackets its 95% interval "
+            f"(Wilson): the true rates {r['n']} samples cannot tell apart, so a target inside it is not decided "
+            "by this table either way. Conditional FD: the samples vs "
             "real images whose true attributes satisfy the condition (up to "
             f"{r['unconditional']}); compare it with the unconditional FD at {r['n']} samples, "
             f"{r['fd_unconditional_n']:.3f} (pass: at most 1.5x, {1.5 * r['fd_unconditional_n']:.3f}). "
@@ -423,7 +446,7 @@ def write_report(args, r, sheets):
         rows = [x for x in r["conditions"] if x["group"] == group]
         if not rows:
             continue
-        out += [f"### {title}", "", "| condition | ACC | target | latent p | judge on real | FD | FD / unconditional "
+        out += [f"### {title}", "", "| condition | ACC [95% interval] | target | latent p | judge on real | FD | FD / unconditional "
                 "| unguided FD | real matches | seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
         for x in rows:
             ok = x["acc"] >= x["threshold"]
@@ -432,7 +455,8 @@ def write_report(args, r, sheets):
             ratio = "n/a" if x["fd"] is None else f"{x['fd'] / r['fd_unconditional_n']:.2f}"
             ref = r["unguided_fd"].get(x["expr"], {"count": 0, "fd": None})
             unguided = f"{ref['fd']:.3f}" if ref["fd"] is not None else f"n/a ({ref['count']})"
-            out.append(f"| `{x['expr']}` | {x['acc']:.3f}{'' if ok else ' **(below)**'} | {x['threshold']:.2f} | "
+            out.append(f"| `{x['expr']}` | {share_text(x['acc'], r['n'])}{'' if ok else ' **(below)**'} | "
+                       f"{x['threshold']:.2f} | "
                        f"{x['latent_p']:.3f} | {judge} | {fd} | "
                        f"{ratio} | {unguided} | {x['real_matches']} | {x['seconds']} |")
         out += [""]

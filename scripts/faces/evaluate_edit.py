@@ -39,7 +39,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import render  # noqa: E402
 import skin  # noqa: E402
-from evaluate import read_png, run_lace, satisfied, score  # noqa: E402
+from evaluate import read_png, run_lace, satisfied, score, share_text  # noqa: E402
 from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
 # Since session 29: binary (glasses, NOT smile, beard), categorical (hair) and continuous (yaw) edits. The
@@ -365,6 +365,7 @@ def run_edit(args, work, first, count, out):
 
 def write_report(args, r, sheets):
     rel = os.path.relpath(sheets, os.path.dirname(args.report) or ".")
+    n = r["starts"]
     cmd = (f"/usr/bin/python3 scripts/faces/evaluate_edit.py --lace {args.lace} --model {args.model} "
            f"--evaluator {args.evaluator} --report {args.report} --steps '{args.steps}' --starts {args.starts} --seed {args.seed}"
            + (f" --truncation {args.truncation}" if args.truncation is not None else "")
@@ -389,14 +390,17 @@ def write_report(args, r, sheets):
            "| that sample's ACC |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["steps"]:
-        out.append(f"| {x['step']} | `{x['expression']}` | {x['before']:.3f} | {x['after_step']:.3f} | "
-                   + (f"n/a (set again by step {x['set_again_by']})" if x["at_end"] is None else f"{x['at_end']:.3f}")
+        out.append(f"| {x['step']} | `{x['expression']}` | {x['before']:.3f} | {share_text(x['after_step'], n)} | "
+                   + (f"n/a (set again by step {x['set_again_by']})" if x["at_end"] is None
+                      else share_text(x["at_end"], n))
                    + f" | {x['move']:.2f} | {x['start_to_step']:.2f} | {x['start_to_fresh_sample']:.2f} | "
                    f"{x['move'] / x['start_to_fresh_sample']:.2f} | "
                    f"{x['fresh_sample_acc']:.3f} |")
     out += ["", "Attributes no step names, the same evaluator reading at the end as at the start (>= 0.90; "
             f"continuous ones within {r['tolerance']}): " +
-            ", ".join(f"{k} {v:.3f}" for k, v in r["never_edited_kept"].items()) + ".", ""]
+            ", ".join(f"{k} {share_text(v, n)}" for k, v in r["never_edited_kept"].items())
+            + f". In brackets, each share's 95% interval (Wilson) over {n} starts: a bar inside it is not decided by "
+            "these starts; `scripts/faces/compare_edit_runs.py` compares two runs start by start.", ""]
     if r.get("skin"):
         out += [f"Skin tone (not an attribute of the evaluator's; a skin-tone reader of the evaluation's own, "
                 f"render seed {SKIN_READER_SEED}), the start then each step: mean "

@@ -34,6 +34,19 @@ def test_a_condition_not_in_the_table_is_refused():
         evaluate.chosen_conditions("smile and glasses")
 
 
+def test_the_wilson_interval_by_hand():
+    # 0 of 10: the upper end is z^2 / (n + z^2); 50 of 100: 0.5 -/+ 0.0962 (textbook values)
+    lo, hi = evaluate.wilson_interval(0.0, 10)
+    assert lo == 0.0 and hi == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2), abs=1e-12)
+    assert evaluate.wilson_interval(0.5, 100) == pytest.approx((0.40383, 0.59617), abs=1e-5)
+    lo, hi = evaluate.wilson_interval(1.0, 256)  # all met: the interval still reaches below 1
+    assert hi == 1.0 and lo == pytest.approx(256 / (256 + 1.96 ** 2), abs=1e-12)
+    lo, hi = evaluate.wilson_interval(0.855, 256)  # issue 3's yaw=0.6: below 0.95 beyond doubt
+    assert lo < 0.855 < hi < 0.95 and hi - 0.855 < 0.855 - lo  # skewed toward 0.5
+    assert evaluate.share_text(0.855, 256) == "0.855 [0.81, 0.89]"
+    assert evaluate.wilson_interval(0.3, 0) == (0.0, 1.0)
+
+
 def test_a_part_is_kept_only_under_the_same_key(tmp_path):
     key = {"n": 4, "bundle": "abc"}
     assert result_parts.load_part(tmp_path, "hat", key) is None  # missing
