@@ -10,8 +10,8 @@ step's target after the step and at the end, and each attribute no step names ke
 shares, how many starts only the candidate meets and how many only the reference meets, and the exact two-sided
 McNemar p-value of that split: the chance of a split at least as uneven if the two settings were equally good and
 each discordant start went either way by a coin. Why: an edit is a stiff solve, retries and a polish, so a small
-change of setting reshuffles which starts pass (session 40: 20 of 88 starts changed sides on the end's yaw between
-two settings whose shares differed by 4 starts). A bar crossed by three starts is not a finding; this says so.
+change of setting reshuffles which starts pass (session 40: 31 of 128 starts changed sides on the end's yaw between
+two settings whose shares differed by 3 starts). A bar crossed by three starts is not a finding; this says so.
 """
 import argparse
 import glob

@@ -1,6 +1,7 @@
 """scripts/faces/compare_edit_runs.py: the exact McNemar p-value by hand, and bars compared start by start on
 hand-made evaluate_edit.py parts chunked differently in the two runs. Runs under pytest or directly."""
 import json
+import math
 import os
 import sys
 import tempfile
@@ -33,7 +34,7 @@ def test_mcnemar_by_hand():
     assert cer.mcnemar_p(0, 0) == 1.0 and cer.mcnemar_p(4, 4) == 1.0
     assert cer.mcnemar_p(0, 5) == cer.mcnemar_p(5, 0) == 2 / 32  # both all-one-way splits of 5: 2 of 32
     assert abs(cer.mcnemar_p(1, 9) - 2 * (1 + 10) / 1024) < 1e-15  # P(X <= 1), X ~ Bin(10, 1/2), twice
-    assert abs(cer.mcnemar_p(3, 16) - 2 * sum(__import__("math").comb(19, i) for i in range(4)) / 2 ** 19) < 1e-15
+    assert abs(cer.mcnemar_p(3, 16) - 2 * sum(math.comb(19, i) for i in range(4)) / 2 ** 19) < 1e-15
 
 
 def test_bars_are_compared_start_by_start_across_chunkings():
