@@ -138,7 +138,11 @@ def read_png(path):
 
 
 def run_lace(lace, model, expr, n, seed, out_dir, extra=(), global_args=()):
-    os.makedirs(out_dir, exist_ok=True)
+    """n images of `lace sample` into out_dir, which holds this run's output alone: a run stopped part way left
+    some images there, and lace numbers new files on rather than overwrite them, so the folder is emptied first.
+    Returns (images, seconds, records)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     cmd = [lace, *global_args, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
     if expr:
         cmd += ["--attrs", expr, *extra]

@@ -340,8 +340,6 @@ def fresh_sample(args, expr, first, count, out_dir):
     ones already complete in out_dir."""
     if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == count:
         return np.stack([read_png(f) for f in sorted(glob.glob(os.path.join(out_dir, "*.png")))])
-    # A run stopped part way left some images here, and lace never overwrites (it numbers on): start afresh.
-    shutil.rmtree(out_dir, ignore_errors=True)
     return run_lace(args.lace, args.model, expr, count, args.seed + 1, out_dir, ["--start-index", str(first)])[0]
 
 

@@ -162,6 +162,25 @@ FAKE_LACE = textwrap.dedent("""\
 """)
 
 
+def test_run_lace_starts_from_an_empty_folder(tmp_path):
+    """A stopped run leaves some of its images behind, and lace numbers new files on rather than overwrite them;
+    the rerun must not find them beside its own (session 40: 16 where 8 were expected stopped an evaluation)."""
+    lace = tmp_path / "lace"
+    lace.write_text(FAKE_LACE.replace("/usr/bin/env python3", sys.executable))
+    lace.chmod(0o755)
+    out = tmp_path / "fresh1-starts-0000-0001"
+    out.mkdir()
+    (out / "00001-0007.png").write_bytes(b"left by a stopped run")
+    (out / "00001-0007.json").write_text("{}")
+    os.environ["FAKE_LOG"] = str(tmp_path / "calls.log")
+    try:
+        images, _, records = evaluate.run_lace(str(lace), "m", "smile", 2, 0, str(out))
+    finally:
+        del os.environ["FAKE_LOG"]
+    assert images.shape == (2, 64, 64, 3) and records == [{"p": 0.75}] * 2
+    assert sorted(p.name for p in out.iterdir()) == ["0000.json", "0000.png", "0001.json", "0001.png"]
+
+
 def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_path):
     lace = tmp_path / "lace"
     lace.write_text(FAKE_LACE.replace("/usr/bin/env python3", sys.executable))

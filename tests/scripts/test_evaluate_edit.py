@@ -126,32 +126,6 @@ def test_parts_are_kept_and_do_not_depend_on_the_chunking():
         assert partial["starts"] == 2 and "Part way: 2 of the 3 starts" in report, report
 
 
-def test_a_fresh_sample_starts_from_an_empty_folder():
-    """A stopped run leaves some of a part's fresh samples behind, and lace numbers new files on rather than
-    overwrite them; the rerun must not find twice the images (session 40: 16 where 8 were expected)."""
-    import tempfile
-    from types import SimpleNamespace
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "fresh1-starts-0000-0001")
-        os.makedirs(out)
-        with open(os.path.join(out, "00001-0000.png"), "wb") as f:
-            f.write(b"left by a stopped run")
-        seen = []
-
-        def fake_lace(*args, **kwargs):  # what the folder holds when lace would start; lace returns (images, ...)
-            seen.append(os.listdir(out) if os.path.isdir(out) else [])
-            return "ran", None
-
-        real = evaluate_edit.run_lace
-        evaluate_edit.run_lace = fake_lace
-        try:
-            args = SimpleNamespace(reuse=False, lace="lace", model="m", seed=0)
-            assert evaluate_edit.fresh_sample(args, "smile", 0, 2, out) == "ran"
-        finally:
-            evaluate_edit.run_lace = real
-        assert seen == [[]]
-
-
 def test_a_new_report_is_the_title_and_the_marked_table():
     text = evaluate_edit.splice_report(None, "| table |\n")
     assert text == (f"{evaluate_edit.TITLE}\n\n{evaluate_edit.BEGIN}\n| table |\n{evaluate_edit.END}\n")
