@@ -25,9 +25,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import atomic_files  # noqa: E402
-import render  # noqa: E402
 from evaluate import satisfied  # noqa: E402
-from evaluate_edit import never_edited, set_again  # noqa: E402
+from evaluate_edit import kept, never_edited, set_again  # noqa: E402
 
 AFTER_BAR, END_BAR, KEPT_BAR = 0.90, 0.85, 0.90  # issue 4's bars
 SAME = ("steps", "seed", "tolerance")  # what two runs must share to be compared start by start
@@ -77,8 +76,7 @@ def bars(key, starts, indices):
             out[f"`{expr}` at the end"] = (END_BAR, satisfied(expr, reading(K), tol))
     start, end = reading(0), reading(K)
     for name in never_edited(steps):
-        kept = np.abs(end[name] - start[name]) <= tol if name in render.CONTINUOUS else end[name] == start[name]
-        out[f"{name} kept"] = (KEPT_BAR, kept)
+        out[f"{name} kept"] = (KEPT_BAR, kept(start, end, name, tol))
     return out
 
 

@@ -130,10 +130,16 @@ def rendered_reference(steps, evaluator, n, seed, tolerance):
     return rows, kept_share(at(0), at(K), never_edited(steps), tolerance)
 
 
+def kept(start, end, name, tolerance):
+    """Per image: whether its reading of `name` at the end is the start's (continuous: within tolerance)."""
+    if name in render.CONTINUOUS:
+        return np.abs(np.asarray(end[name]) - np.asarray(start[name])) <= tolerance
+    return np.asarray(end[name]) == np.asarray(start[name])
+
+
 def kept_share(start, end, names, tolerance):
     """{name: share of images whose reading at the end is the start's} (continuous: within tolerance)."""
-    return {name: float((np.abs(end[name] - start[name]) <= tolerance).mean() if name in render.CONTINUOUS
-                        else (end[name] == start[name]).mean()) for name in names}
+    return {name: float(kept(start, end, name, tolerance).mean()) for name in names}
 
 
 def read_steps(out_dir, starts, steps):

@@ -226,10 +226,10 @@ class MeanWithSmilePatches(nn.Module):
 
     def __init__(self, a, b, smile, share: float = SHARE):
         super().__init__()
-        self.a, self.b, self.smile, self.share = a, b, smile, share
+        self.mean, self.smile, self.share = MeanOfTwo(a, b), smile, share
 
     def forward(self, x):
-        mean = 0.5 * (self.a(x) + self.b(x))
+        mean = self.mean(x)
         smile = (1 - self.share) * mean[:, 0] + self.share * self.smile(x)
         return torch.cat([smile[:, None], mean[:, 1:]], 1)
 
