@@ -91,6 +91,28 @@ def test_a_pair_saves_as_their_mean_or_both_readings(tmp_path, judges):
     assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-6)
 
 
+def test_a_panel_of_judges_keeps_each_reading_in_order(tmp_path):
+    """save_judges writes a panel ([B, J, K], lace.json "judges": J): judge j's slice is what network j alone reads,
+    in the order given (a panel that sorted or averaged its members would fail); one network is no panel."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    paths = []
+    for i, role in enumerate(("reviewer", "checker", "labeler")):
+        torch.manual_seed(10 + i)
+        paths.append(str(tmp_path / f"{role}.pt"))
+        torch.jit.script(ic.ARCHITECTURES[role]().eval()).save(paths[-1])
+    ic.save_judges(paths, str(tmp_path / "panel.pt"))
+    x = ic.to_input(render.render(3, seed=4)[0])
+    with torch.no_grad():
+        alone = [torch.jit.load(p)(x) for p in paths]
+        out = torch.jit.load(str(tmp_path / "panel.pt"))(x)
+    assert out.shape == (3, 3, len(render.LABEL_COLUMNS))
+    for j, reading in enumerate(alone):
+        assert torch.allclose(out[:, j], reading, atol=1e-6)
+    with pytest.raises(ValueError):
+        ic.save_judges(paths[:1], str(tmp_path / "one.pt"))
+    assert not os.path.exists(tmp_path / "one.pt")
+
+
 def test_the_smile_patch_judge_reads_its_most_smile_like_patch():
     torch.manual_seed(0)
     model = torch.jit.script(ic.SmilePatches().eval())
