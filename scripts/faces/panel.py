@@ -28,9 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import atomic_files  # noqa: E402
 import image_classifiers as ic  # noqa: E402
-from render import BINARY  # noqa: E402
+from evaluate import satisfied  # noqa: E402
+from render import BINARY, LABEL_COLUMNS  # noqa: E402
 
-YAW = ic.NUM_BINARY + ic.NUM_HAIR + 1  # render.LABEL_COLUMNS: ..., age, yaw
+YAW = LABEL_COLUMNS.index("yaw")
 SURE = 2.2                             # a binary logit beyond this is P above 0.9, lace's min_p
 PANEL_FILE = "panel.pt"
 
@@ -42,20 +43,20 @@ def name_of(path):
 def agreement_rows(readings, within=0.05, tolerance=0.15, targets=(-0.6, 0.0, 0.6)):
     """readings: {name: logits [n, 11]} with "evaluator" among them. Rows (target, panel, n, share): for each target
     and each non-empty subset of the other networks, how many samples every member reads met and the share of those
-    the evaluator reads met (nan where none)."""
+    the evaluator reads met as the evaluation does (evaluate.satisfied; nan where none)."""
     judges = [k for k in readings if k != "evaluator"]
-    ev = readings["evaluator"]
-    checks = {f"yaw={t:g}": (lambda o, t=t, w=within: np.abs(o[:, YAW] - t) < w,
-                             lambda o, t=t: np.abs(o[:, YAW] - t) <= tolerance) for t in targets}
+    ev = ic.predictions(torch.as_tensor(readings["evaluator"]))
+    judge_met = {f"yaw={t:g}": lambda o, t=t: np.abs(o[:, YAW] - t) < within for t in targets}
     for i, name in enumerate(BINARY):
-        checks[name] = (lambda o, i=i: o[:, i] > SURE, lambda o, i=i: o[:, i] > 0)
-        checks[f"NOT {name}"] = (lambda o, i=i: o[:, i] < -SURE, lambda o, i=i: o[:, i] < 0)
+        judge_met[name] = lambda o, i=i: o[:, i] > SURE
+        judge_met[f"NOT {name}"] = lambda o, i=i: o[:, i] < -SURE
     rows = []
-    for target, (met, evaluator_met) in checks.items():
+    for target, met in judge_met.items():
+        evaluator_met = satisfied(target, ev, tolerance)
         for size in range(1, len(judges) + 1):
             for panel in itertools.combinations(judges, size):
                 chosen = np.all([met(readings[j]) for j in panel], 0)
-                share = float(evaluator_met(ev)[chosen].mean()) if chosen.any() else float("nan")
+                share = float(evaluator_met[chosen].mean()) if chosen.any() else float("nan")
                 rows.append((target, "+".join(panel), int(chosen.sum()), share))
     return rows
 
