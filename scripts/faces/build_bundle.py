@@ -3,7 +3,7 @@
 
   /usr/bin/python3 scripts/faces/build_bundle.py --checkpoint RUN/checkpoint.pt --labeler RUN/labeler.pt \
       --evaluator RUN/evaluator.pt [--verifier RUN/checker.pt] --out models/faces [-n 20000] \
-      [--pairs RUN/pairs.npz [--reuse-pairs]]
+      [--pairs RUN/pairs.npz [--reuse-pairs]] [--panel RUN/labeler.pt,RUN/reviewer.pt]
 
 1. exports G_ema as OUT/generator.pt (export_generator.py), writes OUT/lace.json's generator, truncation,
    sampling, editing and verifier sections, and copies the labeler, the verifier (the labeler unless
@@ -22,6 +22,8 @@
 4. with --skin, adds the attribute `skin` (skin.py): a skin-tone reader trained on rendered faces (before
    the pairs, which then also hold its tone of each image), a regressor on w fitted to those tones, and one
    more column on the classifier and the image judges, so that `lace edit` keeps a face's skin tone.
+5. with --panel, makes lace sample's verifier a panel of the verifier and the judges named (panel.py add_panel,
+   image_classifiers.JudgesMeasuredByFirst), written to OUT/panel.pt.
 The pairs stay outside the repository (--pairs, default beside the checkpoint).
 """
 import argparse
@@ -42,6 +44,7 @@ import image_classifiers  # noqa: E402
 import make_pairs  # noqa: E402
 import skin  # noqa: E402
 from export_generator import export_generator  # noqa: E402
+from panel import add_panel  # noqa: E402
 from measure_layers import SHARE, measure_layers, write as write_layers  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS  # noqa: E402
 
@@ -163,6 +166,11 @@ def main():
     ap.add_argument("--edit-smile-judge",
                     help="a SmilePatches judge (train_smile_patches.py) whose smile logit joins the mean's in lace edit's "
                          "verifier (with --verifier, not with --edit-judges both; docs/faces-edit-evaluation.md, session 39)")
+    ap.add_argument("--panel",
+                    help="comma-separated image classifiers (e.g. RUN/labeler.pt,RUN/reviewer.pt) that join the verifier "
+                         "in a panel, lace sample's verifier once the bundle is built: every judge votes on the yes/no and "
+                         "hair columns, the verifier alone measures age and yaw (panel.py, "
+                         "image_classifiers.JudgesMeasuredByFirst; docs/faces-evaluation-provisional.md, session 42)")
     ap.add_argument("--skin", action="store_true",
                     help="add the attribute `skin` (skin.py: a skin-tone reader, its column on the classifier and the "
                          "judges), which lace edit then keeps; not in the shipped bundle yet (docs/faces-edit-evaluation.md, session 33)")
@@ -171,13 +179,19 @@ def main():
     ap.add_argument("--w-avg-samples", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge) if m}
+    panel = [p for p in (args.panel or "").split(",") if p]
+    if panel and not args.verifier:
+        ap.error("--panel joins --verifier: give --verifier too")
+    if any(os.path.realpath(p) in {os.path.realpath(args.evaluator), os.path.realpath(args.verifier)} for p in panel):
+        ap.error("--panel: the evaluator never guides sampling, and the verifier is the panel's first judge already")
+    models = {os.path.realpath(m) for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge, *panel)
+              if m}
     if args.edit_smile_judge and (not args.verifier or args.edit_judges == "both"):
         ap.error("--edit-smile-judge joins the mean of --verifier and the labeler: it needs --verifier and --edit-judges mean")
     if args.verifier and os.path.realpath(args.verifier) == os.path.realpath(args.evaluator):
         ap.error("--verifier is the evaluator: the evaluator only scores, it never guides sampling")
     if len({os.path.basename(m) for m in models}) < len(models):
-        ap.error("--labeler, --verifier, --evaluator and --edit-smile-judge: different files need different names "
+        ap.error("--labeler, --verifier, --evaluator, --edit-smile-judge and --panel: different files need different names "
                  "(all are copied beside the bundle)")
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -190,7 +204,8 @@ def main():
                    EDIT_VERIFIER if args.verifier and os.path.realpath(args.verifier) != os.path.realpath(args.labeler)
                    else None, edit_judges=2 if args.edit_judges == "both" else 1)
     # The labeler, the verifier and the evaluator beside the bundle, before lace first loads it.
-    for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge) if m):
+    for model in dict.fromkeys(m for m in (args.labeler, args.verifier, args.evaluator, args.edit_smile_judge, *panel)
+                               if m):
         for ext in (".pt", ".json"):
             src = os.path.splitext(model)[0] + ext
             dst = os.path.join(args.out, os.path.basename(src))
@@ -265,6 +280,13 @@ def main():
         skin_card = skin.install_skin(args.out, generator, skin_reader, skin_figures, w, tones)
         print("skin: regressor on w held-out MAE {:.3f} against the reader; w+ layers {}".format(
               skin_card["latent"]["mae"], skin_card["layers"]), flush=True)
+
+    if panel:  # last: the refinement rounds sample with the verifier alone, as the measured bundle was built
+        with open(os.path.join(args.out, "lace.json")) as f:
+            verifier = json.load(f)["verifier"]["file"]  # the checker, or with --skin the checker with skin's column
+        add_panel(args.out, [os.path.join(args.out, verifier)]
+                  + [os.path.join(args.out, os.path.basename(p)) for p in panel], measured_by_first=True)
+        print(f"lace sample's verifier: a panel of {verifier} and {', '.join(map(os.path.basename, panel))}", flush=True)
 
     card = {"checkpoint": os.path.abspath(args.checkpoint), "step": info["step"], "pairs": args.n, "skin": args.skin,
             "refine_rounds": args.refine_rounds, "edit_rounds": args.edit_rounds,

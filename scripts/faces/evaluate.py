@@ -180,6 +180,34 @@ def score(evaluator, images, batch=500):
     return ic.predictions(torch.cat(outs)), torch.cat(feats).double().numpy()
 
 
+# Real images: a seed no network was trained on; two disjoint sets give the FD floor.
+REAL_SEED = 9000
+
+
+def real_readings(args, evaluator, need_images):
+    """--real rendered images (only where need_images: the unconditional part's contact sheet shows them), their true
+    attributes, and the evaluator's readings and features of them. Scoring 200,000 images takes 20-45 minutes at one
+    thread, so the readings are kept in a cache file under --real-cache, named by the evaluator's digest, the count and
+    the seed, and read from there by every later run (an evaluation split over processes or sessions)."""
+    from result_parts import files_digest
+    name = f"real-{files_digest([args.evaluator])}-{args.real}-{REAL_SEED}.npz"
+    cache = os.path.join(args.real_cache, name) if args.real_cache else None
+    if cache and os.path.exists(cache) and not need_images:
+        with np.load(cache) as f:
+            attrs = {k[5:]: f[k] for k in f.files if k.startswith("attr:")}
+            pred = {k[5:]: f[k] for k in f.files if k.startswith("pred:")}
+            return None, attrs, pred, f["feat"]
+    images, attrs = render.render_many(args.real, seed=REAL_SEED)
+    pred, feat = score(evaluator, images)
+    if cache:
+        os.makedirs(args.real_cache, exist_ok=True)
+        with atomic_files.replacing(cache) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, feat=feat, **{f"attr:{k}": v for k, v in attrs.items()},
+                         **{f"pred:{k}": v for k, v in pred.items()})
+    return images, attrs, pred, feat
+
+
 def slug(expr):
     return re.sub(r"[^a-z0-9.=-]+", "_", expr.lower()).strip("_")
 
@@ -199,6 +227,9 @@ def main():
                     help="unconditional samples to pick each condition's unguided reference from (at least "
                          "--unconditional; the first --unconditional of them give coverage and FD)")
     ap.add_argument("--real", type=int, default=200_000, help="rendered images to draw real sets from")
+    ap.add_argument("--real-cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                                                      "lace", "evaluate"),
+                    help="folder that keeps the evaluator's readings of the real images between runs ('' for none)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0,
@@ -246,9 +277,7 @@ def measure(args, key, results, sheets):
     os.makedirs(sheets, exist_ok=True)
     lace_global = ["--threads", str(args.threads)] if args.threads else []
 
-    # Real images: a seed no network was trained on; two disjoint sets give the FD floor.
-    real_images, real_attrs = render.render_many(args.real, seed=9000)
-    real_pred, real_feat = score(evaluator, real_images)
+    real_images, real_attrs, real_pred, real_feat = real_readings(args, evaluator, need_unconditional)
     nu = args.unconditional
 
     if need_unconditional:  # coverage, FD and each condition's unguided reference

@@ -257,6 +257,27 @@ class Judges(nn.Module):
         return torch.stack([net(x) for net in self.nets], 1)
 
 
+class JudgesMeasuredByFirst(nn.Module):
+    """A panel (Judges' [B, J, columns], the first judge's columns) where every judge votes on the yes/no and
+    hair-colour columns but the first alone measures the continuous ones (age, yaw, skin): its readings fill those
+    columns in every judge's slot. Why: a
+    vote helps where the judges err on different faces (beard AND hat 0.78 -> 0.88 with checker, labeler and reviewer,
+    session 41), but the labeler and the reviewer read this generator's right turns short, so a panel that must all
+    read yaw 0.6 picks faces turned too far (hat AND yaw=0.6 0.70 -> 0.59); measured by the checker alone, 0.70."""
+
+    def __init__(self, *nets):
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+        self.first_continuous = NUM_BINARY + NUM_HAIR
+
+    def forward(self, x):
+        # The others' continuous columns are never read, so they may have fewer (the first with skin.py's column).
+        c = self.first_continuous
+        outs = [net(x) for net in self.nets]
+        measured = outs[0][:, c:]
+        return torch.stack([torch.cat([out[:, :c], measured], 1) for out in outs], 1)
+
+
 class MeanWithSmilePatches(nn.Module):
     """The mean of two classifiers' outputs (MeanOfTwo), whose smile column (the first) also hears a SmilePatches
     judge: (1 - share) x their mean smile logit + share x the patch judge's. At a third, a wide light mouth that only
@@ -289,12 +310,14 @@ def save_mean(path_a, path_b, out, judges=False, smile_path=None):
     _save_scripted(pair, out)
 
 
-def save_judges(paths, out):
-    """Writes the TorchScript classifiers at `paths` as one panel of judges (Judges: [B, len(paths), columns]) to
-    `out` (atomically); lace.json's verifier then needs `"judges": len(paths)`."""
+def save_judges(paths, out, measured_by_first=False):
+    """Writes the TorchScript classifiers at `paths` as one panel of judges (Judges: [B, len(paths), columns];
+    with measured_by_first, JudgesMeasuredByFirst) to `out` (atomically); lace.json's verifier then needs
+    `"judges": len(paths)`."""
     if len(paths) < 2:
         raise ValueError("a panel of judges needs two networks or more")
-    _save_scripted(Judges(*[torch.jit.load(p).eval() for p in paths]), out)
+    panel = JudgesMeasuredByFirst if measured_by_first else Judges
+    _save_scripted(panel(*[torch.jit.load(p).eval() for p in paths]), out)
 
 
 def _save_scripted(module, out):

@@ -3,7 +3,7 @@
 bundle whose sampling verifier is such a panel.
 
     /usr/bin/python3 scripts/faces/panel.py agreement --judges checker.pt,labeler.pt,reviewer.pt [-n 8000]
-    /usr/bin/python3 scripts/faces/panel.py bundle OUT --judges checker.pt,labeler.pt,reviewer.pt [--model DIR]
+    /usr/bin/python3 scripts/faces/panel.py bundle OUT --judges checker.pt,labeler.pt,reviewer.pt [--measured-by-first] [--model DIR]
 
 agreement: unconditional samples of the bundle's generator, read by the evaluator and every judge; for each target
 (yaw at -0.6, 0 and 0.6; each binary attribute and its NOT) and each subset of the judges, the samples every judge
@@ -12,7 +12,9 @@ them the evaluator reads met (yaw within --tolerance, the evaluation's). A share
 says the judges err on different faces, so that a sampler checked by all of them would be checked better
 (session 41: yaw -0.6 0.90 / 0.93 / 0.99 for the checker / with the labeler / with the reviewer too).
 bundle: a copy of the bundle (the evaluator left out) whose lace.json verifier is image_classifiers.Judges over the
-judges given, `"judges": J`: lace sample counts a condition met only as far as every judge reads it met.
+judges given, `"judges": J`: lace sample counts a condition met only as far as every judge reads it met; with
+--measured-by-first, JudgesMeasuredByFirst: every judge votes on the yes/no and hair columns, the first alone
+measures age and yaw.
 """
 import argparse
 import itertools
@@ -61,21 +63,32 @@ def agreement_rows(readings, within=0.05, tolerance=0.15, targets=(-0.6, 0.0, 0.
     return rows
 
 
-def write_panel_bundle(model, out, judges):
-    """Copies the bundle at `model` to `out` (not its evaluator) with image_classifiers.Judges over `judges` as
-    lace.json's verifier ("judges": J). `out` must not exist: a half-made copy is removed."""
+def write_panel_bundle(model, out, judges, measured_by_first=False):
+    """Copies the bundle at `model` to `out` (not its evaluator) with a panel over `judges` as its verifier
+    (add_panel). `out` must not exist: a half-made copy is removed."""
     if os.path.exists(out):
         sys.exit(f"panel.py: {out} exists; give a new folder")
     try:
         shutil.copytree(model, out, ignore=shutil.ignore_patterns("evaluator.*"))
-        ic.save_judges(judges, os.path.join(out, PANEL_FILE))
-        with open(os.path.join(out, "lace.json")) as f:
-            manifest = json.load(f)
-        manifest["verifier"] = {"file": PANEL_FILE, "num_logits": ic.NUM_OUTPUTS, "judges": len(judges)}
-        atomic_files.write_json(os.path.join(out, "lace.json"), manifest)
+        add_panel(out, judges, measured_by_first)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def add_panel(bundle, judges, measured_by_first=False):
+    """Makes the bundle's lace.json verifier a panel over `judges` (image_classifiers.Judges, or with
+    measured_by_first JudgesMeasuredByFirst), written to BUNDLE/panel.pt, `"judges": J`: lace sample counts a
+    condition met only as far as every judge reads it met."""
+    path = os.path.join(bundle, PANEL_FILE)
+    ic.save_judges(judges, path, measured_by_first)
+    with open(os.path.join(bundle, "lace.json")) as f:
+        manifest = json.load(f)
+    g = manifest["generator"]
+    with torch.no_grad():  # the first judge's columns: 11, or 12 with skin.py's
+        columns = torch.jit.load(path)(torch.zeros(1, g["channels"], g["resolution"], g["resolution"])).shape[-1]
+    manifest["verifier"] = {"file": PANEL_FILE, "num_logits": columns, "judges": len(judges)}
+    atomic_files.write_json(os.path.join(bundle, "lace.json"), manifest)
 
 
 def main():
@@ -89,12 +102,15 @@ def main():
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--within", type=float, default=0.05, help="agreement: a judge reads a yaw target met within this")
     ap.add_argument("--tolerance", type=float, default=0.15, help="agreement: the evaluator, within this")
+    ap.add_argument("--measured-by-first", action="store_true",
+                    help="bundle: every judge votes on the yes/no and hair columns, the first judge alone measures "
+                         "the continuous ones (image_classifiers.JudgesMeasuredByFirst)")
     args = ap.parse_args()
     judges = [p for p in args.judges.split(",") if p]
     if args.command == "bundle":
         if not args.out or len(judges) < 2:
             ap.error("bundle needs OUT and two judges or more")
-        write_panel_bundle(args.model, args.out, judges)
+        write_panel_bundle(args.model, args.out, judges, args.measured_by_first)
         print(f"panel.py: wrote {args.out} (verifier: {len(judges)} judges)")
         return
     from joint_coverage import generated

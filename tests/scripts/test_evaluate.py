@@ -2,7 +2,9 @@
 keeps the seed of its place in the table, so an A/B of two bundles samples the same z), and a name that is
 not in the table is refused with one line. Its parts: each condition's result is written as soon as it is
 made and kept only under the same key (result_parts.py), so a stopped run measures again only what it had
-not finished. Its unguided reference: the FD of the samples that satisfy a condition. Runs under pytest or directly."""
+not finished. Its unguided reference: the FD of the samples that satisfy a condition. Its cache of the evaluator's
+readings of the real images. Runs under pytest or directly."""
+import argparse
 import json
 import os
 import subprocess
@@ -12,11 +14,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "scripts", "faces", "evaluate.py")
 sys.path.insert(0, os.path.join(ROOT, "scripts", "faces"))
 import evaluate  # noqa: E402
+import image_classifiers as ic  # noqa: E402
 import result_parts  # noqa: E402
 
 
@@ -192,7 +196,7 @@ def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_p
         cmd = [sys.executable, SCRIPT, "--lace", str(lace), "--report", str(report), "-n", "8",
                "--unconditional", "300", "--unguided", "400", "--real", "2000", "--threads", "1",
                "--conditions", "hat; NOT hat; smile OR glasses", *extra]
-        env = dict(os.environ, FAKE_LOG=str(log), FAIL_ON=fail_on)
+        env = dict(os.environ, FAKE_LOG=str(log), FAIL_ON=fail_on, XDG_CACHE_HOME=str(tmp_path / "cache"))
         return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
 
     first = evaluate_run(fail_on="NOT hat")  # table order: hat, then NOT hat fails, smile OR glasses never runs
@@ -220,6 +224,29 @@ def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_p
 
     other = evaluate_run("--seed", "1", "--report-only")  # another key: nothing to report from
     assert other.returncode != 0 and "no unconditional result under this key" in other.stderr
+
+
+def test_the_real_readings_are_read_back_from_the_cache_as_they_were_made(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    path = str(tmp_path / "evaluator.pt")
+    torch.jit.script(ic.ARCHITECTURES["evaluator"]().eval()).save(path)
+    evaluator = torch.jit.load(path).eval()
+    args = argparse.Namespace(evaluator=path, real=40, real_cache=str(tmp_path / "cache"))
+    images, attrs, pred, feat = evaluate.real_readings(args, evaluator, need_images=False)
+    assert images.shape[0] == 40 and len(os.listdir(tmp_path / "cache")) == 1
+
+    def no_rendering(*a, **k):
+        raise AssertionError("rendered again although the readings were cached")
+    monkeypatch.setattr(evaluate.render, "render_many", no_rendering)
+    none, attrs2, pred2, feat2 = evaluate.real_readings(args, evaluator, need_images=False)
+    assert none is None and np.array_equal(feat, feat2)
+    assert attrs.keys() == attrs2.keys() and all(np.array_equal(attrs[k], attrs2[k]) for k in attrs)
+    assert pred.keys() == pred2.keys() and all(np.array_equal(pred[k], pred2[k]) for k in pred)
+    with pytest.raises(AssertionError):  # the unconditional part shows real images: those are rendered
+        evaluate.real_readings(args, evaluator, need_images=True)
+    other = argparse.Namespace(evaluator=path, real=41, real_cache=str(tmp_path / "cache"))
+    with pytest.raises(AssertionError):  # another count is another cache file
+        evaluate.real_readings(other, evaluator, need_images=False)
 
 
 if __name__ == "__main__":

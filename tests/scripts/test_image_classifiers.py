@@ -113,6 +113,35 @@ def test_a_panel_of_judges_keeps_each_reading_in_order(tmp_path):
     assert not os.path.exists(tmp_path / "one.pt")
 
 
+class FixedReading(torch.nn.Module):
+    """A judge that reads every image as the same row of outputs."""
+
+    def __init__(self, row):
+        super().__init__()
+        self.register_buffer("row", torch.tensor(row))
+
+    def forward(self, x):
+        return self.row.expand(x.shape[0], -1)
+
+
+def test_a_panel_measured_by_its_first_judge_takes_only_the_others_votes(tmp_path):
+    """JudgesMeasuredByFirst: every judge's own yes/no and hair columns, the first judge's continuous columns in
+    every slot; the first may carry one column more (skin.py's), the others' continuous columns are never read."""
+    c = ic.NUM_BINARY + ic.NUM_HAIR
+    first = [float(k) for k in range(c)] + [0.2, -0.6, 0.5]          # age 0.2, yaw -0.6, skin 0.5
+    second = [float(-k) for k in range(c)] + [0.9, 0.7]              # its age and yaw must not show
+    paths = []
+    for i, row in enumerate((first, second)):
+        paths.append(str(tmp_path / f"judge{i}.pt"))
+        torch.jit.script(FixedReading(row)).save(paths[-1])
+    ic.save_judges(paths, str(tmp_path / "panel.pt"), measured_by_first=True)
+    with torch.no_grad():
+        out = torch.jit.load(str(tmp_path / "panel.pt"))(torch.zeros(2, 3, 64, 64))
+    assert out.shape == (2, 2, c + 3)
+    assert out[0, 0].tolist() == pytest.approx(first)
+    assert out[1, 1].tolist() == pytest.approx(second[:c] + [0.2, -0.6, 0.5])
+
+
 def test_the_smile_patch_judge_reads_its_most_smile_like_patch():
     torch.manual_seed(0)
     model = torch.jit.script(ic.SmilePatches().eval())

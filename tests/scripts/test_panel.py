@@ -39,7 +39,8 @@ def test_agreement_counts_only_what_every_member_reads_met():
 def test_a_panel_bundle_names_its_judges_and_leaves_the_evaluator(tmp_path):
     model = tmp_path / "bundle"
     model.mkdir()
-    (model / "lace.json").write_text(json.dumps({"name": "x", "verifier": {"file": "checker.pt", "num_logits": 11}}))
+    (model / "lace.json").write_text(json.dumps({"name": "x", "generator": {"channels": 3, "resolution": 64},
+                                                 "verifier": {"file": "checker.pt", "num_logits": 11}}))
     (model / "evaluator.pt").write_text("never copied")
     judges = []
     for i, role in enumerate(("checker", "labeler")):
@@ -59,6 +60,25 @@ def test_a_panel_bundle_names_its_judges_and_leaves_the_evaluator(tmp_path):
     with pytest.raises(ValueError):                       # one judge is no panel, and no half-made copy stays
         panel.write_panel_bundle(str(model), str(tmp_path / "one"), judges[:1])
     assert not (tmp_path / "one").exists()
+
+
+def test_a_panel_measured_by_its_first_judge_has_the_first_judges_columns(tmp_path):
+    """add_panel with measured_by_first: lace.json's num_logits is what the first judge reads (12 for a checker with
+    skin.py's column beside 11-column judges), so lace checks the panel's shape against the first judge's."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "lace.json").write_text(json.dumps({"generator": {"channels": 3, "resolution": 64},
+                                                  "verifier": {"file": "checker+skin.pt", "num_logits": 12}}))
+    judges = []
+    for role, extra in (("checker+skin", 1), ("labeler", 0)):
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, ic.NUM_OUTPUTS + extra))
+        judges.append(str(tmp_path / f"{role}.pt"))
+        torch.jit.script(net.eval()).save(judges[-1])
+    panel.add_panel(str(bundle), judges, measured_by_first=True)
+    manifest = json.loads((bundle / "lace.json").read_text())
+    assert manifest["verifier"] == {"file": panel.PANEL_FILE, "num_logits": 12, "judges": 2}
+    with torch.no_grad():
+        assert torch.jit.load(str(bundle / panel.PANEL_FILE))(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 12)
 
 
 if __name__ == "__main__":
