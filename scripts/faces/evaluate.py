@@ -199,12 +199,17 @@ def real_readings(args, evaluator, need_images):
             return None, attrs, pred, f["feat"]
     images, attrs = render.render_many(args.real, seed=REAL_SEED)
     pred, feat = score(evaluator, images)
-    if cache:
+    if cache:  # a temporary file of this process's own: two runs started side by side may both write it
         os.makedirs(args.real_cache, exist_ok=True)
-        with atomic_files.replacing(cache) as tmp:
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        try:
             with open(tmp, "wb") as f:
                 np.savez(f, feat=feat, **{f"attr:{k}": v for k, v in attrs.items()},
                          **{f"pred:{k}": v for k, v in pred.items()})
+            os.replace(tmp, cache)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return images, attrs, pred, feat
 
 
