@@ -26,7 +26,7 @@ def read_result(folder, expr):
         return json.load(f)["result"]
 
 
-def rows(first, second, n):
+def rows(first, second):
     """(expr, threshold, first's result, second's result) for every condition of the table both folders hold."""
     out = []
     for expr, _, threshold in CONDITIONS:
@@ -42,7 +42,7 @@ def table(first, second, n, names=("first", "second")):
         text = f"{acc:.3f}"
         return f"{'**' + text + '**' if acc >= threshold else text} [{low:.2f}, {high:.2f}]"
     lines = [f"| condition (bar) | {names[0]} | {names[1]} | seconds of lace |", "|---|---|---|---|"]
-    for expr, threshold, a, b in rows(first, second, n):
+    for expr, threshold, a, b in rows(first, second):
         lines.append(f"| `{expr}` ({threshold:.2f}) | {cell(a['acc'], threshold)} | {cell(b['acc'], threshold)} | "
                      f"{a['seconds']:,.0f} / {b['seconds']:,.0f} |")
     return "\n".join(lines)
