@@ -16,10 +16,12 @@ import os
 
 
 @contextlib.contextmanager
-def replacing(path):
-    """Yields a temporary path beside `path`; on a clean exit it replaces `path`, on an error it is removed."""
+def replacing(path, per_process=False):
+    """Yields a temporary path beside `path`; on a clean exit it replaces `path`, on an error it is removed.
+    per_process: the temporary's name holds this process's id, for a file that two processes may write at once
+    (each writes its own temporary; the last rename wins, and every rename puts a whole file in place)."""
     root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{ext}"
+    tmp = f"{root}.tmp{os.getpid() if per_process else ''}{ext}"
     try:
         yield tmp
         os.replace(tmp, path)

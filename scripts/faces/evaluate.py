@@ -199,17 +199,12 @@ def real_readings(args, evaluator, need_images):
             return None, attrs, pred, f["feat"]
     images, attrs = render.render_many(args.real, seed=REAL_SEED)
     pred, feat = score(evaluator, images)
-    if cache:  # a temporary file of this process's own: two runs started side by side may both write it
+    if cache:
         os.makedirs(args.real_cache, exist_ok=True)
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, feat=feat, **{f"attr:{k}": v for k, v in attrs.items()},
-                         **{f"pred:{k}": v for k, v in pred.items()})
-            os.replace(tmp, cache)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        # per_process: two runs started side by side both score the images and both write the cache
+        with atomic_files.replacing(cache, per_process=True) as tmp:
+            np.savez(tmp, feat=feat, **{f"attr:{k}": v for k, v in attrs.items()},
+                     **{f"pred:{k}": v for k, v in pred.items()})
     return images, attrs, pred, feat
 
 

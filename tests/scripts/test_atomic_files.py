@@ -51,6 +51,19 @@ def test_the_temporary_keeps_the_extension():
         assert os.listdir(d) == ["pairs.npz"]
 
 
+def test_a_per_process_temporary_names_the_process_and_keeps_the_extension():
+    """Two processes writing the same file at once must not share a temporary (one would rename the other's half-written
+    file into place, and the other's rename would then fail)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "readings.npz")
+        with atomic_files.replacing(path, per_process=True) as tmp:
+            assert tmp == os.path.join(d, f"readings.tmp{os.getpid()}.npz")
+            np.savez(tmp, x=np.arange(2))
+        with np.load(path) as f:
+            assert f["x"].tolist() == [0, 1]
+        assert os.listdir(d) == ["readings.npz"]
+
+
 def test_save_torch_writes_a_loadable_file():
     import torch
     with tempfile.TemporaryDirectory() as d:
