@@ -260,10 +260,10 @@ class Judges(nn.Module):
 class JudgesMeasuredByFirst(nn.Module):
     """A panel (Judges' [B, J, columns], the first judge's columns) where every judge votes on the yes/no and
     hair-colour columns but the first alone measures the continuous ones (age, yaw, skin): its readings fill those
-    columns in every judge's slot. Why: a
-    vote helps where the judges err on different faces (beard AND hat 0.78 -> 0.88 with checker, labeler and reviewer,
-    session 41), but the labeler and the reviewer read this generator's right turns short, so a panel that must all
-    read yaw 0.6 picks faces turned too far (hat AND yaw=0.6 0.70 -> 0.59); measured by the checker alone, 0.70."""
+    columns in every judge's slot. Why: a vote helps where the judges err on different faces (beard AND hat 0.78 ->
+    0.88 with checker, labeler and reviewer, session 41), but the labeler and the reviewer read this generator's right
+    turns short, so a panel that must all read yaw 0.6 picks faces turned too far (hat AND yaw=0.6 0.70 -> 0.59);
+    measured by the checker alone, 0.70."""
 
     def __init__(self, *nets):
         super().__init__()
