@@ -244,6 +244,13 @@ def test_the_real_readings_are_read_back_from_the_cache_as_they_were_made(tmp_pa
     assert pred.keys() == pred2.keys() and all(np.array_equal(pred[k], pred2[k]) for k in pred)
     with pytest.raises(AssertionError):  # the unconditional part shows real images: those are rendered
         evaluate.real_readings(args, evaluator, need_images=True)
+    monkeypatch.undo()
+
+    def no_scoring(*a, **k):
+        raise AssertionError("scored again although the readings were cached")
+    monkeypatch.setattr(evaluate, "score", no_scoring)  # ... but not scored again
+    images3, attrs3, _, feat3 = evaluate.real_readings(args, evaluator, need_images=True)
+    assert np.array_equal(images3, images) and np.array_equal(feat3, feat)
     other = argparse.Namespace(evaluator=path, real=41, real_cache=str(tmp_path / "cache"))
     with pytest.raises(AssertionError):  # another count is another cache file
         evaluate.real_readings(other, evaluator, need_images=False)
