@@ -58,7 +58,7 @@ DEFAULT_TRUNCATION = 1.0
 # images the classifier still doubts (hat 0.75 -> 0.91, glasses AND hat 0.44 -> 0.88).
 GUIDANCE = 4.0
 MIN_P = 0.9
-TRIES = 4
+TRIES = 16
 # lace edit's defaults for the bundle (lace.json "editing"), tuned on 16 starts of seed 7 with the labeler
 # (models/faces/README.md; measured in docs/faces-edit-evaluation.md). LACE's weights assume sigma 0.1 and classifiers more certain than ours:
 # here their newest-continuous 10 is stiff (thousands of steps per edit), reg_z 0.04 held binary edits
