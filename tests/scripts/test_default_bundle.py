@@ -40,6 +40,9 @@ def test_info_lists_the_face_attributes():
     # lace edit reads with the mean of the checker and the labeler, and polishes (models/faces/README.md).
     assert info["edit_verifier"] == "edit_verifier.pt", info["edit_verifier"]
     assert info["editing"]["polish"] == 20, info["editing"]
+    # Up to 16 solves per image until the latent classifier and the checker read the condition (session 43:
+    # beard AND hat 0.781 at 4 -> 0.949; models/faces/README.md, "Tries 16").
+    assert (info["min_p"], info["tries"]) == (0.9, 16), (info["min_p"], info["tries"])
 
 
 def test_smile_and_glasses_reads_true_under_the_evaluator():
