@@ -184,11 +184,11 @@ def score(evaluator, images, batch=500):
 REAL_SEED = 9000
 
 
-def real_readings(args, evaluator, need_images):
-    """--real rendered images (only where need_images: the unconditional part's contact sheet shows them), their true
-    attributes, and the evaluator's readings and features of them. Scoring 200,000 images takes 20-45 minutes at one
-    thread, so the readings are kept in a cache file under --real-cache, named by the evaluator's digest, the count and
-    the seed, and read from there by every later run (an evaluation split over processes or sessions)."""
+def real_readings(args, evaluator):
+    """The true attributes of --real rendered images and the evaluator's readings and features of them. Scoring
+    200,000 images takes 20-45 minutes at one thread, so the readings are kept in a cache file under --real-cache,
+    named by the evaluator's digest, the count and the seed, and read from there by every later run (an evaluation
+    split over processes or sessions)."""
     from result_parts import files_digest
     name = f"real-{files_digest([args.evaluator])}-{args.real}-{REAL_SEED}.npz"
     cache = os.path.join(args.real_cache, name) if args.real_cache else None
@@ -196,10 +196,7 @@ def real_readings(args, evaluator, need_images):
         with np.load(cache) as f:
             attrs = {k[5:]: f[k] for k in f.files if k.startswith("attr:")}
             pred = {k[5:]: f[k] for k in f.files if k.startswith("pred:")}
-            feat = f["feat"]
-        # Rendering is quick (seconds); the scoring the cache saves is what takes the minutes.
-        images = render.render_many(args.real, seed=REAL_SEED)[0] if need_images else None
-        return images, attrs, pred, feat
+            return attrs, pred, f["feat"]
     images, attrs = render.render_many(args.real, seed=REAL_SEED)
     pred, feat = score(evaluator, images)
     if cache:
@@ -208,7 +205,7 @@ def real_readings(args, evaluator, need_images):
         with atomic_files.replacing(cache, per_process=True) as tmp:
             np.savez(tmp, feat=feat, **{f"attr:{k}": v for k, v in attrs.items()},
                      **{f"pred:{k}": v for k, v in pred.items()})
-    return images, attrs, pred, feat
+    return attrs, pred, feat
 
 
 def slug(expr):
@@ -280,7 +277,7 @@ def measure(args, key, results, sheets):
     os.makedirs(sheets, exist_ok=True)
     lace_global = ["--threads", str(args.threads)] if args.threads else []
 
-    real_images, real_attrs, real_pred, real_feat = real_readings(args, evaluator, need_unconditional)
+    real_attrs, real_pred, real_feat = real_readings(args, evaluator)
     nu = args.unconditional
 
     if need_unconditional:  # coverage, FD and each condition's unguided reference
@@ -291,7 +288,9 @@ def measure(args, key, results, sheets):
         all_pred, all_feat = score(evaluator, unc_images)
         unc_images, unc_feat = unc_images[:nu], all_feat[:nu]
         unc_pred = {name: values[:nu] for name, values in all_pred.items()}
-        render.contact_sheet(np.concatenate([unc_images[:32], real_images[:32]]), 8).save(
+        # Real image i depends only on (seed, i): these are the first 32 of the real set, rendered in milliseconds.
+        real_shown = render.render(32, seed=REAL_SEED)[0]
+        render.contact_sheet(np.concatenate([unc_images[:32], real_shown]), 8).save(
             os.path.join(sheets, "unconditional-vs-real.png"))
         save_part(results, UNCONDITIONAL, key, {
             "fd_real_floor": frechet_distance(real_feat[:nu], real_feat[nu:2 * nu]),
@@ -302,7 +301,6 @@ def measure(args, key, results, sheets):
             "coverage": coverage_table(unc_pred, real_attrs, real_pred),
             "unguided_fd": unguided_fds(args, all_pred, all_feat, real_attrs, real_feat),
             "minutes": round((time.time() - t0) / 60, 1)})
-    del real_images  # only the contact sheet above shows them; the conditions need their readings and features
 
     for k, expr, group, threshold in todo:
         t0 = time.time()

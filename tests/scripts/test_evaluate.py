@@ -232,28 +232,26 @@ def test_the_real_readings_are_read_back_from_the_cache_as_they_were_made(tmp_pa
     torch.jit.script(ic.ARCHITECTURES["evaluator"]().eval()).save(path)
     evaluator = torch.jit.load(path).eval()
     args = argparse.Namespace(evaluator=path, real=40, real_cache=str(tmp_path / "cache"))
-    images, attrs, pred, feat = evaluate.real_readings(args, evaluator, need_images=False)
-    assert images.shape[0] == 40 and len(os.listdir(tmp_path / "cache")) == 1
+    attrs, pred, feat = evaluate.real_readings(args, evaluator)
+    assert feat.shape[0] == 40 and len(os.listdir(tmp_path / "cache")) == 1
+    images, true_attrs = evaluate.render.render_many(40, seed=evaluate.REAL_SEED)
+    assert all(np.array_equal(attrs[k], true_attrs[k]) for k in true_attrs)  # the real set, in order
 
-    def no_rendering(*a, **k):
-        raise AssertionError("rendered again although the readings were cached")
-    monkeypatch.setattr(evaluate.render, "render_many", no_rendering)
-    none, attrs2, pred2, feat2 = evaluate.real_readings(args, evaluator, need_images=False)
-    assert none is None and np.array_equal(feat, feat2)
+    def neither(*a, **k):
+        raise AssertionError("rendered or scored again although the readings were cached")
+    monkeypatch.setattr(evaluate.render, "render_many", neither)
+    monkeypatch.setattr(evaluate, "score", neither)
+    attrs2, pred2, feat2 = evaluate.real_readings(args, evaluator)
+    assert np.array_equal(feat, feat2)
     assert attrs.keys() == attrs2.keys() and all(np.array_equal(attrs[k], attrs2[k]) for k in attrs)
     assert pred.keys() == pred2.keys() and all(np.array_equal(pred[k], pred2[k]) for k in pred)
-    with pytest.raises(AssertionError):  # the unconditional part shows real images: those are rendered
-        evaluate.real_readings(args, evaluator, need_images=True)
     monkeypatch.undo()
-
-    def no_scoring(*a, **k):
-        raise AssertionError("scored again although the readings were cached")
-    monkeypatch.setattr(evaluate, "score", no_scoring)  # ... but not scored again
-    images3, attrs3, _, feat3 = evaluate.real_readings(args, evaluator, need_images=True)
-    assert np.array_equal(images3, images) and np.array_equal(feat3, feat)
+    # The unconditional part's contact sheet renders only the real images it shows: image i depends on (seed, i).
+    assert np.array_equal(evaluate.render.render(8, seed=evaluate.REAL_SEED)[0], images[:8])
     other = argparse.Namespace(evaluator=path, real=41, real_cache=str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluate.render, "render_many", neither)
     with pytest.raises(AssertionError):  # another count is another cache file
-        evaluate.real_readings(other, evaluator, need_images=False)
+        evaluate.real_readings(other, evaluator)
 
 
 if __name__ == "__main__":
