@@ -3,10 +3,10 @@
 candidate's), condition by condition in the table's order, for the conditions both have measured: each one's
 accuracy with its 95% Wilson interval (bold where it meets its bar) and the seconds of lace.
 
-    /usr/bin/python3 scripts/faces/compare_sample_runs.py docs/faces-evaluation-results CANDIDATE-results [-n 256]
+    /usr/bin/python3 scripts/faces/compare_sample_runs.py docs/faces-evaluation-results CANDIDATE-results
 
-Parts are read whatever their key, so two runs of different bundles compare; -n is the samples per condition
-both were measured with (the intervals' n).
+Parts are read whatever their key, so two runs of different bundles compare; each interval uses the samples its own
+part was measured with (its key's n), so runs of different sizes compare too.
 """
 import argparse
 import json
@@ -19,11 +19,13 @@ from evaluate import CONDITIONS, slug, wilson_interval  # noqa: E402
 
 
 def read_result(folder, expr):
+    """The part's result with its sample count n (from the part's key), or None where the folder lacks it."""
     path = os.path.join(folder, slug(expr) + ".json")
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)["result"]
+        part = json.load(f)
+    return dict(part["result"], n=part["key"]["n"])
 
 
 def rows(first, second):
@@ -36,14 +38,15 @@ def rows(first, second):
     return out
 
 
-def table(first, second, n, names=("first", "second")):
-    def cell(acc, threshold):
-        low, high = wilson_interval(acc, n)
+def table(first, second, names=("first", "second")):
+    def cell(result, threshold):
+        acc = result["acc"]
+        low, high = wilson_interval(acc, result["n"])
         text = f"{acc:.3f}"
         return f"{'**' + text + '**' if acc >= threshold else text} [{low:.2f}, {high:.2f}]"
     lines = [f"| condition (bar) | {names[0]} | {names[1]} | seconds of lace |", "|---|---|---|---|"]
     for expr, threshold, a, b in rows(first, second):
-        lines.append(f"| `{expr}` ({threshold:.2f}) | {cell(a['acc'], threshold)} | {cell(b['acc'], threshold)} | "
+        lines.append(f"| `{expr}` ({threshold:.2f}) | {cell(a, threshold)} | {cell(b, threshold)} | "
                      f"{a['seconds']:,.0f} / {b['seconds']:,.0f} |")
     return "\n".join(lines)
 
@@ -52,12 +55,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("first")
     ap.add_argument("second")
-    ap.add_argument("-n", type=int, default=256, help="samples per condition in both runs")
     args = ap.parse_args()
     for folder in (args.first, args.second):
         if not os.path.isdir(folder):
             sys.exit(f"compare_sample_runs.py: no results folder at {folder}")
-    print(table(args.first, args.second, args.n,
+    print(table(args.first, args.second,
                 tuple(os.path.basename(os.path.normpath(p)) for p in (args.first, args.second))))
 
 
