@@ -137,29 +137,93 @@ def read_png(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def run_lace(lace, model, expr, n, seed, out_dir, extra=(), global_args=()):
-    """n images of `lace sample` into out_dir, which holds this run's output alone: a run stopped part way left
-    some images there, and lace numbers new files on rather than overwrite them, so the folder is emptied first.
-    Returns (images, seconds, records)."""
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.makedirs(out_dir)
-    cmd = [lace, *global_args, "-q", "sample", "--model", model, "-n", str(n), "-b", "64", "--seed", str(seed), "--out", out_dir]
+LACE_BATCH = 64
+RUN_STAMP = "evaluate-run.json"  # what a folder's images were drawn by; lace ignores names not starting with digits
+
+
+def run_lace(lace, model, expr, n, seed, out_dir, extra=(), global_args=(), resume_key=None, start=0):
+    """Images start..start+n-1 of `lace sample` into out_dir. Returns (images, seconds, records), in index order.
+
+    A run stopped part way leaves some images in out_dir, and lace numbers new files on rather than overwrite them.
+    Without resume_key the folder is emptied first. With it (JSON naming what the images depend on beyond the
+    command: evaluate.py passes its key of the bundle, lace's sources and the settings), a folder left by a stopped
+    run of the same command, n and key keeps its complete first batches (lace writes them batch by batch) and lace
+    draws only the rest from --start-index. An image depends only on (seed, index), so they are the images an
+    unstopped run draws; seconds then count the stopped runs up to their last image written."""
+    head = [lace, *global_args, "-q", "sample", "--model", model]
+    tail = ["-b", str(LACE_BATCH), "--seed", str(seed), "--out", out_dir]
     if expr:
-        cmd += ["--attrs", expr, *extra]
+        tail += ["--attrs", expr, *extra]
+    stamp = {"command": head + tail, "start": start, "n": n, "key": resume_key}
+    first, seconds_before = resumable(out_dir, stamp) if resume_key is not None else (0, 0.0)
+    if first == 0:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(out_dir)
+    atomic_files.write_json(os.path.join(out_dir, RUN_STAMP),
+                            dict(stamp, started=time.time(), seconds_before=seconds_before))
+    cmd = head + ["-n", str(n - first)] + tail
+    if start + first:
+        cmd += ["--start-index", str(start + first)]
     t0 = time.perf_counter()
-    code = subprocess.run(cmd).returncode
-    if code != 0:  # lace has printed its one line; add which run it was, without a traceback
-        raise SystemExit(f"lace sample failed (exit {code}) on condition {expr or '(unconditional)'!r}, "
-                         f"seed {seed}: {shlex.join(cmd)}")
-    seconds = time.perf_counter() - t0
-    files = sorted(f for f in glob.glob(os.path.join(out_dir, "*.png")) if "grid" not in f)
-    if len(files) != n:
-        raise SystemExit(f"expected {n} images in {out_dir}, found {len(files)}")
+    if first < n:
+        code = subprocess.run(cmd).returncode
+        if code != 0:  # lace has printed its one line; add which run it was, without a traceback
+            raise SystemExit(f"lace sample failed (exit {code}) on condition {expr or '(unconditional)'!r}, "
+                             f"seed {seed}: {shlex.join(cmd)}")
+    seconds = seconds_before + time.perf_counter() - t0
+    found = indexed_images(out_dir)
+    wanted = range(start, start + n)
+    if sorted(found) != list(wanted):
+        raise SystemExit(f"expected images {start}..{start + n - 1} in {out_dir}, found {len(found)}")
     records = []
-    for f in files:  # the record lace writes beside each PNG
-        with open(os.path.splitext(f)[0] + ".json") as r:
+    for i in wanted:  # the record lace writes beside each PNG
+        with open(found[i] + ".json") as r:
             records.append(json.load(r))
-    return np.stack([read_png(f) for f in files]), seconds, records
+    return np.stack([read_png(found[i] + ".png") for i in wanted]), seconds, records
+
+
+def indexed_images(out_dir):
+    """{index: path without extension} of every image in out_dir with its record beside it."""
+    found = {}
+    for path in glob.glob(os.path.join(out_dir, "*.json")):
+        stem = os.path.splitext(path)[0]
+        if os.path.basename(path) == RUN_STAMP or not os.path.exists(stem + ".png"):
+            continue
+        try:
+            with open(path) as f:
+                index = json.load(f)["index"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found[index] = stem
+    return found
+
+
+def resumable(out_dir, stamp):
+    """(k, seconds): the first k images (start..start+k-1) that a stopped run of the same stamp left complete in
+    out_dir, and the seconds it and the runs before it took up to the last of them; (0, 0.0) where there is nothing
+    to keep. Images past the first missing index are removed (they are drawn again)."""
+    try:
+        with open(os.path.join(out_dir, RUN_STAMP)) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return 0, 0.0
+    if not isinstance(old, dict) or {k: old.get(k) for k in stamp} != json.loads(json.dumps(stamp)):
+        return 0, 0.0
+    found, start = indexed_images(out_dir), stamp["start"]
+    k = 0
+    while start + k in found:
+        k += 1
+    k = min(k, stamp["n"])
+    if k < stamp["n"]:  # whole batches: each one then solves the rows an unstopped run's batch solves
+        k -= k % LACE_BATCH
+    for index, stem in found.items():
+        if not start <= index < start + k:
+            for ext in (".png", ".json"):
+                os.remove(stem + ext)
+    if k == 0:
+        return 0, 0.0
+    last = max(os.path.getmtime(found[start + i] + ".png") for i in range(k))
+    return k, float(old["seconds_before"]) + max(0.0, last - float(old["started"]))
 
 
 def latent_satisfaction(records):
@@ -241,7 +305,8 @@ def main():
                     help="leave the unconditional part to another process running beside this one")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: write the report from the results already in --results")
-    ap.add_argument("--keep", help="keep the sampled PNGs in this folder")
+    ap.add_argument("--keep", help="keep the sampled PNGs in this folder; a condition stopped part way (a killed "
+                    "process, a session's end) resumes from the whole batches of 64 kept there")
     ap.add_argument("--lace-args", default="",
                     help='more options for the conditional lace samples, e.g. "--guidance 3"')
     args = ap.parse_args()
@@ -284,7 +349,8 @@ def measure(args, key, results, sheets):
         t0 = time.time()
         # Image i depends only on (seed, i): the first nu of the unguided samples are the unconditional ones.
         unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", args.unguided, args.seed,
-                                              os.path.join(work, "unconditional"), global_args=lace_global)
+                                              os.path.join(work, "unconditional"), global_args=lace_global,
+                                              resume_key=key)
         all_pred, all_feat = score(evaluator, unc_images)
         unc_images, unc_feat = unc_images[:nu], all_feat[:nu]
         unc_pred = {name: values[:nu] for name, values in all_pred.items()}
@@ -305,7 +371,8 @@ def measure(args, key, results, sheets):
     for k, expr, group, threshold in todo:
         t0 = time.time()
         images, seconds, records = run_lace(args.lace, args.model, expr, args.n, args.seed + 1 + k,
-                                            os.path.join(work, slug(expr)), shlex.split(args.lace_args), lace_global)
+                                            os.path.join(work, slug(expr)), shlex.split(args.lace_args), lace_global,
+                                            resume_key=key)
         pred, feat = score(evaluator, images)
         match, real_match = real_matching(expr, real_attrs, real_feat, args)
         render.contact_sheet(images[:16], 8).save(os.path.join(sheets, slug(expr) + ".png"))

@@ -346,7 +346,7 @@ def fresh_sample(args, expr, first, count, out_dir):
     ones already complete in out_dir."""
     if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == count:
         return np.stack([read_png(f) for f in sorted(glob.glob(os.path.join(out_dir, "*.png")))])
-    return run_lace(args.lace, args.model, expr, count, args.seed + 1, out_dir, ["--start-index", str(first)])[0]
+    return run_lace(args.lace, args.model, expr, count, args.seed + 1, out_dir, start=first)[0]
 
 
 def complete(out_dir, count, steps):

@@ -148,47 +148,85 @@ def test_the_unguided_reference_takes_the_first_n_samples_that_satisfy_the_condi
 
 FAKE_LACE = textwrap.dedent("""\
     #!/usr/bin/env python3
-    # A stand-in for lace sample: n random 64x64 PNGs with records; logs each call; fails on FAIL_ON.
-    import json, os, sys
+    # A stand-in for lace sample: images --start-index.. of random 64x64 PNGs (image i depends on (seed, i) only)
+    # with records, named as lace names them (the next run number); logs each call; fails on FAIL_ON, or stops
+    # after STOP_AFTER images as a killed run would.
+    import glob, json, os, re, sys
     import numpy as np
     from PIL import Image
     a = sys.argv[1:]
     n, seed, out = int(a[a.index("-n") + 1]), int(a[a.index("--seed") + 1]), a[a.index("--out") + 1]
+    first = int(a[a.index("--start-index") + 1]) if "--start-index" in a else 0
     expr = a[a.index("--attrs") + 1] if "--attrs" in a else ""
     with open(os.environ["FAKE_LOG"], "a") as f:
-        f.write((expr or "(unconditional)") + "\\n")
+        f.write((expr or "(unconditional)") + (f" from {first}" if first else "") + "\\n")
     if expr and expr == os.environ.get("FAIL_ON"):
         sys.exit("lace: fake failure")
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(f"{out}/{i:04d}.png")
-        json.dump({"p": 0.75}, open(f"{out}/{i:04d}.json", "w"))
+    runs = [int(m.group(1)) for p in os.listdir(out) for m in [re.match(r"(\\d{5,9})-", p)] if m]
+    run = max(runs, default=0) + 1
+    for k, i in enumerate(range(first, first + n)):
+        if k == int(os.environ.get("STOP_AFTER", -1)):
+            sys.exit("lace: fake stop")
+        rng = np.random.default_rng([seed, i])
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(f"{out}/{run:05d}-{i:04d}.png")
+        json.dump({"p": 0.75, "index": i}, open(f"{out}/{run:05d}-{i:04d}.json", "w"))
 """)
 
 
-def test_run_lace_starts_from_an_empty_folder(tmp_path):
-    """A stopped run leaves some of its images behind, and lace numbers new files on rather than overwrite them;
-    the rerun must not find them beside its own (session 40: 16 where 8 were expected stopped an evaluation)."""
+def fake_lace(tmp_path):
     lace = tmp_path / "lace"
     lace.write_text(FAKE_LACE.replace("/usr/bin/env python3", sys.executable))
     lace.chmod(0o755)
+    return str(lace)
+
+
+def test_run_lace_starts_from_an_empty_folder(tmp_path, monkeypatch):
+    """A stopped run leaves some of its images behind, and lace numbers new files on rather than overwrite them;
+    the rerun must not find them beside its own (session 40: 16 where 8 were expected stopped an evaluation)."""
     out = tmp_path / "fresh1-starts-0000-0001"
     out.mkdir()
-    (out / "00001-0007.png").write_bytes(b"left by a stopped run")
-    (out / "00001-0007.json").write_text("{}")
-    os.environ["FAKE_LOG"] = str(tmp_path / "calls.log")
-    try:
-        images, _, records = evaluate.run_lace(str(lace), "m", "smile", 2, 0, str(out))
-    finally:
-        del os.environ["FAKE_LOG"]
-    assert images.shape == (2, 64, 64, 3) and records == [{"p": 0.75}] * 2
-    assert sorted(p.name for p in out.iterdir()) == ["0000.json", "0000.png", "0001.json", "0001.png"]
+    (out / "00001-0001.png").write_bytes(b"left by a stopped run")
+    (out / "00001-0001.json").write_text('{"index": 1}')
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    images, _, records = evaluate.run_lace(fake_lace(tmp_path), "m", "smile", 2, 0, str(out))
+    assert images.shape == (2, 64, 64, 3) and records == [{"p": 0.75, "index": 0}, {"p": 0.75, "index": 1}]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "00001-0000.json", "00001-0000.png", "00001-0001.json", "00001-0001.png", evaluate.RUN_STAMP]
+
+
+def test_run_lace_resumes_a_stopped_run_from_its_whole_batches(tmp_path, monkeypatch):
+    lace, log = fake_lace(tmp_path), tmp_path / "calls.log"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.setattr(evaluate, "LACE_BATCH", 2)
+    whole, _, whole_records = evaluate.run_lace(lace, "m", "smile", 7, 3, str(tmp_path / "whole"), start=10)
+
+    out, key = str(tmp_path / "stopped"), {"bundle": "b1"}
+    monkeypatch.setenv("STOP_AFTER", "5")  # images 10..14 written, then killed inside the third batch
+    with pytest.raises(SystemExit, match="lace sample failed"):
+        evaluate.run_lace(lace, "m", "smile", 7, 3, out, resume_key=key, start=10)
+    monkeypatch.delenv("STOP_AFTER")
+    log.write_text("")
+    images, seconds, records = evaluate.run_lace(lace, "m", "smile", 7, 3, out, resume_key=key, start=10)
+    assert log.read_text() == "smile from 14\n"  # two whole batches kept; image 14, half a batch, drawn again
+    assert np.array_equal(images, whole) and records == whole_records
+    assert sorted(os.listdir(out)) == [f"{run:05d}-{i:04d}.{ext}" for run, i in [(1, 10), (1, 11), (1, 12), (1, 13),
+                                       (2, 14), (2, 15), (2, 16)] for ext in ("json", "png")] + [evaluate.RUN_STAMP]
+    assert 0 < seconds < 60
+
+    log.write_text("")  # complete: nothing to draw
+    again, _, _ = evaluate.run_lace(lace, "m", "smile", 7, 3, out, resume_key=key, start=10)
+    assert log.read_text() == "" and np.array_equal(again, whole)
+    for changed in ({"bundle": "b2"}, None):  # another key, or none: drawn anew in an emptied folder
+        log.write_text("")
+        evaluate.run_lace(lace, "m", "smile", 7, 3, out, resume_key=changed, start=10)
+        assert log.read_text() == "smile from 10\n" and len(os.listdir(out)) == 15
+    log.write_text("")  # another seed with the same key: the command differs, so nothing is kept
+    evaluate.run_lace(lace, "m", "smile", 7, 4, out, resume_key=key, start=10)
+    assert log.read_text() == "smile from 10\n"
 
 
 def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_path):
-    lace = tmp_path / "lace"
-    lace.write_text(FAKE_LACE.replace("/usr/bin/env python3", sys.executable))
-    lace.chmod(0o755)
+    lace = fake_lace(tmp_path)
     log = tmp_path / "calls.log"
     report = tmp_path / "eval.md"
 
