@@ -175,11 +175,8 @@ def run_lace(lace, model, expr, n, seed, out_dir, extra=(), global_args=(), resu
     wanted = range(start, start + n)
     if sorted(found) != list(wanted):
         raise SystemExit(f"expected images {start}..{start + n - 1} in {out_dir}, found {len(found)}")
-    records = []
-    for i in wanted:  # the record lace writes beside each PNG
-        with open(found[i] + ".json") as r:
-            records.append(json.load(r))
-    return np.stack([read_png(found[i] + ".png") for i in wanted]), seconds, records
+    images, records = read_images(found, wanted)
+    return images, seconds, records
 
 
 def indexed_images(out_dir):
@@ -196,6 +193,15 @@ def indexed_images(out_dir):
             continue
         found[index] = stem
     return found
+
+
+def read_images(found, indices):
+    """(images, records) of images `indices`, in that order, from indexed_images' {index: path without extension}."""
+    records = []
+    for i in indices:  # the record lace writes beside each PNG
+        with open(found[i] + ".json") as r:
+            records.append(json.load(r))
+    return np.stack([read_png(found[i] + ".png") for i in indices]), records
 
 
 def resumable(out_dir, stamp):

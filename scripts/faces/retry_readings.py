@@ -10,7 +10,6 @@ A lace run keeps an image's first verified try, so "verified within k solves" is
 the same seeds: an image verified within k solves is drawn by `--tries k` exactly as here.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -20,7 +19,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import atomic_files  # noqa: E402
-from evaluate import indexed_images, literal, read_png, satisfied, score  # noqa: E402
+from evaluate import indexed_images, literal, read_images, satisfied, score  # noqa: E402
 
 
 def read_run(folder):
@@ -28,14 +27,11 @@ def read_run(folder):
     found = indexed_images(folder)
     if not found:
         raise SystemExit(f"retry_readings.py: no images with records in {folder}")
-    records = []
-    for i in sorted(found):
-        with open(found[i] + ".json") as f:
-            records.append(json.load(f))
+    images, records = read_images(found, sorted(found))
     exprs = {r["condition"]["expression"] for r in records}
     if len(exprs) != 1:
         raise SystemExit(f"retry_readings.py: {folder} holds images of several conditions: {sorted(exprs)}")
-    return exprs.pop(), np.stack([read_png(found[i] + ".png") for i in sorted(found)]), records
+    return exprs.pop(), images, records
 
 
 def share(mask, among=None):

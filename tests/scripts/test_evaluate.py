@@ -151,7 +151,7 @@ FAKE_LACE = textwrap.dedent("""\
     # A stand-in for lace sample: images --start-index.. of random 64x64 PNGs (image i depends on (seed, i) only)
     # with records, named as lace names them (the next run number); logs each call; fails on FAIL_ON, or stops
     # after STOP_AFTER images as a killed run would.
-    import glob, json, os, re, sys
+    import json, os, re, sys
     import numpy as np
     from PIL import Image
     a = sys.argv[1:]
