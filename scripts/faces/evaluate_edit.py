@@ -39,7 +39,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # sibling modules, and scripts/ fo
 import atomic_files  # noqa: E402
 import render  # noqa: E402
 import skin  # noqa: E402
-from evaluate import read_png, run_lace, satisfied, score, share_text  # noqa: E402
+from evaluate import indexed_images, read_images, read_png, run_lace, satisfied, score, share_text  # noqa: E402
 from result_parts import load_part, models_and_lace_key, save_part  # noqa: E402
 
 # Since session 29: binary (glasses, NOT smile, beard), categorical (hair) and continuous (yaw) edits. The
@@ -343,9 +343,12 @@ def skin_drift(tones):
 
 def fresh_sample(args, expr, first, count, out_dir):
     """Images first..first+count-1 of a fresh `lace sample` of expr (seed args.seed + 1); with --reuse, the
-    ones already complete in out_dir."""
-    if args.reuse and len(glob.glob(os.path.join(out_dir, "*.png"))) == count:
-        return np.stack([read_png(f) for f in sorted(glob.glob(os.path.join(out_dir, "*.png")))])
+    ones an earlier run left in out_dir when all of them are there, found by the index in each record (not by
+    file name: lace numbers a rerun's files on)."""
+    if args.reuse:
+        found, wanted = indexed_images(out_dir), range(first, first + count)
+        if all(i in found for i in wanted):
+            return read_images(found, wanted)[0]
     return run_lace(args.lace, args.model, expr, count, args.seed + 1, out_dir, start=first)[0]
 
 

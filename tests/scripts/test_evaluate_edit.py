@@ -155,3 +155,26 @@ if __name__ == "__main__":
         if name.startswith("test_"):
             fn()
             print("ok", name)
+
+
+def test_reuse_reads_a_fresh_sample_by_the_index_in_its_records():
+    """--reuse takes images first..first+count-1 by the index lace wrote in each record, whatever the file
+    names say (a rerun numbers its files on), and draws afresh when one of them is missing."""
+    import json
+    import tempfile
+    from types import SimpleNamespace
+    from PIL import Image
+    with tempfile.TemporaryDirectory() as out:
+        # file names sort in the other order from the indices; an extra image outside the range is ignored
+        for name, index in (("00003-0000", 6), ("00001-0000", 7), ("00002-0000", 5)):
+            Image.fromarray(np.full((4, 4, 3), index, np.uint8)).save(os.path.join(out, name + ".png"))
+            with open(os.path.join(out, name + ".json"), "w") as f:
+                json.dump({"index": index}, f)
+        args = SimpleNamespace(reuse=True, lace="/bin/false", model="none", seed=0)
+        images = evaluate_edit.fresh_sample(args, "glasses", 6, 2, out)
+        assert images.shape == (2, 4, 4, 3) and images[0, 0, 0, 0] == 6 and images[1, 0, 0, 0] == 7
+        try:  # index 8 is not there: lace is run (and /bin/false fails)
+            evaluate_edit.fresh_sample(args, "glasses", 7, 2, out)
+            raise AssertionError("expected lace to be run")
+        except SystemExit as e:
+            assert "lace sample failed" in str(e)
