@@ -150,11 +150,6 @@ def test_a_report_without_markers_is_not_overwritten():
             raise AssertionError("a report without a BEGIN..END pair was overwritten")
 
 
-if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_"):
-            fn()
-            print("ok", name)
 
 
 def test_reuse_reads_a_fresh_sample_by_the_index_in_its_records():
@@ -178,3 +173,10 @@ def test_reuse_reads_a_fresh_sample_by_the_index_in_its_records():
             raise AssertionError("expected lace to be run")
         except SystemExit as e:
             assert "lace sample failed" in str(e)
+
+
+if __name__ == "__main__":
+    for name, fn in list(globals().items()):
+        if name.startswith("test_"):
+            fn()
+            print("ok", name)
