@@ -138,22 +138,53 @@ def main():
         row = {"expr": expr, "folder": folder, "n": len(feat), "real_matches": len(pool), "unguided_n": len(picks)}
         row["fd"], row["fd_matched"], row["left_out"] = distances(feat, pred, real_feat, real_pred, pool)
         row["rates"], row["real_rates"] = rates(pred), rates({k: real_pred[k][pool] for k in NAMES})
-        if len(picks):
+        if len(picks) == args.n:  # as evaluate.py: an FD of fewer picks would not compare with the others
             reading = {k: v[picks] for k, v in unc_pred.items()}
             row["unguided_fd"], row["unguided_fd_matched"], row["unguided_left_out"] = distances(
                 unc_feat[picks], reading, real_feat, real_pred, pool)
             row["unguided_rates"] = rates(reading)
         figures["conditions"].append(row)
         unguided = (f"unguided {row['unguided_fd']:.2f} -> {row['unguided_fd_matched']:.2f}"
-                    f" ({row['unguided_left_out']} left out)" if len(picks) else "no unguided picks")
-        print(f"\n{expr} ({len(feat)} samples, {len(pool)} real matches, {len(picks)} unguided picks)\n"
+                    if "unguided_fd" in row else f"unguided n/a (only {len(picks)} picks)")
+        print(f"\n{expr} ({len(feat)} samples, {len(pool)} real matches)\n"
               f"  FD {row['fd']:.2f} -> matched {row['fd_matched']:.2f} ({row['left_out']} left out: no real face"
-              f" in their cell; unconditional {ref[0]:.2f} -> {ref[1]:.2f}); {unguided}\n"
+              f" in their cell); {unguided}\n"
               f"  lace     {rates_text(row['rates'])}\n"
-              + (f"  unguided {rates_text(row['unguided_rates'])}\n" if len(picks) else "")
+              + (f"  unguided {rates_text(row['unguided_rates'])}\n" if "unguided_rates" in row else "")
               + f"  real     {rates_text(row['real_rates'])}")
+    print("\n" + markdown(figures))
     if args.json:
         atomic_files.write_json(args.json, figures)
+
+
+def largest_gap(lace, real):
+    """(text, gap) of the other attribute whose rate (hair: a class's share; age, yaw: the mean) differs most
+    between lace's samples and the real matches."""
+    gaps = []
+    for name in NAMES:
+        if name == "hair":
+            gaps += [(f"hair={c} {a:.2f} vs {b:.2f}", abs(a - b))
+                     for c, a, b in zip(render.HAIR_CLASSES, lace[name], real[name])]
+        elif name in ("age", "yaw"):
+            gaps.append((f"{name} {lace[name][0]:+.2f} vs {real[name][0]:+.2f}", abs(lace[name][0] - real[name][0])))
+        else:
+            gaps.append((f"{name} {lace[name]:.2f} vs {real[name]:.2f}", abs(lace[name] - real[name])))
+    return max(gaps, key=lambda g: g[1])
+
+
+def markdown(figures):
+    """A table: each condition's FD and matched FD as multiples of the unconditional ones, and its largest gap."""
+    u = figures["unconditional"]
+    lines = [f"Unconditional (first {u['n']}): FD {u['fd']:.2f}, matched {u['fd_matched']:.2f}.", "",
+             "| condition | FD (x unconditional) | matched FD (x unconditional matched) | left out | unguided FD -> "
+             "matched | largest gap in the mix, lace vs real |", "|---|---|---|---|---|---|"]
+    for r in figures["conditions"]:
+        unguided = (f"{r['unguided_fd']:.2f} -> {r['unguided_fd_matched']:.2f}" if "unguided_fd" in r
+                    else f"n/a ({r['unguided_n']} picks)")
+        lines.append(f"| `{r['expr']}` | {r['fd']:.2f} ({r['fd'] / u['fd']:.2f}) | {r['fd_matched']:.2f} "
+                     f"({r['fd_matched'] / u['fd_matched']:.2f}) | {r['left_out']} | {unguided} | "
+                     f"{largest_gap(r['rates'], r['real_rates'])[0]} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,17 @@ def test_the_matched_distance_removes_a_different_mix():
     assert plain2 < 1 and matched2 < 1, (plain2, matched2)
 
 
+def test_largest_gap_names_the_attribute_whose_mix_differs_most():
+    lace = {"smile": 0.5, "glasses": 0.66, "beard": 1.0, "hat": 0.0, "hair": [0.3, 0.4, 0.1, 0.1, 0.1],
+            "age": [0.6, 0.1], "yaw": [0.0, 0.5]}
+    real = {"smile": 0.48, "glasses": 0.28, "beard": 1.0, "hat": 0.13, "hair": [0.3, 0.25, 0.15, 0.1, 0.2],
+            "age": [0.55, 0.2], "yaw": [0.05, 0.5]}
+    text, gap = attribute_mix.largest_gap(lace, real)
+    assert text == "glasses 0.66 vs 0.28" and abs(gap - 0.38) < 1e-9
+    real["yaw"] = [-0.5, 0.5]
+    assert attribute_mix.largest_gap(lace, real)[0] == "yaw +0.00 vs -0.50"
+
+
 if __name__ == "__main__":
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
