@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import atomic_files  # noqa: E402
 import render  # noqa: E402
-from evaluate import frechet_distance, real_readings, satisfied, score  # noqa: E402
+from evaluate import frechet_distance, real_matching, real_readings, satisfied, score  # noqa: E402
 from retry_readings import read_run  # noqa: E402
 
 DISCRETE = ("smile", "glasses", "beard", "hat", "hair")
@@ -86,10 +86,10 @@ def rates_text(r):
     return " | ".join(parts)
 
 
-def distances(feat, reading, real_feat, real_pred, pool, seed=0):
-    """(FD against the first 2000 of pool, FD against faces of pool matched cell by cell, samples left out of
+def distances(feat, reading, reference, real_feat, real_pred, pool, seed=0):
+    """(FD against the reference features, FD against faces of pool matched cell by cell, samples left out of
     the matched one because no face of the pool is in their cell)."""
-    plain = frechet_distance(feat, real_feat[pool[:2000]])
+    plain = frechet_distance(feat, reference)
     m = matched(cells(reading), pool, cells({k: real_pred[k][pool] for k in DISCRETE}), np.random.default_rng(seed))
     kept = m >= 0
     return plain, frechet_distance(feat[kept], real_feat[m[kept]]), int((~kept).sum())
@@ -112,6 +112,8 @@ def main():
     ap.add_argument("--real-cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or
                                                          os.path.expanduser("~/.cache"), "lace", "evaluate"))
     ap.add_argument("-n", type=int, default=256, help="unguided picks and unconditional reference size")
+    ap.add_argument("--real-reference", type=int, default=2000,
+                    help="real faces each plain FD is measured against (evaluate.py's --unconditional)")
     ap.add_argument("--tolerance", type=float, default=0.15, help="continuous targets: |reading - target|")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="also write the figures here")
@@ -123,7 +125,8 @@ def main():
     _, unc_pred, unc_feat = read_folder(evaluator, args.unconditional)
     everyone = np.arange(len(real_feat))
     first = {k: v[:args.n] for k, v in unc_pred.items()}
-    ref = distances(unc_feat[:args.n], first, real_feat, real_pred, everyone)
+    ref = distances(unc_feat[:args.n], first, real_feat[:args.real_reference], real_feat, real_pred, everyone)
+    settings = SimpleNamespace(tolerance=args.tolerance, unconditional=args.real_reference)  # as evaluate.py's
     figures = {"unconditional": {"n": min(args.n, len(unc_feat)), "fd": ref[0], "fd_matched": ref[1],
                                  "left_out": ref[2], "rates": rates(first)},
                "real": {"rates": rates(real_pred)}, "conditions": []}
@@ -133,15 +136,17 @@ def main():
     print(f"real (all {len(real_feat)}): {rates_text(figures['real']['rates'])}")
     for folder in args.folders:
         expr, pred, feat = read_folder(evaluator, folder)
-        pool = np.nonzero(satisfied(expr, real_attrs, args.tolerance))[0]
+        match, reference = real_matching(expr, real_attrs, real_feat, settings)
+        pool = np.nonzero(match)[0]
         picks = np.nonzero(satisfied(expr, unc_pred, args.tolerance))[0][:args.n]
         row = {"expr": expr, "folder": folder, "n": len(feat), "real_matches": len(pool), "unguided_n": len(picks)}
-        row["fd"], row["fd_matched"], row["left_out"] = distances(feat, pred, real_feat, real_pred, pool)
+        row["fd"], row["fd_matched"], row["left_out"] = distances(feat, pred, reference, real_feat, real_pred, pool)
         row["rates"], row["real_rates"] = rates(pred), rates({k: real_pred[k][pool] for k in NAMES})
-        if len(picks) == args.n:  # as evaluate.py: an FD of fewer picks would not compare with the others
+        # as evaluate.py's unguided FD: none from fewer picks, or from a real set too small for the features
+        if len(picks) == args.n and len(reference) >= 2 * feat.shape[1]:
             reading = {k: v[picks] for k, v in unc_pred.items()}
             row["unguided_fd"], row["unguided_fd_matched"], row["unguided_left_out"] = distances(
-                unc_feat[picks], reading, real_feat, real_pred, pool)
+                unc_feat[picks], reading, reference, real_feat, real_pred, pool)
             row["unguided_rates"] = rates(reading)
         figures["conditions"].append(row)
         unguided = (f"unguided {row['unguided_fd']:.2f} -> {row['unguided_fd_matched']:.2f}"
@@ -158,8 +163,8 @@ def main():
 
 
 def largest_gap(lace, real):
-    """(text, gap) of the other attribute whose rate (hair: a class's share; age, yaw: the mean) differs most
-    between lace's samples and the real matches."""
+    """(text, gap) of the attribute whose rate (hair: a class's share; age, yaw: the mean) differs most between
+    lace's samples and the real matches (those the condition names differ little, save in an OR)."""
     gaps = []
     for name in NAMES:
         if name == "hair":

@@ -150,8 +150,6 @@ def test_a_report_without_markers_is_not_overwritten():
             raise AssertionError("a report without a BEGIN..END pair was overwritten")
 
 
-
-
 def test_reuse_reads_a_fresh_sample_by_the_index_in_its_records():
     """--reuse takes images first..first+count-1 by the index lace wrote in each record, whatever the file
     names say (a rerun numbers its files on), and draws afresh when one of them is missing."""
