@@ -70,6 +70,8 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
       j["verifier_judges"] = m.verifier ? nlohmann::json(m.verifier->judges) : nlohmann::json();
       j["edit_verifier_judges"] = m.edit_verifier ? nlohmann::json(m.edit_verifier->judges) : j["verifier_judges"];
       for (const auto& [key, value] : edit_settings) j["editing"][key] = value;
+      j["prior"] = m.prior ? nlohmann::json{{"attributes", m.prior->attributes}, {"weight", m.prior->weight}}
+                           : nlohmann::json();
       j["attributes"] = nlohmann::json::array();
       for (const auto& a : m.attributes) {
         nlohmann::json x = {{"name", a.name}, {"kind", model::to_string(a.kind)}, {"columns", a.columns}, {"layers", a.layers}};
@@ -97,6 +99,11 @@ Action add_info_command(CLI::App& app, const GlobalOptions& global) {
               << "\n";
     if (m.edit_verifier)
       std::cout << "            " << m.edit_verifier->file << " reads lace edit's images" << judges(*m.edit_verifier) << "\n";
+    std::cout << "prior       "
+              << (m.prior ? "the data's mix of " + join(m.prior->attributes, ", ") + ", weight " +
+                                energy::format_number(m.prior->weight) + " by default"
+                          : "none")
+              << "\n";
     std::cout << "editing     ";
     for (size_t i = 0; i < edit_settings.size(); ++i)
       std::cout << (i ? ", " : "") << edit_settings[i].first << " " << energy::format_number(edit_settings[i].second);

@@ -20,6 +20,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     double guidance = -1;
     double min_p = -1;
     int64_t tries = 0;
+    double prior_weight = -1;
     int64_t steps = 100;
   };
   auto flags = std::make_shared<Flags>();
@@ -56,6 +57,10 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
   cmd->add_option("--tries", flags->tries, "most solves per image with --min-p (default: the bundle's, else 4)")
       ->check(kPositive);
   add_verify_flags(cmd, j.verify);
+  cmd->add_option("--prior-weight", flags->prior_weight,
+                  "weight of the bundle's prior, which pulls the attributes the condition leaves free toward the "
+                  "data's mix (lace.json \"prior\"; 0: off; default: the bundle's)")
+      ->check(kNonNegative);
   cmd->add_option("-o,--out", flags->out, "output folder (created if missing; files are never overwritten)")->capture_default_str();
   cmd->add_flag("--grid", j.grid, "also write one contact sheet of the run");
 
@@ -70,6 +75,7 @@ Action add_sample_command(CLI::App& app, const GlobalOptions& global) {
     if (flags->guidance > 0) job.guidance = flags->guidance;
     if (flags->min_p >= 0) job.min_p = flags->min_p;
     if (flags->tries > 0) job.tries = flags->tries;
+    if (flags->prior_weight >= 0) job.prior_weight = flags->prior_weight;
     job.device = resolve_device(global.device);
 
     ProgressBar bar(!global.quiet && stderr_is_terminal());

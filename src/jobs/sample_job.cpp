@@ -34,11 +34,25 @@ void check_options(const SampleJob& job) {
     throw std::invalid_argument("--guidance must be a positive number");
   if (job.min_p && !(*job.min_p >= 0 && *job.min_p < 1)) throw std::invalid_argument("--min-p must be in [0, 1)");
   if (job.tries && *job.tries < 1) throw std::invalid_argument("--tries must be at least 1");
+  if (job.prior_weight && !(std::isfinite(*job.prior_weight) && *job.prior_weight >= 0))
+    throw std::invalid_argument("--prior-weight must be a number >= 0");
+}
+
+// The weight of the bundle's prior this run uses (0: none), and the prior itself when it is on.
+double resolve_prior_weight(const SampleJob& job, const model::Manifest& manifest) {
+  if (!manifest.prior) {
+    if (job.prior_weight.value_or(0) > 0)
+      throw std::invalid_argument("--prior-weight: the bundle at " + job.model_dir.string() +
+                                  " has no prior (lace.json \"prior\")");
+    return 0;
+  }
+  return job.prior_weight.value_or(manifest.prior->weight);
 }
 
 // The command line that redoes image `index` alone.
+// prior_weight: the prior's weight, or nullopt when the bundle has none.
 std::string reproduce_command(const SampleJob& job, double truncation, double guidance, double min_p, int64_t tries,
-                              bool verify, int64_t index) {
+                              bool verify, std::optional<double> prior_weight, int64_t index) {
   std::ostringstream c;
   c << "lace sample --model '" << job.model_dir.string() << "'";
   if (!job.attrs.empty()) c << " --attrs '" << job.attrs << "' --operators " << energy::to_string(job.operators);
@@ -55,6 +69,7 @@ std::string reproduce_command(const SampleJob& job, double truncation, double gu
   if (!job.attrs.empty()) c << " --min-p " << min_p;  // explicit, so a bundle's later default cannot change it
   if (min_p > 0) c << " --tries " << tries;
   if (!job.attrs.empty()) c << (verify ? " --verify" : " --no-verify");
+  if (prior_weight) c << " --prior-weight " << *prior_weight;
   return c.str();
 }
 
@@ -114,12 +129,15 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   const model::Manifest manifest = model::read_manifest(job.model_dir);
   energy::Energy condition = energy::compile(job.attrs, manifest.attributes, job.operators);
   check_verifier(job.verify, manifest, false, job.model_dir);
+  const double prior_weight = resolve_prior_weight(job, manifest);
   io::ensure_writable_dir(job.out_dir);
 
   const model::Bundle bundle = model::Bundle::load(job.model_dir, job.device);
   const double psi = job.truncation.value_or(manifest.default_truncation);
   const double guidance = job.guidance.value_or(manifest.default_guidance);
-  const sampling::LatentEnergy latent_energy(bundle, condition, psi, guidance);
+  std::optional<energy::AttributePrior> prior;
+  if (prior_weight > 0) prior.emplace(manifest.prior->attributes, manifest.prior->log_ratio, manifest.attributes);
+  const sampling::LatentEnergy latent_energy(bundle, condition, psi, guidance, prior, prior_weight);
   // log p(c | z) in the exact semantics is reported whatever operators guided the sampler.
   const energy::Energy exact = job.operators == energy::Operators::Exact
                                    ? condition
@@ -134,6 +152,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   base["seed"] = job.seed;
   base["truncation"] = psi;
   base["guidance"] = guidance;
+  if (manifest.prior) base["prior_weight"] = prior_weight;
   const double min_p = condition.unconditional() ? 0.0 : job.min_p.value_or(manifest.default_min_p);
   const int64_t tries = min_p > 0 ? job.tries.value_or(manifest.default_tries) : 1;
   if (min_p > 0) base["min_p"] = min_p;
@@ -215,7 +234,8 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["attributes"] = attribute_readings(manifest, batch.out.logits[i]);
       record["z0"] = tensor_to_json(batch.z0[i]);
       record["z"] = tensor_to_json(batch.z[i]);
-      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, verify, index);
+      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, verify,
+                                              manifest.prior ? std::optional(prior_weight) : std::nullopt, index);
       batch_images.push_back(io::image_from_tensor(batch.out.images[i]));
       records.push_back(std::move(record));
     }

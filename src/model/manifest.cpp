@@ -155,6 +155,42 @@ Attribute read_attribute(const Reader& r, const json& a, const std::string& path
   return attr;
 }
 
+// "prior" (after the attributes, which it names): every named attribute discrete and named once, one finite
+// log ratio per cell of their values.
+PriorSpec read_prior(const Reader& r, const json& p, const std::vector<Attribute>& attributes) {
+  r.only_keys(p, "prior", {"attributes", "log_ratio", "weight", "comment"});
+  PriorSpec spec;
+  const json& names = r.member(p, "prior", "attributes");
+  if (!names.is_array() || names.empty()) r.fail("prior.attributes", "must be a non-empty list of attribute names");
+  int64_t cells = 1;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string path = "prior.attributes[" + std::to_string(i) + "]";
+    if (!names[i].is_string()) r.fail(path, "must be an attribute name");
+    const std::string name = names[i].get<std::string>();
+    const auto a = std::find_if(attributes.begin(), attributes.end(), [&](const Attribute& x) { return x.name == name; });
+    if (a == attributes.end()) r.fail(path, "'" + name + "' is not in attributes");
+    if (a->kind == AttributeKind::Continuous) r.fail(path, "'" + name + "' is continuous; the prior takes discrete attributes");
+    if (std::find(spec.attributes.begin(), spec.attributes.end(), name) != spec.attributes.end())
+      r.fail(path, "'" + name + "' appears twice");
+    spec.attributes.push_back(name);
+    cells *= a->kind == AttributeKind::Binary ? 2 : static_cast<int64_t>(a->classes.size());
+  }
+  const json& ratios = r.member(p, "prior", "log_ratio");
+  if (!ratios.is_array()) r.fail("prior.log_ratio", "must be a list of numbers");
+  if (static_cast<int64_t>(ratios.size()) != cells)
+    r.fail("prior.log_ratio", "has " + std::to_string(ratios.size()) + " numbers; the attributes make " +
+                                  std::to_string(cells) + " cells");
+  for (const auto& v : ratios) {
+    if (!v.is_number() || !std::isfinite(v.get<double>())) r.fail("prior.log_ratio", "must hold finite numbers only");
+    spec.log_ratio.push_back(v.get<double>());
+  }
+  if (p.contains("weight")) {
+    spec.weight = r.number(p, "prior", "weight");
+    if (!(std::isfinite(spec.weight) && spec.weight >= 0)) r.fail("prior.weight", "must be a number >= 0");
+  }
+  return spec;
+}
+
 }  // namespace
 
 const Attribute* Manifest::find(const std::string& attribute_name) const {
@@ -299,6 +335,7 @@ Manifest read_manifest(const std::filesystem::path& dir) {
                                      std::to_string(m.generator.num_ws) + ")");
     m.attributes.push_back(std::move(a));
   }
+  if (j.contains("prior")) m.prior = read_prior(r, r.object(j, "", "prior"), m.attributes);
   return m;
 }
 

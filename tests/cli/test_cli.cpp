@@ -204,6 +204,8 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_NE(text.out.find("age=<0..1>  sigma 0.1"), std::string::npos) << text.out;  // numbers as written
   EXPECT_EQ(text.out.find("met within"), std::string::npos) << text.out;  // no tolerance in the tiny bundle
   EXPECT_EQ(info["attributes"][3]["tolerance"], 0.0);
+  EXPECT_TRUE(info["prior"].is_null());
+  EXPECT_NE(text.out.find("prior       none\n"), std::string::npos) << text.out;
 }
 
 // --- the error contract ---------------------------------------------------------------------------
@@ -258,6 +260,10 @@ TEST_F(CliTest, BadFlagsAndDevices) {
   expect_one_line_error(lace("sample " + model() + " --attrs smile --verify"), 2, "has no verifier");
   expect_one_line_error(lace("sample " + model() + " --verify --no-verify"), 2, "--verify excludes --no-verify");
   expect_one_line_error(lace("sample " + model() + " --tries 0"), 2, "--tries");
+  expect_one_line_error(lace("sample " + model() + " --prior-weight 1 --out '" + (dir_ / "no-prior").string() + "'"), 2,
+                        "has no prior");
+  EXPECT_FALSE(fs::exists(dir_ / "no-prior"));  // refused before the output folder is made
+  expect_one_line_error(lace("sample " + model() + " --prior-weight -1"), 2, "--prior-weight");
   expect_one_line_error(lace("sample " + model() + " --truncation inf"), 2, "finite");
   if (!torch::cuda::is_available())
     expect_one_line_error(lace("sample " + model() + " --device cuda --out '" + dir_.string() + "'"), 7, "CUDA");

@@ -29,19 +29,21 @@ class SampleJobTest : public ::testing::Test {
     job_.out_dir = dir_ / "out";
   }
   void TearDown() override { fs::remove_all(dir_); }
-  // A copy of the tiny bundle whose lace.json has this "sampling" section.
-  fs::path bundle_with_sampling(const nlohmann::json& sampling) {
+  // A copy of the tiny bundle whose lace.json has this section.
+  fs::path bundle_with(const std::string& section, const nlohmann::json& value) {
     const fs::path dir = dir_ / "bundle";
+    fs::create_directories(dir_);
     fs::copy(LACE_TINY_BUNDLE, dir, fs::copy_options::recursive);
     nlohmann::json manifest;
     {
       std::ifstream in(dir / "lace.json");
       manifest = nlohmann::json::parse(in);
     }
-    manifest["sampling"] = sampling;
+    manifest[section] = value;
     std::ofstream(dir / "lace.json") << manifest.dump();
     return dir;
   }
+  fs::path bundle_with_sampling(const nlohmann::json& sampling) { return bundle_with("sampling", sampling); }
   // A copy of the tiny bundle with a test verifier (support/test_verifier.hpp) reading bias + scale * mean(image).
   fs::path bundle_with_verifier(const std::string& name, const torch::Tensor& bias, const torch::Tensor& scale) {
     return lace_test::tiny_bundle_with_verifier(dir_ / name, bias, scale);
@@ -319,6 +321,52 @@ TEST_F(SampleJobTest, ExpressionIsCheckedBeforeTheModelIsLoaded) {
   EXPECT_FALSE(fs::exists(job_.out_dir));
 }
 
+// The mean of an attribute's reading over a run's records.
+double mean_reading(const jobs::SampleReport& report, const std::string& attribute) {
+  double sum = 0;
+  for (const auto& path : report.images) sum += read_record(path)["attributes"][attribute].get<double>();
+  return sum / static_cast<double>(report.images.size());
+}
+
+TEST_F(SampleJobTest, ThePriorPullsTheAttributesTheConditionLeavesFreeAndIsRecorded) {
+  jobs::Progress quiet;
+  // The "data" smiles e^2 times as often, relative to not smiling, as the generator does.
+  job_.model_dir = bundle_with("prior", {{"attributes", {"smile"}}, {"log_ratio", {-1.0, 1.0}}, {"weight", 1.0}});
+  job_.attrs = "hair=black";
+  job_.count = 24;
+  job_.batch_size = 8;
+  job_.prior_weight = 0.0;
+  job_.out_dir = dir_ / "off";
+  const auto off = jobs::run_sample(job_, quiet);
+  job_.prior_weight.reset();  // the bundle's weight, 1
+  job_.out_dir = dir_ / "on";
+  const auto on = jobs::run_sample(job_, quiet);
+  const double smile_off = mean_reading(off, "smile"), smile_on = mean_reading(on, "smile");
+  EXPECT_GT(smile_on, smile_off + 0.1) << smile_on << " vs " << smile_off;
+  EXPECT_GT(mean_log_p(on), mean_log_p(off) - 0.1);  // the condition still holds
+  const auto rec = read_record(on.images[0]);
+  EXPECT_EQ(rec["prior_weight"], 1.0);
+  EXPECT_NE(rec["reproduce"].get<std::string>().find(" --prior-weight 1"), std::string::npos) << rec["reproduce"];
+  EXPECT_EQ(read_record(off.images[0])["prior_weight"], 0.0);
+
+  // Off, the run is the plain bundle's, z for z; unconditional sampling follows the prior alone.
+  job_.prior_weight = 0.0;
+  job_.attrs = "";
+  job_.count = 8;
+  job_.out_dir = dir_ / "unconditional-off";
+  const auto unc_off = jobs::run_sample(job_, quiet);
+  job_.model_dir = LACE_TINY_BUNDLE;
+  job_.prior_weight.reset();
+  job_.out_dir = dir_ / "plain";
+  const auto plain = jobs::run_sample(job_, quiet);
+  EXPECT_EQ(read_record(plain.images[3])["z"], read_record(unc_off.images[3])["z"]);
+  EXPECT_FALSE(read_record(plain.images[3]).contains("prior_weight"));
+  job_.model_dir = dir_ / "bundle";
+  job_.out_dir = dir_ / "unconditional-on";
+  const auto unc_on = jobs::run_sample(job_, quiet);
+  EXPECT_GT(mean_reading(unc_on, "smile"), mean_reading(unc_off, "smile") + 0.1);
+}
+
 TEST_F(SampleJobTest, UnwritableFolderFailsBeforeAnyWork) {
   fs::create_directories(dir_);
   std::ofstream(dir_ / "file") << "x";
@@ -339,6 +387,18 @@ TEST_F(SampleJobTest, BadOptionValuesAreRejected) {
     job_.guidance = g;
     EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument) << g;
   }
+  job_.guidance.reset();
+  job_.prior_weight = -1.0;
+  EXPECT_THROW(jobs::run_sample(job_, quiet), std::invalid_argument);
+  job_.prior_weight = 1.0;  // the tiny bundle has no prior
+  try {
+    jobs::run_sample(job_, quiet);
+    ADD_FAILURE() << "a prior weight on a bundle without a prior was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("has no prior"), std::string::npos) << e.what();
+  }
+  job_.prior_weight = 0.0;  // off: fine without one
+  EXPECT_NO_THROW(jobs::run_sample(job_, quiet));
 }
 
 TEST(Record, FloatVectorsRoundTripExactly) {

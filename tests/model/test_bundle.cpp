@@ -135,6 +135,26 @@ TEST_F(BundleTest, ManifestFieldsAreChecked) {
       {[](json& j) { j["verifier"] = {{"file", "v.pt"}, {"num_logits", 6}, {"columns", 6}}; },
        "verifier: unknown field 'columns'"},
       {[](json& j) { j["verifier"] = {{"num_logits", 6}}; }, "verifier.file: missing"},
+      // the tiny bundle: smile, glasses (binary), hair (3 classes), age (continuous)
+      {[](json& j) { j["prior"] = {{"attributes", {"smile"}}, {"log_ratio", {0, 0, 0}}}; },
+       "prior.log_ratio: has 3 numbers; the attributes make 2 cells"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile", "hair"}}, {"log_ratio", std::vector<double>(5, 0.0)}}; },
+       "prior.log_ratio: has 5 numbers; the attributes make 6 cells"},
+      {[](json& j) { j["prior"] = {{"attributes", {"age"}}, {"log_ratio", {0, 0}}}; },
+       "prior.attributes[0]: 'age' is continuous"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile", "beard"}}, {"log_ratio", {0, 0, 0, 0}}}; },
+       "prior.attributes[1]: 'beard' is not in attributes"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile", "smile"}}, {"log_ratio", {0, 0, 0, 0}}}; },
+       "prior.attributes[1]: 'smile' appears twice"},
+      {[](json& j) { j["prior"] = {{"attributes", json::array()}, {"log_ratio", json::array()}}; },
+       "prior.attributes: must be a non-empty list"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile"}}, {"log_ratio", {0, "big"}}}; },
+       "prior.log_ratio: must hold finite numbers only"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile"}}, {"log_ratio", {0, 0}}, {"weight", -1}}; },
+       "prior.weight: must be a number >= 0"},
+      {[](json& j) { j["prior"] = {{"attributes", {"smile"}}, {"log_ratio", {0, 0}}, {"weights", 1}}; },
+       "prior: unknown field 'weights'"},
+      {[](json& j) { j["prior"] = {{"log_ratio", {0, 0}}}; }, "prior.attributes: missing"},
   };
   for (const auto& c : cases) {
     json j = manifest_;
@@ -152,6 +172,21 @@ TEST_F(BundleTest, AContinuousAttributesToleranceIsOptionalAndRead) {
   j["attributes"][3]["tolerance"] = 0.1;
   write_manifest(j);
   EXPECT_DOUBLE_EQ(lace::model::read_manifest(dir_).attributes[3].tolerance, 0.1);
+}
+
+TEST_F(BundleTest, APriorIsOptionalAndRead) {
+  EXPECT_FALSE(lace::model::read_manifest(dir_).prior.has_value());
+  json j = manifest_;
+  j["prior"] = {{"attributes", {"hair", "glasses"}}, {"log_ratio", {0.5, -0.5, 0, 0, 1, -1}}, {"comment", "made here"}};
+  write_manifest(j);
+  const auto prior = lace::model::read_manifest(dir_).prior;
+  ASSERT_TRUE(prior.has_value());
+  EXPECT_EQ(prior->attributes, (std::vector<std::string>{"hair", "glasses"}));
+  EXPECT_EQ(prior->log_ratio, (std::vector<double>{0.5, -0.5, 0, 0, 1, -1}));
+  EXPECT_DOUBLE_EQ(prior->weight, 1.0);  // the default weight
+  j["prior"]["weight"] = 2.5;
+  write_manifest(j);
+  EXPECT_DOUBLE_EQ(lace::model::read_manifest(dir_).prior->weight, 2.5);
 }
 
 TEST_F(BundleTest, EditingDefaultsAreOptionalAndRead) {

@@ -39,6 +39,9 @@ struct SampleJob {
   // Read every conditional image with the bundle's image verifier too (lace.json "verifier"): records get
   // p_image, and --min-p then needs both classifiers to reach it. Default: on when the bundle has one.
   std::optional<bool> verify;
+  // Weight of the bundle's prior (lace.json "prior": the data's mix of the attributes the condition leaves
+  // free, energy/prior.hpp); 0 = off. Default: the bundle's; a positive weight needs a bundle with a prior.
+  std::optional<double> prior_weight;
   std::filesystem::path out_dir = "outputs";
   bool grid = false;
   torch::Device device = torch::kCPU;

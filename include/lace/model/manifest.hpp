@@ -107,6 +107,16 @@ std::set<std::string> edit_weight_names();
 // `known`, "unknown field 'x' (known: a, b)"; empty when every key is known.
 std::string unknown_field(const nlohmann::json& object, const std::set<std::string>& known);
 
+// Optional "prior": the correction of the generator's mix of discrete attributes toward the data's
+// (energy::AttributePrior): the attributes whose cells it weighs, log(p_data / p_generator) per cell (the last
+// attribute varying fastest; a categorical attribute's cells in the order of its classes, a binary one's
+// absent then present) and the weight lace sample gives it by default (--prior-weight; 0 = off).
+struct PriorSpec {
+  std::vector<std::string> attributes;
+  std::vector<double> log_ratio;
+  double weight = 1.0;
+};
+
 struct Manifest {
   int version = kManifestVersion;
   std::string name;
@@ -124,6 +134,7 @@ struct Manifest {
   // (the face bundle's: the mean of two classifiers' logits, whose gradient the polish follows).
   std::optional<VerifierSpec> edit_verifier;
   std::vector<Attribute> attributes;
+  std::optional<PriorSpec> prior;
 
   const Attribute* find(const std::string& attribute_name) const;
 };
