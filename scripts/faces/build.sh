@@ -36,6 +36,9 @@ while [ $# -gt 0 ]; do
 done
 
 CLASSIFIER_ARGS=() GAN_ARGS=(--max-hours "$HOURS") BUNDLE_ARGS=() EVAL_ARGS=() EDIT_ARGS=()
+# The prior (lace.json "prior", docs/faces-prior.md): the data's mix of the discrete attributes over 200,000 faces
+# against the generator's over 20,000 samples; lace sample weighs it 0.25 by default.
+PRIOR_ARGS=(--faces 200000 --weight 0.25)
 if [ "$SMOKE" = 1 ]; then
   RUN="$(mktemp -d /tmp/lace-faces-smoke.XXXXXX)"
   trap 'rm -rf "$RUN"' EXIT
@@ -51,6 +54,7 @@ if [ "$SMOKE" = 1 ]; then
                --skin-images 2000 --epochs 2 --w-avg-samples 1000 --refine-rounds 1 --refine-n 2 --min-p 0
                --edit-rounds 1 --edit-sequences 1 --edit-starts 2 --edit-lace-args "--solver rk4 --steps 4 --min-p 0")
   EVAL_ARGS=(-n 8 --unconditional 64 --real 3000 --only "smile")
+  PRIOR_ARGS=(--faces 2000 -n 500 --weight 0.25)
   # The smoke's latent classifier (600 pairs, 2 epochs) makes the edit energies stiff enough to exhaust
   # dopri5's 10,000 steps; fixed steps keep the smoke a check of the script, in seconds.
   EDIT_ARGS=(--starts 4 --lace-args "--solver rk4 --steps 20 --min-p 0" --skin-images 2000)  # no retries, as for sampling above
@@ -74,6 +78,9 @@ echo "== building the bundle in $OUT"
 $PY "$HERE/build_bundle.py" --checkpoint "$RUN/checkpoint.pt" --labeler "$RUN/labeler.pt" \
   --evaluator "$RUN/evaluator.pt" --verifier "$RUN/checker.pt" --out "$OUT" --lace "$LACE" "${BUNDLE_ARGS[@]}"
 
+echo "== writing the prior into $OUT/lace.json"
+$PY "$ROOT/scripts/attribute_prior.py" --bundle "$OUT" "${PRIOR_ARGS[@]}" > "$RUN/prior.log"
+
 echo "== evaluating with $LACE"
 $PY "$HERE/evaluate.py" --lace "$LACE" --model "$OUT" --evaluator "$OUT/evaluator.pt" --report "$REPORT" "${EVAL_ARGS[@]}"
 echo "== evaluating sequential editing with $LACE"
@@ -91,6 +98,7 @@ v = json.load(open(sys.argv[1]))["verifier"]
 sys.exit(0 if (v["file"], v["judges"], v["num_logits"]) == ("panel.pt", 3, 12) else 1)
 PYEOF
   grep -q '"name": "skin"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json has no attribute skin" >&2; exit 1; }
+  grep -q '"prior"' "$OUT/lace.json" || { echo "build.sh --smoke: lace.json has no prior" >&2; exit 1; }
   grep -q '| `smile` |' "$REPORT" || { echo "build.sh --smoke: the report has no row for smile" >&2; exit 1; }
   grep -q '^| 5 |' "$EDIT_REPORT" || { echo "build.sh --smoke: the edit report has no row for step 5" >&2; exit 1; }
   echo "faces pipeline smoke test passed"

@@ -43,6 +43,8 @@ def test_info_lists_the_face_attributes():
     # Up to 16 solves per image until the latent classifier and the checker read the condition (session 43:
     # beard AND hat 0.781 at 4 -> 0.949; models/faces/README.md, "Tries 16").
     assert (info["min_p"], info["tries"]) == (0.9, 16), (info["min_p"], info["tries"])
+    # The prior pulls the attributes a condition leaves free toward the data's mix (docs/faces-prior.md).
+    assert info["prior"] == {"attributes": ["smile", "glasses", "beard", "hat", "hair"], "weight": 0.25}, info["prior"]
 
 
 def test_smile_and_glasses_reads_true_under_the_evaluator():
@@ -60,6 +62,7 @@ def test_smile_and_glasses_reads_true_under_the_evaluator():
     both = float(satisfied("smile AND glasses", read, 0.15).mean())
     latent = float(latent_satisfaction(records).mean())
     assert all(r["verifier"] == "checker.pt" and 0 <= r["p_image"] <= 1 for r in records), records[0]
+    assert all(r["prior_weight"] == 0.25 for r in records), records[0]["prior_weight"]
     print(f"smile AND glasses: evaluator {both:.2f}, latent classifier {latent:.2f} on {n} samples")
     # Measured 1.00 on 256 samples (docs/faces-evaluation.md); 12 of 16 leaves room
     # for seed-to-seed spread while a bundle whose control broke (the unconditional rate is about 0.13) fails.
