@@ -38,7 +38,7 @@ void check_options(const SampleJob& job) {
     throw std::invalid_argument("--prior-weight must be a number >= 0");
 }
 
-// The weight of the bundle's prior this run uses (0: none), and the prior itself when it is on.
+// The weight this run gives the bundle's prior: the flag's, else the bundle's; 0 when the bundle has none.
 double resolve_prior_weight(const SampleJob& job, const model::Manifest& manifest) {
   if (!manifest.prior) {
     if (job.prior_weight.value_or(0) > 0)

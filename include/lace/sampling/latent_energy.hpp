@@ -28,7 +28,7 @@ class LatentEnergy : public EnergyFunction {
 
   torch::Tensor w(const torch::Tensor& z) const;        // truncated w, [B, w_dim]
   torch::Tensor logits(const torch::Tensor& z) const;   // classifier logits of the truncated w
-  torch::Tensor energy(const torch::Tensor& z) const;   // [B], the guided E(c | z), no gradient
+  torch::Tensor energy(const torch::Tensor& z) const;   // [B], the guided E(c | z) (+ the weighted prior), no gradient
   EnergyAndGradient energy_and_gradient(const torch::Tensor& z, const torch::Tensor& rows = {}) const override;
   bool constant() const override { return condition_.unconditional() && !prior_on(); }
 
