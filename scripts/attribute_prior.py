@@ -100,9 +100,7 @@ def face_labels(n, seed=0):
     """The true attributes of the first n faces render.render(n, seed) draws, without drawing them."""
     sys.path.insert(0, os.path.join(HERE, "faces"))
     import render
-    parts = [render.sample_params(render.BLOCK, np.random.default_rng([seed, b]))
-             for b in range(-(-n // render.BLOCK))]
-    return {k: np.concatenate([p[k] for p in parts])[:n] for k in render.ATTRIBUTES}
+    return render.attributes(n, seed)
 
 
 def main():

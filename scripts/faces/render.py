@@ -391,27 +391,46 @@ def draw(p):
 ATTRIBUTES = ["smile", "glasses", "beard", "hat", "hair", "age", "yaw"]
 
 
+def param_blocks(n, seed=0, start=0, balanced=False):
+    """The parameter stream of images start .. start+n-1 of `seed`, block by block, as render() draws them:
+    yields (lo, p, off, take), where rows off .. off+take-1 of the block's parameters p are images
+    start+lo .. start+lo+take-1. balanced: the balanced stream (sample_params), never a natural image's twin."""
+    i = start
+    while i < start + n:
+        block, off = divmod(i, BLOCK)
+        stream = [seed, block, 1] if balanced else [seed, block]
+        take = min(BLOCK - off, start + n - i)
+        yield i - start, sample_params(BLOCK, np.random.default_rng(stream), balanced), off, take
+        i += take
+
+
+def empty_attributes(n):
+    return {"smile": np.empty(n, np.uint8), "glasses": np.empty(n, np.uint8), "beard": np.empty(n, np.uint8),
+            "hat": np.empty(n, np.uint8), "hair": np.empty(n, np.int64), "age": np.empty(n, np.float32),
+            "yaw": np.empty(n, np.float32)}
+
+
+def attributes(n, seed=0, start=0, balanced=False):
+    """The attributes {name: array [n]} render(n, seed, start, balanced) gives, without drawing a face."""
+    attrs = empty_attributes(n)
+    for lo, p, off, take in param_blocks(n, seed, start, balanced):
+        for k in ATTRIBUTES:
+            attrs[k][lo:lo + take] = p[k][off:off + take]
+    return attrs
+
+
 def render(n, seed=0, start=0, balanced=False):
     """Images [n, 64, 64, 3] uint8 and attributes {name: array [n]} for images start .. start+n-1 of `seed`.
     balanced: attributes drawn independently and evenly (sample_params), from a stream of their own."""
     images = np.empty((n, SIZE, SIZE, 3), np.uint8)
-    attrs = {"smile": np.empty(n, np.uint8), "glasses": np.empty(n, np.uint8), "beard": np.empty(n, np.uint8),
-             "hat": np.empty(n, np.uint8), "hair": np.empty(n, np.int64), "age": np.empty(n, np.float32),
-             "yaw": np.empty(n, np.float32)}
-    i = start
-    while i < start + n:
-        block, off = divmod(i, BLOCK)
-        stream = [seed, block, 1] if balanced else [seed, block]  # balanced: never a natural image's twin
-        p = sample_params(BLOCK, np.random.default_rng(stream), balanced)
-        take = min(BLOCK - off, start + n - i)
-        lo = i - start
+    attrs = empty_attributes(n)
+    for lo, p, off, take in param_blocks(n, seed, start, balanced):
         for c in range(off, off + take, CHUNK):  # small chunks keep the float arrays in cache
             c1 = min(c + CHUNK, off + take)
             q = {k: v[c:c1] for k, v in p.items()}
             images[lo + c - off:lo + c1 - off] = (np.clip(draw(q), 0, 1) * 255 + 0.5).astype(np.uint8)
         for k in ATTRIBUTES:
             attrs[k][lo:lo + take] = p[k][off:off + take]
-        i += take
     return images, attrs
 
 
@@ -422,13 +441,8 @@ def skin_tones(n, seed=0, start=0):
     """The mean of each face's skin colour (0..1, the renderer's nuisance, not an attribute) for images
     start .. start+n-1 of `seed` as render() draws them (the same parameter stream, nothing drawn)."""
     out = np.empty(n, np.float32)
-    i = start
-    while i < start + n:
-        block, off = divmod(i, BLOCK)
-        take = min(BLOCK - off, start + n - i)
-        p = sample_params(BLOCK, np.random.default_rng([seed, block]))
-        out[i - start:i - start + take] = p["skin"][off:off + take].mean(1)
-        i += take
+    for lo, p, off, take in param_blocks(n, seed, start):
+        out[lo:lo + take] = p["skin"][off:off + take].mean(1)
     return out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "faces"))
 import attribute_prior  # noqa: E402
 
 MANIFEST = {"attributes": [{"name": "smile", "kind": "binary", "columns": [0]},
@@ -78,6 +79,19 @@ def test_writes_a_prior_the_tiny_bundle_accepts():
             with open(os.path.join(out, "00001-0000.json")) as f:
                 record = json.load(f)
             assert record["prior_weight"] == 0.5 and record["z"] != record["z0"]  # the prior guided it
+
+
+def test_face_labels_are_the_attributes_render_draws():
+    # Across a block boundary of the renderer's parameter stream (1,000 faces a block).
+    import render  # noqa: E402
+    faces = attribute_prior.face_labels(1200, seed=5)
+    _, drawn = render.render(250, seed=5, start=950)
+    for k in render.ATTRIBUTES:
+        assert np.array_equal(faces[k][950:], drawn[k]), k
+    balanced = render.attributes(50, seed=5, start=980, balanced=True)
+    _, drawn = render.render(50, seed=5, start=980, balanced=True)
+    assert all(np.array_equal(balanced[k], drawn[k]) for k in render.ATTRIBUTES)
+    assert not np.array_equal(balanced["hair"], faces["hair"][980:1030])  # the balanced stream is its own
 
 
 if __name__ == "__main__":
