@@ -405,17 +405,23 @@ def param_blocks(n, seed=0, start=0, balanced=False):
 
 
 def empty_attributes(n):
+    """Arrays [n] for each attribute, in the dtypes render() returns."""
     return {"smile": np.empty(n, np.uint8), "glasses": np.empty(n, np.uint8), "beard": np.empty(n, np.uint8),
             "hat": np.empty(n, np.uint8), "hair": np.empty(n, np.int64), "age": np.empty(n, np.float32),
             "yaw": np.empty(n, np.float32)}
 
 
+def copy_attributes(attrs, lo, p, off, take):
+    """Rows off .. off+take-1 of a block's parameters p into rows lo .. lo+take-1 of attrs (param_blocks' tuple)."""
+    for k in ATTRIBUTES:
+        attrs[k][lo:lo + take] = p[k][off:off + take]
+
+
 def attributes(n, seed=0, start=0, balanced=False):
     """The attributes {name: array [n]} render(n, seed, start, balanced) gives, without drawing a face."""
     attrs = empty_attributes(n)
-    for lo, p, off, take in param_blocks(n, seed, start, balanced):
-        for k in ATTRIBUTES:
-            attrs[k][lo:lo + take] = p[k][off:off + take]
+    for block in param_blocks(n, seed, start, balanced):
+        copy_attributes(attrs, *block)
     return attrs
 
 
@@ -429,8 +435,7 @@ def render(n, seed=0, start=0, balanced=False):
             c1 = min(c + CHUNK, off + take)
             q = {k: v[c:c1] for k, v in p.items()}
             images[lo + c - off:lo + c1 - off] = (np.clip(draw(q), 0, 1) * 255 + 0.5).astype(np.uint8)
-        for k in ATTRIBUTES:
-            attrs[k][lo:lo + take] = p[k][off:off + take]
+        copy_attributes(attrs, lo, p, off, take)
     return images, attrs
 
 

@@ -83,7 +83,7 @@ def test_writes_a_prior_the_tiny_bundle_accepts():
 
 def test_face_labels_are_the_attributes_render_draws():
     # Across a block boundary of the renderer's parameter stream (1,000 faces a block).
-    import render  # noqa: E402
+    import render
     faces = attribute_prior.face_labels(1200, seed=5)
     _, drawn = render.render(250, seed=5, start=950)
     for k in render.ATTRIBUTES:
