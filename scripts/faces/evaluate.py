@@ -15,7 +15,10 @@ from its PNG and scored by the evaluator. The report (markdown, with a contact s
   the thresholds of issue 3, and the conditional FD against real images that satisfy the same condition
   (true attributes), beside the unconditional FD at the same sample size and beside the FD of unguided
   samples: the first n of --unguided unconditional samples that the evaluator reads as satisfying the
-  condition (where that many do), what the generator draws for the condition with no guidance at all.
+  condition (where that many do), what the generator draws for the condition with no guidance at all,
+  and beside the FD of an exact sampler of lace's own target: the unconditional samples accepted with
+  probability exp(-E), E the condition's energy at the run's guidance as the latent classifier reads each
+  one (its record), what lace's ODE would give if it sampled its target exactly.
 Continuous targets count as met within --tolerance of the target on the attribute's scale.
 
 The full table takes hours (the rare combinations retry most images), so it is measured in parts: each
@@ -354,7 +357,7 @@ def measure(args, key, results, sheets):
     if need_unconditional:  # coverage, FD and each condition's unguided reference
         t0 = time.time()
         # Image i depends only on (seed, i): the first nu of the unguided samples are the unconditional ones.
-        unc_images, unc_seconds, _ = run_lace(args.lace, args.model, "", args.unguided, args.seed,
+        unc_images, unc_seconds, unc_records = run_lace(args.lace, args.model, "", args.unguided, args.seed,
                                               os.path.join(work, "unconditional"), global_args=lace_global,
                                               resume_key=key)
         all_pred, all_feat = score(evaluator, unc_images)
@@ -372,6 +375,7 @@ def measure(args, key, results, sheets):
             "unconditional_seconds": round(unc_seconds, 1),
             "coverage": coverage_table(unc_pred, real_attrs, real_pred),
             "unguided_fd": unguided_fds(args, all_pred, all_feat, real_attrs, real_feat),
+            "target_fd": target_fds(args, unc_records, all_pred, all_feat, real_attrs, real_feat),
             "minutes": round((time.time() - t0) / 60, 1)})
 
     for k, expr, group, threshold in todo:
@@ -466,6 +470,89 @@ def unguided_fds(args, pred, feat, real_attrs, real_feat):
     return out
 
 
+# ----------------------------------------------------------------------------------------------
+# The target: what lace's ODE aims at, sampled exactly by rejection from the unconditional samples
+
+def latent_readings(records, attributes):
+    """The latent classifier's reading of each record's z (lace writes it as the record's "attributes"), as
+    arrays: a binary attribute's probability, a categorical one's {class: probability}, a continuous one's value."""
+    out = {}
+    for a in attributes:
+        name = a["name"]
+        if a["kind"] == "categorical":
+            out[name] = {c: np.array([float(r["attributes"][name][c]) for r in records])
+                         for c in records[0]["attributes"][name]}
+        else:
+            out[name] = np.array([float(r["attributes"][name]) for r in records])
+    return out
+
+
+def target_energy(expr, latent, attributes, guidance):
+    """Per sample, the energy lace samples `expr` by (exact operators, docs/expressions.md): a discrete literal's
+    -log p times the guidance (NOT: -log(1 - p)), a continuous target's (f - t)^2 / 2 sigma^2, AND a sum, OR the
+    equal-weight mixture -log(mean of exp(-E)). The table's forms only: an OR of ANDs of literals, NOT on a
+    discrete literal."""
+    by_name = {a["name"]: a for a in attributes}
+
+    def literal(text):
+        negated = text.startswith("NOT ")
+        name, _, value = (text[4:] if negated else text).partition("=")
+        a = by_name[name]
+        if a["kind"] == "continuous":
+            if negated:
+                raise ValueError(f"target_energy: NOT of a continuous target is not in the table: {text!r}")
+            return (latent[name] - float(value)) ** 2 / (2 * a["sigma"] ** 2)
+        p = latent[name][value] if a["kind"] == "categorical" else latent[name]
+        with np.errstate(divide="ignore"):  # p read as exactly 0: energy inf, never accepted
+            return -guidance * np.log(1 - p if negated else p)
+
+    terms = [sum(literal(t.strip()) for t in term.split(" AND ")) for term in expr.split(" OR ")]
+    if len(terms) == 1:
+        return terms[0]
+    return -np.logaddexp.reduce(-np.stack(terms), axis=0) + math.log(len(terms))
+
+
+def target_guidance(args):
+    """The guidance the conditional samples were drawn at (the bundle's, or --lace-args' --guidance), or None where
+    --lace-args changes the target in another way (the unconditional samples are then not its proposals)."""
+    g = json.load(open(os.path.join(args.model, "lace.json"))).get("sampling", {}).get("guidance", 1.0)
+    words = shlex.split(args.lace_args)
+    for i, w in enumerate(words):
+        if w in ("-g", "--guidance"):
+            g = float(words[i + 1])
+        elif w.startswith("--guidance="):
+            g = float(w.split("=", 1)[1])
+        elif w.split("=")[0] in ("--prior-weight", "--truncation", "--operators"):
+            return None
+    return float(g)
+
+
+def target_fds(args, records, pred, feat, real_attrs, real_feat):
+    """Per condition: how many of the unguided (unconditional) samples an exact sampler of lace's target accepts
+    (each with probability exp(-E), target_energy from its record's latent reading; a fixed uniform per sample
+    and condition), and the FD and the evaluator's ACC of the first n accepted (None where fewer are, or the real
+    set is too small). The unconditional samples follow lace's prior, so these are samples of
+    p(z) exp(-prior) exp(-E): the distribution lace's ODE aims at, before --min-p and the verifier. A conditional
+    FD far above this one is the solver's; this one far above the unguided FD, the latent classifier's."""
+    guidance = target_guidance(args)
+    if guidance is None:
+        return None
+    attributes = json.load(open(os.path.join(args.model, "lace.json")))["attributes"]
+    latent = latent_readings(records, attributes)
+    out = {}
+    for k, (expr, _, _) in enumerate(CONDITIONS):
+        u = np.random.default_rng([args.seed, k]).random(len(records))
+        accepted = np.flatnonzero(u < np.exp(-target_energy(expr, latent, attributes, guidance)))
+        _, real_match = real_matching(expr, real_attrs, real_feat, args)
+        first = accepted[:args.n]
+        enough = len(accepted) >= args.n and len(real_match) >= 2 * feat.shape[1]
+        out[expr] = {"count": int(len(accepted)),
+                     "fd": frechet_distance(feat[first], real_match) if enough else None,
+                     "acc": float(satisfied(expr, {k2: v[first] for k2, v in pred.items()}, args.tolerance).mean())
+                     if enough else None}
+    return out
+
+
 def judge_on_real(expr, real_attrs, real_pred, tolerance, exact=0.03, least=20):
     """The evaluator's own ceiling for a condition: of the real images whose true attributes satisfy it
     (continuous ones within `exact` of the target), the share it reads as satisfying it. None with fewer
@@ -492,6 +579,13 @@ def coverage_table(pred, real_attrs, real_pred):
                      "data": [float(np.percentile(real_attrs[name], 1)), float(np.percentile(real_attrs[name], 99))],
                      "data_read": [float(np.percentile(real_pred[name], 1)), float(np.percentile(real_pred[name], 99))]})
     return rows
+
+
+def target_text(t):
+    """A target FD cell: 'FD (ACC)', or 'n/a (count accepted)'."""
+    if t is None:
+        return "n/a"
+    return f"{t['fd']:.3f} ({t['acc']:.3f})" if t["fd"] is not None else f"n/a ({t['count']})"
 
 
 def write_report(args, r, sheets):
@@ -543,6 +637,13 @@ def write_report(args, r, sheets):
             "evaluator reads as satisfying the condition (n/a where fewer do, count in brackets): what the generator "
             "itself draws for the condition, the FD a perfect sampler would get; a conditional FD near it is the "
             "generator's, one far above it the guidance's. "
+            + (f"Target FD: the same distance for the first {r['n']} of the {r['unguided']} unconditional samples "
+               "accepted each with probability exp(-E), E the condition's energy at the samples' guidance as the "
+               "latent classifier reads the sample (its record), with the evaluator's ACC of them in brackets (n/a "
+               "where fewer are accepted, count in brackets): an exact sampler of the distribution lace's ODE aims "
+               "at, before --min-p and the verifier; a conditional FD far above it is the solver's, a target FD "
+               "far above the unguided FD the latent classifier's (what it reads as the condition is not what the "
+               "evaluator does). " if r.get("target_fd") else "") +
             "Latent p: the mean over samples of exp(-E), the probability of the condition under the latent "
             "classifier that guided the sampler (from each PNG's record): a low ACC beside a high latent p is "
             "the classifier or the generator disagreeing with the evaluator; a low latent p, the sampler not "
@@ -553,8 +654,10 @@ def write_report(args, r, sheets):
         rows = [x for x in r["conditions"] if x["group"] == group]
         if not rows:
             continue
+        targets = r.get("target_fd")
         out += [f"### {title}", "", "| condition | ACC [95% interval] | target | latent p | judge on real | FD | FD / unconditional "
-                "| unguided FD | real matches | seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
+                "| unguided FD " + ("| target FD (ACC) " if targets else "") + "| real matches | seconds |",
+                "|---|---|---|---|---|---|---|---|" + ("---|" if targets else "") + "---|---|"]
         for x in rows:
             ok = x["acc"] >= x["threshold"]
             fd = "n/a" if x["fd"] is None else f"{x['fd']:.3f}"
@@ -565,7 +668,8 @@ def write_report(args, r, sheets):
             out.append(f"| `{x['expr']}` | {share_text(x['acc'], r['n'])}{'' if ok else ' **(below)**'} | "
                        f"{x['threshold']:.2f} | "
                        f"{x['latent_p']:.3f} | {judge} | {fd} | "
-                       f"{ratio} | {unguided} | {x['real_matches']} | {x['seconds']} |")
+                       f"{ratio} | {unguided} | " + (f"{target_text(targets.get(x['expr']))} | " if targets else "")
+                       + f"{x['real_matches']} | {x['seconds']} |")
         out += [""]
         out += [f"`{x['expr']}`:\n\n![{x['expr']}]({rel}/{slug(x['expr'])}.png)\n" for x in rows]
     if r["missing"]:

@@ -2,7 +2,8 @@
 keeps the seed of its place in the table, so an A/B of two bundles samples the same z), and a name that is
 not in the table is refused with one line. Its parts: each condition's result is written as soon as it is
 made and kept only under the same key (result_parts.py), so a stopped run measures again only what it had
-not finished. Its unguided reference: the FD of the samples that satisfy a condition. Its cache of the evaluator's
+not finished. Its unguided reference: the FD of the samples that satisfy a condition. Its target reference:
+lace's energy worked by hand, and the samples an exact sampler of it accepts. Its cache of the evaluator's
 readings of the real images. Runs under pytest or directly."""
 import argparse
 import json
@@ -146,6 +147,75 @@ def test_the_unguided_reference_takes_the_first_n_samples_that_satisfy_the_condi
     assert few["hat"] == {"count": 34, "fd": None}  # fewer than n satisfy it
 
 
+ATTRIBUTES = [{"name": "smile", "kind": "binary"}, {"name": "glasses", "kind": "binary"},
+              {"name": "hair", "kind": "categorical"}, {"name": "age", "kind": "continuous", "sigma": 0.05}]
+
+
+def test_the_target_energy_is_lace_s_energy_worked_by_hand():
+    latent = {"smile": np.array([0.2]), "glasses": np.array([0.9]),
+              "hair": {"red": np.array([0.2]), "blonde": np.array([0.3]), "black": np.array([0.5])},
+              "age": np.array([0.75])}
+    e = lambda expr, g=4.0: float(evaluate.target_energy(expr, latent, ATTRIBUTES, g)[0])  # noqa: E731
+    assert e("smile AND glasses") == pytest.approx(-4 * np.log(0.2) - 4 * np.log(0.9))
+    assert e("smile AND glasses", 1.0) == pytest.approx(-np.log(0.2 * 0.9))
+    assert e("NOT smile") == pytest.approx(-4 * np.log(0.8))
+    assert e("hair=red") == pytest.approx(-4 * np.log(0.2))
+    # OR: the equal-weight mixture of the guided terms, (p_red^4 + p_blonde^4) / 2
+    assert e("hair=red OR hair=blonde") == pytest.approx(-np.log((0.2 ** 4 + 0.3 ** 4) / 2))
+    # continuous: (0.75 - 0.8)^2 / (2 * 0.05^2) = 0.5, whatever the guidance
+    assert e("age=0.8") == pytest.approx(0.5) and e("age=0.8", 1.0) == pytest.approx(0.5)
+    assert e("smile AND age=0.8") == pytest.approx(-4 * np.log(0.2) + 0.5)
+    with pytest.raises(ValueError, match="NOT of a continuous"):
+        e("NOT age=0.8")
+
+
+def test_the_target_guidance_is_the_bundle_s_unless_the_lace_args_change_it():
+    args = lambda extra: SimpleNamespace(model=os.path.join(ROOT, "models", "faces"), lace_args=extra)  # noqa: E731
+    bundle = json.load(open(os.path.join(ROOT, "models", "faces", "lace.json")))["sampling"]["guidance"]
+    assert evaluate.target_guidance(args("")) == bundle
+    assert evaluate.target_guidance(args("--guidance 2")) == 2.0
+    assert evaluate.target_guidance(args("-g 1.5 --tries 4")) == 1.5
+    assert evaluate.target_guidance(args("--guidance=3")) == 3.0
+    assert evaluate.target_guidance(args("--prior-weight 0")) is None  # other proposals: no target column
+
+
+def test_the_target_accepts_each_sample_with_probability_exp_minus_e():
+    n = 20000
+    records = [{"attributes": {"smile": 0.5, "glasses": 0.5, "hair": {"red": 0.5, "black": 0.5}, "age": 0.5}}] * n
+    latent = evaluate.latent_readings(records, ATTRIBUTES)
+    assert latent["hair"]["red"].shape == (n,) and latent["age"][0] == 0.5
+    u = np.random.default_rng(0).random(n)
+    for g, rate in ((1.0, 0.5), (4.0, 0.5 ** 4)):
+        share = (u < np.exp(-evaluate.target_energy("smile", latent, ATTRIBUTES, g))).mean()
+        assert abs(share - rate) < 4 * np.sqrt(rate * (1 - rate) / n)
+
+
+def test_the_target_reference_takes_the_first_n_samples_it_accepts(tmp_path):
+    rng = np.random.default_rng(0)
+    model = tmp_path / "bundle"
+    model.mkdir()
+    (model / "lace.json").write_text(json.dumps({"sampling": {"guidance": 4}, "attributes": [
+        *({"name": b, "kind": "binary"} for b in evaluate.render.BINARY), {"name": "hair", "kind": "categorical"},
+        {"name": "age", "kind": "continuous", "sigma": 0.05}, {"name": "yaw", "kind": "continuous", "sigma": 0.05}]}))
+    args = SimpleNamespace(model=str(model), lace_args="", seed=0, n=30, tolerance=0.15, unconditional=300)
+    real_feat = rng.normal(size=(300, 4))
+    real_attrs = reading(300, hat=np.ones(300, dtype=int))
+    # 100 samples: the latent classifier is sure of a hat on every third (p 1, always accepted) and of none on the
+    # others (p 0, never); only those have the real features' distribution, and the evaluator reads a hat on half.
+    sure = np.arange(100) % 3 == 0
+    hair = {c: 0.2 for c in evaluate.render.HAIR_CLASSES}
+    records = [{"attributes": {**{b: float(s) if b == "hat" else 0.5 for b in evaluate.render.BINARY},
+                               "hair": hair, "age": 0.5, "yaw": 0.0}} for s in sure]
+    feat = np.where(sure[:, None], rng.normal(size=(100, 4)), rng.normal(loc=8.0, size=(100, 4)))
+    read_hat = (np.arange(100) % 6 == 0).astype(int)
+    out = evaluate.target_fds(args, records, reading(100, hat=read_hat), feat, real_attrs, real_feat)
+    assert out["hat"]["count"] == 34 and out["hat"]["fd"] < 1.0
+    assert out["hat"]["acc"] == pytest.approx(15 / 30)  # of the first 30 accepted (0, 3, ..., 87), every other
+    assert out["NOT hat"]["count"] == 66 and out["NOT hat"]["fd"] is None  # no real image lacks a hat
+    assert evaluate.target_fds(SimpleNamespace(**{**vars(args), "lace_args": "--prior-weight 0"}), records,
+                               reading(100, hat=read_hat), feat, real_attrs, real_feat) is None
+
+
 FAKE_LACE = textwrap.dedent("""\
     #!/usr/bin/env python3
     # A stand-in for lace sample: images --start-index.. of random 64x64 PNGs (image i depends on (seed, i) only)
@@ -169,7 +239,11 @@ FAKE_LACE = textwrap.dedent("""\
             sys.exit("lace: fake stop")
         rng = np.random.default_rng([seed, i])
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(f"{out}/{run:05d}-{i:04d}.png")
-        json.dump({"p": 0.75, "index": i}, open(f"{out}/{run:05d}-{i:04d}.json", "w"))
+        latent = {b: float(rng.random()) for b in ("smile", "glasses", "beard", "hat")}
+        hair = rng.dirichlet(np.ones(5))
+        latent.update(hair=dict(zip(("black", "brown", "blonde", "red", "grey"), map(float, hair))),
+                      age=float(rng.random()), yaw=float(rng.uniform(-1, 1)))
+        json.dump({"p": 0.75, "index": i, "attributes": latent}, open(f"{out}/{run:05d}-{i:04d}.json", "w"))
 """)
 
 
@@ -189,7 +263,7 @@ def test_run_lace_starts_from_an_empty_folder(tmp_path, monkeypatch):
     (out / "00001-0001.json").write_text('{"index": 1}')
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
     images, _, records = evaluate.run_lace(fake_lace(tmp_path), "m", "smile", 2, 0, str(out))
-    assert images.shape == (2, 64, 64, 3) and records == [{"p": 0.75, "index": 0}, {"p": 0.75, "index": 1}]
+    assert images.shape == (2, 64, 64, 3) and [(r["p"], r["index"]) for r in records] == [(0.75, 0), (0.75, 1)]
     assert sorted(p.name for p in out.iterdir()) == [
         "00001-0000.json", "00001-0000.png", "00001-0001.json", "00001-0001.png", evaluate.RUN_STAMP]
 
@@ -253,6 +327,8 @@ def test_a_stopped_evaluation_measures_again_only_what_it_had_not_finished(tmp_p
     assert len(result["missing"]) == len(evaluate.CONDITIONS) - 3
     assert "## Not measured yet" in report.read_text()
     assert "| unguided FD |" in report.read_text() and set(result["unguided_fd"]) == {
+        expr for expr, _, _ in evaluate.CONDITIONS}
+    assert "| target FD (ACC) |" in report.read_text() and set(result["target_fd"]) == {
         expr for expr, _, _ in evaluate.CONDITIONS}
 
     log.write_text("")
