@@ -518,10 +518,12 @@ def target_guidance(args):
     g = json.load(open(os.path.join(args.model, "lace.json"))).get("sampling", {}).get("guidance", 1.0)
     words = shlex.split(args.lace_args)
     for i, w in enumerate(words):
-        if w in ("-g", "--guidance"):
-            g = float(words[i + 1])
-        elif w.startswith("--guidance="):
-            g = float(w.split("=", 1)[1])
+        if w in ("-g", "--guidance") or w.startswith("--guidance="):
+            value = w.split("=", 1)[1] if "=" in w else (words[i + 1] if i + 1 < len(words) else "")
+            try:
+                g = float(value)
+            except ValueError:
+                sys.exit(f"evaluate.py: --lace-args: {w.split('=')[0]} needs a number, got {value!r}")
         elif w.split("=")[0] in ("--prior-weight", "--truncation", "--operators"):
             return None
     return float(g)

@@ -177,6 +177,9 @@ def test_the_target_guidance_is_the_bundle_s_unless_the_lace_args_change_it():
     assert evaluate.target_guidance(args("-g 1.5 --tries 4")) == 1.5
     assert evaluate.target_guidance(args("--guidance=3")) == 3.0
     assert evaluate.target_guidance(args("--prior-weight 0")) is None  # other proposals: no target column
+    for bad in ("--guidance", "-g x"):  # one line, no traceback
+        with pytest.raises(SystemExit, match="needs a number"):
+            evaluate.target_guidance(args(bad))
 
 
 def test_the_target_accepts_each_sample_with_probability_exp_minus_e():
