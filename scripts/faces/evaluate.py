@@ -462,12 +462,18 @@ def unguided_fds(args, pred, feat, real_attrs, real_feat):
     real set is too small): the conditional FD a perfect sampler of this generator would get."""
     out = {}
     for expr, _, _ in CONDITIONS:
-        sat = satisfied(expr, pred, args.tolerance)
+        chosen = np.flatnonzero(satisfied(expr, pred, args.tolerance))
         _, real_match = real_matching(expr, real_attrs, real_feat, args)
-        enough = sat.sum() >= args.n and len(real_match) >= 2 * feat.shape[1]
-        out[expr] = {"count": int(sat.sum()),
-                     "fd": frechet_distance(feat[sat][:args.n], real_match) if enough else None}
+        out[expr] = {"count": int(len(chosen)), "fd": first_n_fd(args, chosen, feat, real_match)}
     return out
+
+
+def first_n_fd(args, chosen, feat, real_match):
+    """The FD of the first n of the samples `chosen` (indices, in order) against a condition's real set; None where
+    fewer than n are chosen or the real set is too small for its covariance (under twice the features' width)."""
+    if len(chosen) < args.n or len(real_match) < 2 * feat.shape[1]:
+        return None
+    return frechet_distance(feat[chosen[:args.n]], real_match)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -512,10 +518,10 @@ def target_energy(expr, latent, attributes, guidance):
     return -np.logaddexp.reduce(-np.stack(terms), axis=0) + math.log(len(terms))
 
 
-def target_guidance(args):
-    """The guidance the conditional samples were drawn at (the bundle's, or --lace-args' --guidance), or None where
-    --lace-args changes the target in another way (the unconditional samples are then not its proposals)."""
-    g = json.load(open(os.path.join(args.model, "lace.json"))).get("sampling", {}).get("guidance", 1.0)
+def target_guidance(args, bundle):
+    """The guidance the conditional samples were drawn at (the bundle's lace.json, or --lace-args' --guidance), or
+    None where --lace-args changes the target in another way (the unconditional samples are then not its proposals)."""
+    g = bundle.get("sampling", {}).get("guidance", 1.0)
     words = shlex.split(args.lace_args)
     for i, w in enumerate(words):
         if w in ("-g", "--guidance") or w.startswith("--guidance="):
@@ -536,22 +542,22 @@ def target_fds(args, records, pred, feat, real_attrs, real_feat):
     set is too small). The unconditional samples follow lace's prior, so these are samples of
     p(z) exp(-prior) exp(-E): the distribution lace's ODE aims at, before --min-p and the verifier. A conditional
     FD far above this one is the solver's; this one far above the unguided FD, the latent classifier's."""
-    guidance = target_guidance(args)
+    with open(os.path.join(args.model, "lace.json")) as f:
+        bundle = json.load(f)
+    guidance = target_guidance(args, bundle)
     if guidance is None:
         return None
-    attributes = json.load(open(os.path.join(args.model, "lace.json")))["attributes"]
+    attributes = bundle["attributes"]
     latent = latent_readings(records, attributes)
     out = {}
     for k, (expr, _, _) in enumerate(CONDITIONS):
         u = np.random.default_rng([args.seed, k]).random(len(records))
         accepted = np.flatnonzero(u < np.exp(-target_energy(expr, latent, attributes, guidance)))
         _, real_match = real_matching(expr, real_attrs, real_feat, args)
-        first = accepted[:args.n]
-        enough = len(accepted) >= args.n and len(real_match) >= 2 * feat.shape[1]
-        out[expr] = {"count": int(len(accepted)),
-                     "fd": frechet_distance(feat[first], real_match) if enough else None,
-                     "acc": float(satisfied(expr, {k2: v[first] for k2, v in pred.items()}, args.tolerance).mean())
-                     if enough else None}
+        fd = first_n_fd(args, accepted, feat, real_match)
+        first = {name: values[accepted[:args.n]] for name, values in pred.items()}
+        out[expr] = {"count": int(len(accepted)), "fd": fd,
+                     "acc": None if fd is None else float(satisfied(expr, first, args.tolerance).mean())}
     return out
 
 

@@ -170,16 +170,16 @@ def test_the_target_energy_is_lace_s_energy_worked_by_hand():
 
 
 def test_the_target_guidance_is_the_bundle_s_unless_the_lace_args_change_it():
-    args = lambda extra: SimpleNamespace(model=os.path.join(ROOT, "models", "faces"), lace_args=extra)  # noqa: E731
-    bundle = json.load(open(os.path.join(ROOT, "models", "faces", "lace.json")))["sampling"]["guidance"]
-    assert evaluate.target_guidance(args("")) == bundle
-    assert evaluate.target_guidance(args("--guidance 2")) == 2.0
-    assert evaluate.target_guidance(args("-g 1.5 --tries 4")) == 1.5
-    assert evaluate.target_guidance(args("--guidance=3")) == 3.0
-    assert evaluate.target_guidance(args("--prior-weight 0")) is None  # other proposals: no target column
+    bundle = json.load(open(os.path.join(ROOT, "models", "faces", "lace.json")))
+    guidance = lambda extra: evaluate.target_guidance(SimpleNamespace(lace_args=extra), bundle)  # noqa: E731
+    assert guidance("") == bundle["sampling"]["guidance"]
+    assert guidance("--guidance 2") == 2.0
+    assert guidance("-g 1.5 --tries 4") == 1.5
+    assert guidance("--guidance=3") == 3.0
+    assert guidance("--prior-weight 0") is None  # other proposals: no target column
     for bad in ("--guidance", "-g x"):  # one line, no traceback
         with pytest.raises(SystemExit, match="needs a number"):
-            evaluate.target_guidance(args(bad))
+            guidance(bad)
 
 
 def test_the_target_accepts_each_sample_with_probability_exp_minus_e():
