@@ -48,9 +48,12 @@ from panel import add_panel  # noqa: E402
 from measure_layers import SHARE, measure_layers, write as write_layers  # noqa: E402
 from render import BINARY, CONTINUOUS, HAIR_CLASSES, LABEL_COLUMNS  # noqa: E402
 
-# sigma of the continuous attributes' energy: LACE's 0.1 leaves a sample's reading spread by about 0.1
-# around its target; 0.05 keeps 95% of readings within 0.1.
-CONTINUOUS_SIGMA = 0.05
+# sigma of the continuous attributes' energy: LACE's 0.1. With --min-p 0.9 a reading must lie within
+# sigma * 0.46 of its target, 0.046 here, about the checker's own yaw error (0.043); at 0.05 (sessions 14-48) that
+# was 0.023, finer than any judge reads, so most images were solved again, and the energy was stiffer where the
+# latent classifier's yaw is steep: 3-4x more evaluations per image for `yaw=+-0.6`, accuracy within a sample or
+# two of 64 (docs/faces-evaluation-provisional.md, "Session 49").
+CONTINUOUS_SIGMA = 0.1
 DEFAULT_TRUNCATION = 1.0
 # lace sample's defaults for the bundle (lace.json "sampling"; models/faces/README.md): guidance 4 (each
 # discrete term's probability to the 4th power) meets conditions with a hat more surely than 2 (32 per

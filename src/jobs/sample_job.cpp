@@ -152,7 +152,9 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
   base["seed"] = job.seed;
   base["truncation"] = psi;
   base["guidance"] = guidance;
-  if (manifest.prior) base["prior_weight"] = prior_weight;
+  // Only a bundle with a prior records its weight (and states it in `reproduce`).
+  const std::optional<double> recorded_prior_weight = manifest.prior ? std::optional(prior_weight) : std::nullopt;
+  if (recorded_prior_weight) base["prior_weight"] = *recorded_prior_weight;
   const double min_p = condition.unconditional() ? 0.0 : job.min_p.value_or(manifest.default_min_p);
   const int64_t tries = min_p > 0 ? job.tries.value_or(manifest.default_tries) : 1;
   if (min_p > 0) base["min_p"] = min_p;
@@ -234,8 +236,7 @@ SampleReport run_sample(const SampleJob& job, Progress& progress) {
       record["attributes"] = attribute_readings(manifest, batch.out.logits[i]);
       record["z0"] = tensor_to_json(batch.z0[i]);
       record["z"] = tensor_to_json(batch.z[i]);
-      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, verify,
-                                              manifest.prior ? std::optional(prior_weight) : std::nullopt, index);
+      record["reproduce"] = reproduce_command(job, psi, guidance, min_p, tries, verify, recorded_prior_weight, index);
       batch_images.push_back(io::image_from_tensor(batch.out.images[i]));
       records.push_back(std::move(record));
     }

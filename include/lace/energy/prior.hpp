@@ -21,21 +21,26 @@ namespace lace::energy {
 class AttributePrior {
  public:
   // names: discrete attributes of `attributes`, in the table's order (the last varies fastest);
-  // log_ratio: one log r per cell, prod(values of each attribute) of them, all finite.
-  // Throws std::invalid_argument naming the problem.
+  // log_ratio: one log r per cell, prod(values of each attribute) of them. The bundle's manifest
+  // validates both (model/manifest.cpp read_prior, with the field's path); here a name that is not a
+  // discrete attribute or a table of the wrong size is a programming error (c10::Error).
   AttributePrior(const std::vector<std::string>& names, const std::vector<double>& log_ratio,
                  const std::vector<lace::model::Attribute>& attributes);
 
   // logits [B, num_logits] -> E_prior [B] (float32 for half inputs), differentiable w.r.t. logits.
   torch::Tensor operator()(const torch::Tensor& logits) const;
 
-  const std::vector<std::string>& names() const { return names_; }
-  int64_t cells() const { return static_cast<int64_t>(log_ratio_.size()); }
-
  private:
-  std::vector<std::string> names_;
-  std::vector<lace::model::Attribute> attributes_;  // the named ones, in the table's order
-  std::vector<double> log_ratio_;
+  // One table attribute: a binary's logit column, or a categorical's columns (on the CPU, built once:
+  // the energy is read at every vector-field evaluation).
+  struct Factor {
+    bool binary;
+    int64_t column;
+    torch::Tensor columns;
+  };
+  std::vector<Factor> factors_;  // in the table's order
+  torch::Tensor log_ratio_;      // [cells] float64 on the CPU
+  torch::Tensor log_ratio_f_;    // the same in float32
 };
 
 }  // namespace lace::energy
