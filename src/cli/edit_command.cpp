@@ -14,7 +14,8 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
   struct Flags {
     jobs::EditJob job;
     std::string sequence, model = default_model_dir(), out = "outputs", error_norm = "per-sample";
-    double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1, keep = -1;
+    double truncation = -1, previous = -1, newest = -1, newest_continuous = -1, reg_z = -1, reg_logits = -1, keep = -1,
+           keep_sigma = -1;
     double min_p = -1;
     int64_t tries = 0;
     double tolerance = -1;
@@ -44,6 +45,10 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
       ->check(kNonNegative);
   cmd->add_option("--weight-keep", flags->keep,
                   "hold attributes not yet edited: discrete ones their class at the previous step, continuous ones their first value within two sigmas (default: the file's, the bundle's, else 0)")
+      ->check(kNonNegative);
+  cmd->add_option("--keep-sigma", flags->keep_sigma,
+                  "the sigma of --weight-keep's band for continuous attributes (and of what --min-p reads as kept): "
+                  "free within two of it, quadratic beyond (0: each attribute's own; default: the file's, the bundle's, else 0)")
       ->check(kNonNegative);
 
   cmd->add_option("--min-p", flags->min_p,
@@ -80,6 +85,7 @@ Action add_edit_command(CLI::App& app, const GlobalOptions& global) {
     set(flags->reg_z, job.overrides.reg_z);
     set(flags->reg_logits, job.overrides.reg_logits);
     set(flags->keep, job.overrides.keep);
+    set(flags->keep_sigma, job.overrides.keep_sigma);
     set(flags->min_p, job.overrides.min_p);
     set(flags->tolerance, job.overrides.tolerance);
     if (flags->tries > 0) job.overrides.tries = flags->tries;

@@ -171,7 +171,7 @@ struct KeptTargets {
 };
 
 StepReading read_step(const model::Bundle& bundle, double psi, const std::vector<energy::Energy>& conditions,
-                      const KeptTargets& targets, const std::vector<model::Attribute>& attributes,
+                      const KeptTargets& targets, const std::vector<model::Attribute>& attributes, double keep_sigma,
                       const torch::Tensor& z, const torch::Tensor& ws_previous, const std::vector<int64_t>& layers,
                       bool verify) {
   torch::NoGradGuard no_grad;
@@ -195,7 +195,7 @@ StepReading read_step(const model::Bundle& bundle, double psi, const std::vector
   r.each = torch::stack(each, 1);
   if (verify) r.p_image = r.each.select(1, r.each.size(1) - 1).clone();  // the newest condition, as the image reads
   // Attributes no condition names are held at what the mean of the judges read at the start (KeptTargets).
-  auto kept = sampling::kept_probabilities(reader, targets.classes, targets.values, conditions, attributes);
+  auto kept = sampling::kept_probabilities(reader, targets.classes, targets.values, conditions, attributes, keep_sigma);
   r.kept = kept.p;
   r.kept_names = std::move(kept.names);
   r.score = std::get<0>(torch::cat({r.each, r.kept}, 1).min(1));
@@ -242,7 +242,7 @@ Retried retry_weak_edits(const model::Bundle& bundle, double psi, const std::vec
                          const sampling::VpOdeOptions& ode_options, Progress& progress) {
   const int64_t n = first.z.size(0);
   const auto read = [&](const torch::Tensor& z, const torch::Tensor& ws, const KeptTargets& t) {
-    return read_step(bundle, psi, conditions, t, attributes, z, ws, layers, verify);
+    return read_step(bundle, psi, conditions, t, attributes, choice.weights.keep_sigma, z, ws, layers, verify);
   };
   Retried out{first.z.clone(), first.stats.nfe.clone(), read(first.z, ws_previous, targets),
               std::vector<std::pair<int64_t, int64_t>>(n, {1, 0}), 0, "", {}, {}};
@@ -336,7 +336,8 @@ void polish_weak_edits(Retried& step, const model::Bundle& bundle, double psi, c
     z.mutable_grad() = gradient;
     adam.step();
   }
-  const StepReading polished = read_step(bundle, psi, conditions, kept, attributes, z.detach(), ws_rows, layers, true);
+  const StepReading polished =
+      read_step(bundle, psi, conditions, kept, attributes, choice.weights.keep_sigma, z.detach(), ws_rows, layers, true);
   for (size_t j = 0; j < rows.size(); ++j) {
     const int64_t i = rows[j], r = static_cast<int64_t>(j);
     if (polished.score[r].item<double>() <= step.reading.score[i].item<double>()) continue;

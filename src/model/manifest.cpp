@@ -206,7 +206,8 @@ const std::vector<EditWeightField>& edit_weight_fields() {
       {"newest_continuous", "--weight-newest-continuous", &EditSettings::newest_continuous, &EditWeights::newest_continuous},
       {"reg_z", "--reg-z", &EditSettings::reg_z, &EditWeights::reg_z},
       {"reg_logits", "--reg-logits", &EditSettings::reg_logits, &EditWeights::reg_logits},
-      {"keep", "--weight-keep", &EditSettings::keep, &EditWeights::keep}};
+      {"keep", "--weight-keep", &EditSettings::keep, &EditWeights::keep},
+      {"keep_sigma", "--keep-sigma", &EditSettings::keep_sigma, &EditWeights::keep_sigma}};
   return fields;
 }
 

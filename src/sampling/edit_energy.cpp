@@ -42,6 +42,9 @@ void and_terms(const energy::ExprPtr& e, std::vector<energy::ExprPtr>& out) {
   for (const auto& c : e->children) and_terms(c, out);
 }
 
+// The keep term's sigma for a continuous attribute: keep_sigma, or where it is 0 the attribute's own.
+double keep_width(const model::Attribute& a, double keep_sigma) { return keep_sigma > 0 ? keep_sigma : a.sigma; }
+
 }  // namespace
 
 std::vector<energy::Energy> supersede(const std::vector<energy::Energy>& earlier, const energy::Energy& newest,
@@ -79,7 +82,7 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
 
 KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
                                const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
-                               const std::vector<model::Attribute>& attributes) {
+                               const std::vector<model::Attribute>& attributes, double keep_sigma) {
   for (const auto* t : {&class_logits, &values})
     if (!t->sizes().equals(logits.sizes())) throw std::invalid_argument("kept_probabilities: [B, num_logits] each");
   KeptReading out;
@@ -99,9 +102,10 @@ KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor&
       p = at::exp(-energy::categorical_energy(now, held));
       p = torch::where(now.argmax(1).eq(held), torch::ones_like(p), p);
     }
-    if (a->kind == model::AttributeKind::Continuous)
-      p = energy::continuous_met(logits.select(1, c) - values.select(1, c).to(logits), 0.0, a->sigma,
-                                 std::max(a->tolerance, 2 * a->sigma));
+    if (a->kind == model::AttributeKind::Continuous) {
+      const double s = keep_width(*a, keep_sigma);
+      p = energy::continuous_met(logits.select(1, c) - values.select(1, c).to(logits), 0.0, s, std::max(a->tolerance, 2 * s));
+    }
     out.names.push_back(a->name);
     columns.push_back(p.to(torch::kCPU, torch::kDouble));
   }
@@ -192,7 +196,7 @@ void EditEnergy::hold(const torch::Tensor& class_logits, const torch::Tensor& va
     }
     if (a->kind == model::AttributeKind::Continuous) {
       continuous.push_back(a->columns.front());
-      sigmas.push_back(a->sigma);
+      sigmas.push_back(keep_width(*a, weights_.keep_sigma));
     }
   }
   if (!binary.empty()) {
@@ -233,7 +237,7 @@ torch::Tensor EditEnergy::total(const torch::Tensor& z, const torch::Tensor& row
     for (const auto& [columns, label] : keep_categorical_)
       e = e + weights_.keep * energy::categorical_energy(read.index_select(1, columns), pick(label));
     if (keep_continuous_columns_.defined()) {
-      // Free within two sigmas of the held value, then quadratic: no pull while the value is safe.
+      // Free within two keep sigmas of the held value, then quadratic: no pull while the value is safe.
       const auto off = (read.index_select(1, keep_continuous_columns_) - pick(keep_continuous_values_)).abs();
       const auto beyond = (off - 2 * keep_continuous_sigmas_).clamp_min(0);
       e = e + weights_.keep * (beyond.square() / (2 * keep_continuous_sigmas_.square())).sum(1);

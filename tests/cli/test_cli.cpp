@@ -194,7 +194,7 @@ TEST_F(CliTest, InfoListsAttributes) {
   EXPECT_NE(text.out.find("guidance    1 by default"), std::string::npos) << text.out;
   // No editing section: lace edit would run with the bundle's truncation and the authors' weights.
   EXPECT_NE(text.out.find("editing     truncation 1, previous 0.1, newest 1, newest_continuous 10, reg_z 0.04, "
-                          "reg_logits 0.01, keep 0, tolerance 0, min_p 0, tries 3, polish 0\n"), std::string::npos) << text.out;
+                          "reg_logits 0.01, keep 0, keep_sigma 0, tolerance 0, min_p 0, tries 3, polish 0\n"), std::string::npos) << text.out;
   EXPECT_EQ(info["editing"]["tolerance"], 0.0);
   EXPECT_EQ(info["editing"]["polish"], 0.0);
   EXPECT_TRUE(info["edit_verifier"].is_null());  // none: lace edit reads with "verifier", here none either
@@ -276,7 +276,7 @@ namespace {
 TEST_F(CliTest, EditWritesEveryStepAndItsSheet) {
   std::ofstream(dir_ / "edits.json") << R"({"start": {"seed": 4, "count": 2}, "steps": ["glasses", "NOT smile"]})";
   const auto r = lace("edit " + model() + " --sequence '" + (dir_ / "edits.json").string() + "' --out '" +
-                      (dir_ / "out").string() + "' --reg-z 0.1 --weight-keep 0.5");
+                      (dir_ / "out").string() + "' --reg-z 0.1 --weight-keep 0.5 --keep-sigma 0.03");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto pngs = files_with_extension(dir_ / "out", ".png");
   ASSERT_EQ(pngs.size(), 2u * 3 + 2 + 1);  // steps 0-2 per start, a strip per start, the sheet
@@ -285,11 +285,12 @@ TEST_F(CliTest, EditWritesEveryStepAndItsSheet) {
   EXPECT_EQ(rec["weights"]["reg_z"], 0.1);  // the flag over the default
   EXPECT_EQ(rec["weights"]["reg_logits"], 0.01);
   EXPECT_EQ(rec["weights"]["keep"], 0.5);
+  EXPECT_EQ(rec["weights"]["keep_sigma"], 0.03);
   const std::string reproduce = rec["reproduce"];
   EXPECT_NE(reproduce.find("lace edit --sequence"), std::string::npos);
   // Every weight is in the command, so the step can be rerun whatever the bundle's defaults become.
   for (const char* part : {" --weight-previous 0.1", " --weight-newest 1", " --weight-newest-continuous 10", " --reg-z 0.1",
-                           " --reg-logits 0.01", " --weight-keep 0.5"})
+                           " --reg-logits 0.01", " --weight-keep 0.5", " --keep-sigma 0.03"})
     EXPECT_NE(reproduce.find(part), std::string::npos) << part << " missing from " << reproduce;
 }
 

@@ -384,9 +384,10 @@ TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
   const int n = 8;
   sequence({{"start", {{"seed", 3}, {"count", n}}}, {"steps", {"smile AND glasses AND hair=red", "NOT glasses", "NOT smile"}}});
   job_.batch_size = n;
-  const auto drift = [&](double keep) {
+  const auto drift = [&](double keep, double keep_sigma = 0) {
     job_.overrides.keep = keep;
-    job_.out_dir = dir_ / ("keep" + std::to_string(keep));
+    job_.overrides.keep_sigma = keep_sigma;
+    job_.out_dir = dir_ / ("keep" + std::to_string(keep) + "-" + std::to_string(keep_sigma));
     const auto report = run();
     std::vector<double> out;
     for (int i = 0; i < n; ++i)
@@ -400,6 +401,11 @@ TEST_F(EditJobTest, KeepHoldsContinuousAttributesNearTheirFirstValue) {
   EXPECT_GT(free_max, 0.3) << "without keep the edits must move age for this test";
   // Held at the previous step's value instead, the drifts add up (measured: 0.39; held at the first: 0.20).
   EXPECT_LT(held_max, 0.25);
+  // The band is keep_sigma's where one is given, in place of age's sigma: one wider than every drift (2 x 0.5)
+  // never pulls, so age drifts exactly as without the keep term.
+  ASSERT_LT(free_max, 1.0);
+  const auto wide = drift(20.0, 0.5);
+  for (int i = 0; i < n; ++i) EXPECT_NEAR(wide[i], free[i], 1e-6) << "start " << i;
 }
 
 // Setting an attribute again replaces the earlier step's target on it (docs/edit.md), and the record lists
@@ -603,6 +609,7 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.04);
   EXPECT_DOUBLE_EQ(c.weights.reg_logits, 0.01);
   EXPECT_DOUBLE_EQ(c.weights.keep, 0.0);  // lace's own term: off in the authors' recipe
+  EXPECT_DOUBLE_EQ(c.weights.keep_sigma, 0.0);  // each attribute's own sigma
   EXPECT_DOUBLE_EQ(c.tolerance, 0.0);
 
   m.editing.truncation = 0.7;
@@ -621,6 +628,10 @@ TEST(EditSettings, FlagsOverTheFileOverTheBundleOverTheAuthors) {
   EXPECT_DOUBLE_EQ(c.weights.reg_z, 0.02);      // bundle over the authors'
   EXPECT_DOUBLE_EQ(c.weights.previous, 0.1);    // nobody: the authors'
   EXPECT_DOUBLE_EQ(c.weights.keep, 1.0);        // flag over bundle
+  m.editing.keep_sigma = 0.05;
+  EXPECT_DOUBLE_EQ(jobs::resolve_edit_settings(m, file, flags).weights.keep_sigma, 0.05);  // bundle over the default
+  file.keep_sigma = 0.02;
+  EXPECT_DOUBLE_EQ(jobs::resolve_edit_settings(m, file, flags).weights.keep_sigma, 0.02);  // file over bundle
   m.editing.tolerance = 0.1;
   file.tolerance = 0.05;
   EXPECT_DOUBLE_EQ(jobs::resolve_edit_settings(m, file, flags).tolerance, 0.05);  // file over bundle

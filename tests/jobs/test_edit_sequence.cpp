@@ -126,7 +126,7 @@ TEST_F(EditSequenceTest, EveryBadFieldIsNamed) {
   EXPECT_EQ(error_of(with("tries", 2.5)), file + "tries: must be a whole number");
   EXPECT_EQ(error_of(with("weights", {{"reg_z", -0.1}})), file + "weights.reg_z: must be a number >= 0, got -0.1");
   EXPECT_EQ(error_of(with("weights", {{"regz", 1}})),
-            file + "weights: unknown field 'regz' (known: keep, newest, newest_continuous, previous, reg_logits, reg_z)");
+            file + "weights: unknown field 'regz' (known: keep, keep_sigma, newest, newest_continuous, previous, reg_logits, reg_z)");
   EXPECT_EQ(error_of(with("start", {{"seed", 1}, {"count", 1}, {"z", {{1}}}})),
             file + "start: give exactly one of seed, z, z_file, images");
   EXPECT_EQ(error_of(with("start", {{"seed", 1}})), file + "start: with seed, give either count (and optionally first_index) or indices");

@@ -268,6 +268,16 @@ TEST(EditEnergy, KeepHoldsContinuousValuesWithinTwoSigmas) {
   const auto none = sampling::EditEnergy(tiny(), psi, conds, anchor, {0, 0, 0, 0, 0, 0}, {}, values).energy(z);
   EXPECT_TRUE(torch::allclose(none, torch::zeros_like(none)));
   EXPECT_THROW(sampling::EditEnergy(tiny(), psi, conds, anchor, only, {}, values.slice(1, 0, 5)), std::invalid_argument);
+  // keep_sigma sets the band and the scale in place of age's sigma: at sigma / 2 the same rows are 0, 3, 5 and 8
+  // of it away, 0, 1, 3 and 6 beyond the band, adding 0, 1/2, 9/2 and 18.
+  sampling::EditWeights narrow = only;
+  narrow.keep_sigma = sigma / 2;
+  const auto at_narrow = [&](const torch::Tensor& v) {
+    return sampling::EditEnergy(tiny(), psi, conds, anchor, narrow, {}, v).energy(z).to(torch::kDouble);
+  };
+  const auto added_narrow = at_narrow(values) - at_narrow(lz);
+  EXPECT_TRUE(torch::allclose(added_narrow, 2.0 * torch::tensor({0.0, 0.5, 4.5, 18.0}, torch::kDouble), 1e-4, 1e-5))
+      << added_narrow;
   // Once age is edited, it is the condition's and no longer held.
   const auto edited = sampling::EditEnergy(tiny(), psi, conditions({"age=0.8"}), anchor, only, {}, values).energy(z) -
                       sampling::EditEnergy(tiny(), psi, conditions({"age=0.8"}), anchor, only, {}, lz).energy(z);
@@ -311,22 +321,28 @@ TEST(EditEnergy, AShiftMovesWhatTheConditionsAndTheKeepTermRead) {
 // age with sigma 0.1): with `glasses` asked, smile, hair and age are held. Row 0 keeps all three (an unsure
 // smile logit of 1 still reads present; age 0.1 off is inside 2 sigma): 1 each. Row 1 loses the smile
 // (sigmoid(-1)), the hair class (softmax [3, 0, 0] at class 1: 1 / (e^3 + 2)) and age by 0.15 beyond 2 sigma.
+// A keep_sigma of 0.15 widens age's band to 0.3: row 1 is 0.05 beyond it, exp(-0.05^2 / (2 0.15^2)) = exp(-1/18).
 TEST(EditEnergy, KeptProbabilitiesReadWhetherUntouchedAttributesHold) {
   const auto& attributes = tiny().manifest().attributes;
   const auto held = torch::tensor({{2.0, 0.0, 0.0, 1.0, 0.0, 0.5}, {2.0, 0.0, 0.0, 1.0, 0.0, 0.5}});
   const auto now = torch::tensor({{1.0, 5.0, 0.0, 2.0, 1.0, 0.6}, {-1.0, 5.0, 3.0, 0.0, 0.0, 0.85}});
-  const auto kept = sampling::kept_probabilities(now, held, held, {energy::compile("glasses", attributes)}, attributes);
+  const std::vector<energy::Energy> glasses{energy::compile("glasses", attributes)};
+  const auto kept = sampling::kept_probabilities(now, held, held, glasses, attributes, 0.0);
   EXPECT_EQ(kept.names, (std::vector<std::string>{"smile", "hair", "age"}));
   const auto expected = torch::tensor({{1.0, 1.0, 1.0},
                                        {1 / (1 + std::exp(1.0)), 1 / (std::exp(3.0) + 2), std::exp(-1.125)}},
                                       torch::kDouble);
   EXPECT_TRUE(torch::allclose(kept.p, expected, 1e-5, 1e-6)) << kept.p;
+  const auto wide = sampling::kept_probabilities(now, held, held, glasses, attributes, 0.15);
+  EXPECT_TRUE(torch::allclose(wide.p.select(1, 2), torch::tensor({1.0, std::exp(-1.0 / 18)}, torch::kDouble), 1e-5, 1e-6))
+      << wide.p;
+  EXPECT_TRUE(torch::allclose(wide.p.slice(1, 0, 2), expected.slice(1, 0, 2)));
   // Every attribute named: nothing to keep.
   const auto none = sampling::kept_probabilities(now, held, held, {energy::compile("glasses AND smile AND age=0.5 AND hair=red", attributes)},
-                                                 attributes);
+                                                 attributes, 0.0);
   EXPECT_TRUE(none.names.empty());
   EXPECT_EQ(none.p.sizes(), (std::vector<int64_t>{2, 0}));
-  EXPECT_THROW(sampling::kept_probabilities(now, held.slice(1, 0, 5), held, {}, attributes), std::invalid_argument);
+  EXPECT_THROW(sampling::kept_probabilities(now, held.slice(1, 0, 5), held, {}, attributes, 0.0), std::invalid_argument);
 }
 
 // A later step that names an attribute replaces what earlier steps asked of it.

@@ -61,7 +61,10 @@ struct VerifierSpec {
 };
 
 // The weights of an editing step's energy (sampling::EditEnergy, docs/edit.md), set to the authors'
-// values (LACE.md); `keep` is lace's own term, off in their recipe.
+// values (LACE.md); `keep` is lace's own term, off in their recipe. keep_sigma is the keep term's width for
+// continuous attributes (free within 2 keep_sigma of the held value, then quadratic at that scale); 0 takes each
+// attribute's own sigma. Why its own: the sigma that makes a target easy to reach (wide) is not the band an
+// unedited attribute may drift in (narrow).
 struct EditWeights {
   double previous = 0.1;
   double newest = 1.0;
@@ -69,6 +72,7 @@ struct EditWeights {
   double reg_z = 0.04;
   double reg_logits = 0.01;
   double keep = 0.0;
+  double keep_sigma = 0.0;
 };
 
 // Settings of `lace edit`. Flags, the sequence file and the bundle's optional "editing" section each set
@@ -76,7 +80,7 @@ struct EditWeights {
 // (truncation: the bundle's default).
 struct EditSettings {
   std::optional<double> truncation;
-  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep;  // the energy's weights
+  std::optional<double> previous, newest, newest_continuous, reg_z, reg_logits, keep, keep_sigma;  // the energy's weights
   // A step where a condition set so far, or an attribute none names, reads below min_p (the verifier reads the
   // image when there is one, else the latent classifier reads w) is solved again from the previous step with
   // every condition's weight and the keep term's doubled per try, up to `tries` solves in all (0: off).

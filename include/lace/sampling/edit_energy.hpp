@@ -6,6 +6,7 @@
 //        + reg_logits sum_{j kept} (f_j(w(z)) - f_j(w(z_a)))^2       attributes not yet edited keep their logits
 //        + keep sum_{j kept, discrete} -log p_j(y_j | w(z))           ... and their class y_j at z_a
 //        + keep sum_{j kept, continuous} max(0, |f_j(w(z)) - v_j| - 2 s_j)^2 / (2 s_j^2)  ... and their value v_j
+// (s_j: weights.keep_sigma, or where that is 0 the attribute's own sigma)
 // with f the latent classifier and w(z) the truncated mapping. Earlier conditions weigh `previous`, the
 // newest `newest`, or `newest_continuous` when it sets a continuous attribute. The keep term is lace's,
 // not the authors' (0 = their recipe): unlike the squared logits its pull fades once the class is safe,
@@ -13,8 +14,8 @@
 // z_a, or, given held_logits (an image verifier's reading of the previous step's image), the class the
 // image shows: where the two disagree, holding the latent classifier's class would change what is seen.
 // A continuous attribute is held at v_j, given in held_values (lace edit: the latent classifier's value at
-// the first image, or when a step last named the attribute; else its value at z_a), within two sigmas s_j
-// (the bundle's) free of pull: holding the previous step's value would let small drifts add up over the
+// the first image, or when a step last named the attribute; else its value at z_a), within two s_j free of
+// pull: holding the previous step's value would let small drifts add up over the
 // steps (the face bundle's glasses and beard edits each aged faces by 0.02-0.07).
 // Given reading_shift s, the conditions and the keep term read f - s instead of f (the distance regularizers
 // and reg_logits still read f): a `--min-p` retry's correction for where the latent classifier and an image
@@ -100,8 +101,8 @@ std::vector<int64_t> untouched_columns(const std::vector<energy::Energy>& condit
 // it as held, row by row. A discrete attribute holds its class in `class_logits` (binary: present when the
 // logit is > 0): 1 while that class is still the top one, else its probability (below 1/2 for a binary
 // one), so an unsure but unchanged reading is not a failure. A continuous one holds its value in `values`:
-// exp(-d^2 / 2 sigma^2), d the distance beyond the larger of its tolerance and 2 sigma (where the keep
-// term stops pulling). All [B, num_logits]; the result is [B, names.size()], float64 on the CPU. What lace
+// exp(-d^2 / 2 s^2), d the distance beyond the larger of its tolerance and 2 s (where the keep term stops
+// pulling), s = keep_sigma or, where that is 0, the attribute's sigma. All [B, num_logits]; the result is [B, names.size()], float64 on the CPU. What lace
 // edit's min_p checks besides the conditions: "attributes never edited keep their label" (docs/edit.md).
 struct KeptReading {
   std::vector<std::string> names;
@@ -109,7 +110,7 @@ struct KeptReading {
 };
 KeptReading kept_probabilities(const torch::Tensor& logits, const torch::Tensor& class_logits,
                                const torch::Tensor& values, const std::vector<energy::Energy>& conditions,
-                               const std::vector<model::Attribute>& attributes);
+                               const std::vector<model::Attribute>& attributes, double keep_sigma);
 
 // A step's w+: the previous one with `layers` set to the new w [B, w_dim] (StyleFlow's subset selection);
 // the other layers keep theirs.
